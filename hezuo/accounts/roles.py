@@ -1,0 +1,58 @@
+"""Roles and what each may do: the one table the scoping chokepoint reads.
+
+Keys are model labels, app wildcards ("registry.*") or "*"; the first key that matches decides.
+Rows are bounded separately by the user's district or cooperatives (see User.get_scope).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from hezuo.core.scoping import ADD, CHANGE, EXPORT, RETIRE, VIEW
+
+ALL = frozenset({VIEW, ADD, CHANGE, RETIRE, EXPORT})
+READ = frozenset({VIEW, EXPORT})
+VIEW_ONLY = frozenset({VIEW})
+NONE: frozenset[str] = frozenset()
+
+
+class Role(models.TextChoices):
+    CITY = "city", _("City staff")
+    DISTRICT = "district", _("District staff")
+    COUNSELOR = "counselor", _("Counselor")
+    COOPERATIVE = "cooperative", _("Cooperative user")
+    VIEWER = "viewer", _("Viewer (read-only)")
+
+
+PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
+    Role.CITY: {"*": ALL},
+    Role.VIEWER: {"accounts.*": NONE, "core.*": NONE, "*": READ},
+    Role.DISTRICT: {
+        "accounts.counselorassignment": ALL,
+        "accounts.*": NONE,
+        "core.*": NONE,
+        "registry.organization": VIEW_ONLY,
+        "registry.*": ALL,
+        "geo.*": VIEW_ONLY,
+        "*": READ,
+    },
+    Role.COUNSELOR: {
+        "accounts.*": NONE,
+        "core.*": NONE,
+        "registry.organization": VIEW_ONLY,
+        "geo.*": VIEW_ONLY,
+        "*": VIEW_ONLY,
+    },
+    Role.COOPERATIVE: {
+        "registry.yearlyfact": frozenset({VIEW, ADD, CHANGE}),
+        "registry.organization": VIEW_ONLY,
+        "accounts.*": NONE,
+        "core.*": NONE,
+        "geo.*": VIEW_ONLY,
+        "*": VIEW_ONLY,
+    },
+}
+
+# what a role may see of a cooperative's legal representative's phone
+UNMASKED_PHONE_ROLES = frozenset({Role.CITY, Role.DISTRICT})

@@ -1,0 +1,22 @@
+import django_tables2 as tables
+
+from hezuo.core.tables import BaseTable
+
+from .models import User
+
+
+class UserTable(BaseTable):
+    username = tables.Column(linkify=lambda record: f"/accounts/users/{record.pk}/")
+    full_name = tables.Column(accessor="get_full_name", orderable=False)
+    role = tables.Column()
+    district = tables.Column(accessor="district__name")
+    cooperative = tables.Column(accessor="cooperative__name")
+    is_active = tables.BooleanColumn()
+    last_login = tables.DateTimeColumn(format="Y-m-d H:i")
+
+    fixed = ("username",)
+
+    class Meta(BaseTable.Meta):
+        model = User
+        fields = ()
+        sequence = ("username", "full_name", "role", "district", "cooperative", "is_active", "last_login")

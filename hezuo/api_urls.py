@@ -1,0 +1,19 @@
+"""One REST router for every app: each app's api.py registers its viewsets here."""
+
+from django.urls import path
+from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import DefaultRouter
+
+from hezuo.accounts.api import register as register_accounts
+from hezuo.geo.api import register as register_geo
+from hezuo.registry.api import register as register_registry
+
+router = DefaultRouter()
+register_geo(router)
+register_registry(router)
+register_accounts(router)
+
+urlpatterns = [
+    path("token/", obtain_auth_token, name="api-token"),
+    *router.urls,
+]

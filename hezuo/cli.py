@@ -1,0 +1,37 @@
+"""The `hezuo` console script: the operator's commands (Django's management commands underneath)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+COMMANDS = [
+    ("setup", "migrate the database and load the shipped divisions (idempotent)"),
+    ("demo", "generate the demo city (--size N, --seed S); `make demo` runs setup, demo and serve"),
+    ("serve", "serve the site (development server and a task worker; production: gunicorn, see README)"),
+    ("load_divisions", "load a city's divisions from a CSV (code,name,level,parent_code)"),
+    ("createsuperuser", "create a city-staff superuser"),
+    ("check", "check the configuration (add --deploy under production settings)"),
+]
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hezuo.settings")
+    if not argv or argv[0] in {"-h", "--help", "help"} and len(argv) == 1:
+        print("usage: hezuo COMMAND [options]\n\ncommands:")
+        width = max(len(name) for name, _ in COMMANDS)
+        for name, text in COMMANDS:
+            print(f"  {name.ljust(width)}  {text}")
+        print("\nEvery Django management command also works (hezuo help --all lists them);")
+        print("`hezuo COMMAND --help` describes one.")
+        return
+    if argv[:2] == ["help", "--all"]:
+        argv = ["help"]
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["hezuo", *argv])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,16 @@
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from hezuo.geo.models import Division
+
+
+class Command(BaseCommand):
+    help = "Migrate the database and load the shipped divisions when none are loaded (idempotent)."
+
+    def handle(self, *args, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write("database migrated")
+        if not Division.objects.exists():
+            call_command("load_divisions", stdout=self.stdout)
+        else:
+            self.stdout.write(f"divisions: {Division.objects.count()} already loaded")

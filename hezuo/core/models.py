@@ -1,0 +1,118 @@
+"""Shared models: the base of every domain record, the change history, user preferences."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .scoping import ScopedQuerySet
+
+
+class RecordModel(models.Model):
+    """Base of every domain record: timestamps, soft retirement, scoped queries.
+
+    Subclasses declare how they hang off the scope tree:
+    `scope_district` is the lookup path to the record's district (a geo.Division),
+    `scope_cooperative` the lookup path to its cooperative ("pk" for a cooperative itself).
+    `history_parent` names the attribute whose object a change is also shown under
+    (a yearly fact's changes appear on its cooperative's History tab).
+    """
+
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+    retired_at = models.DateTimeField(_("retired"), null=True, blank=True, db_index=True)
+
+    objects = ScopedQuerySet.as_manager()
+
+    scope_district: ClassVar[str | None] = None
+    scope_cooperative: ClassVar[str | None] = None
+    history_parent: ClassVar[str | None] = None
+    # fields left out of the change history (derived or bookkeeping fields)
+    history_exclude: ClassVar[tuple[str, ...]] = ("created_at", "updated_at")
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_retired(self) -> bool:
+        return self.retired_at is not None
+
+    def get_absolute_url(self) -> str:
+        from .ui import ui_for
+
+        ui = ui_for(self)
+        return ui.url("detail", self) if ui is not None else ""
+
+    def history_parent_object(self) -> models.Model | None:
+        if not self.history_parent:
+            return None
+        return getattr(self, self.history_parent, None)
+
+
+class ChangeRecord(models.Model):
+    """One create, update or retirement of one record (after NetBox's ObjectChange)."""
+
+    class Action(models.TextChoices):
+        CREATE = "create", _("Created")
+        UPDATE = "update", _("Updated")
+        RETIRE = "retire", _("Retired")
+        RESTORE = "restore", _("Restored")
+
+    time = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    user_name = models.CharField(_("user name"), max_length=150, blank=True)
+    request_id = models.UUIDField(_("request id"), default=uuid.uuid4, db_index=True)
+    source = models.CharField(_("source"), max_length=20, blank=True)
+    action = models.CharField(_("action"), max_length=10, choices=Action.choices)
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    object_id = models.BigIntegerField(_("object id"))
+    object_repr = models.CharField(_("object"), max_length=200)
+    parent_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    parent_id = models.BigIntegerField(null=True, blank=True)
+    message = models.CharField(_("reason"), max_length=500, blank=True)
+    before = models.JSONField(_("before"), null=True, blank=True)
+    after = models.JSONField(_("after"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-time", "-id"]
+        verbose_name = _("change")
+        verbose_name_plural = _("changes")
+        indexes = [
+            models.Index(fields=["content_type", "object_id"], name="change_object_idx"),
+            models.Index(fields=["parent_type", "parent_id"], name="change_parent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.object_repr}"
+
+    def diff(self) -> dict[str, tuple[Any, Any]]:
+        """Changed fields: name -> (old, new)."""
+        before = self.before or {}
+        after = self.after or {}
+        keys = list(dict.fromkeys([*before.keys(), *after.keys()]))
+        return {k: (before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)}
+
+
+class UserPreference(models.Model):
+    """A per-user setting, such as the columns chosen for a list."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferences")
+    key = models.CharField(max_length=100)
+    value = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="unique_user_preference")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key}"

@@ -1,0 +1,221 @@
+"""The one way records change: atomic service functions that validate, save and write the history.
+
+Views, API, imports and commands call these; none of them saves a domain record itself.
+`save_record` also re-reads the saved row through the acting user's scope and rolls the whole
+change back if the user could no longer reach it (moving a cooperative out of one's district).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from .context import ChangeContext, current_context
+from .models import ChangeRecord, RecordModel
+from .scoping import ADD, CHANGE, RETIRE, ScopedQuerySet, can
+
+
+class ScopeViolation(PermissionDenied):
+    """The change would put the record outside the acting user's scope."""
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return str(value.normalize()) if value == value.to_integral() else str(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_json_value(v) for v in value]
+    return value
+
+
+def snapshot(obj: models.Model) -> dict[str, Any]:
+    """A JSON-safe picture of the record's fields, as the change history stores it.
+
+    Foreign keys are stored as {"id": ..., "label": ...} so that the history stays readable
+    even when the target is renamed later.
+    """
+    exclude = set(getattr(obj, "history_exclude", ()))
+    data: dict[str, Any] = {}
+    for field in obj._meta.concrete_fields:
+        if field.name in exclude or field.primary_key:
+            continue
+        if isinstance(field, models.ForeignKey):
+            fk_id = getattr(obj, field.attname)
+            if fk_id is None:
+                data[field.name] = None
+            else:
+                target = getattr(obj, field.name, None)
+                data[field.name] = {"id": fk_id, "label": str(target) if target is not None else str(fk_id)}
+        else:
+            data[field.name] = _json_value(field.value_from_object(obj))
+    return data
+
+
+def _parent_ref(obj: models.Model) -> tuple[ContentType | None, int | None]:
+    parent = obj.history_parent_object() if isinstance(obj, RecordModel) else None
+    if parent is None:
+        return None, None
+    return ContentType.objects.get_for_model(parent), parent.pk
+
+
+def _record(
+    obj: models.Model,
+    action: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    ctx: ChangeContext,
+) -> ChangeRecord:
+    parent_type, parent_id = _parent_ref(obj)
+    user = ctx.user if getattr(ctx.user, "pk", None) else None
+    return ChangeRecord(
+        time=timezone.now(),
+        user=user,
+        user_name=getattr(user, "username", "") or ctx.source,
+        request_id=ctx.request_id,
+        source=ctx.source,
+        action=action,
+        content_type=ContentType.objects.get_for_model(obj),
+        object_id=obj.pk,
+        object_repr=str(obj)[:200],
+        parent_type=parent_type,
+        parent_id=parent_id,
+        message=(ctx.reason or "")[:500],
+        before=before,
+        after=after,
+    )
+
+
+def _check_scope(obj: models.Model, user: Any, action: str) -> None:
+    if user is None or not getattr(user, "pk", None):
+        return  # system work (commands, demo data) acts with no user scope
+    if not can(user, obj, action):
+        raise PermissionDenied(_("You may not do this."))
+    qs = ScopedQuerySet.restrict(type(obj)._default_manager.filter(pk=obj.pk), user, action)  # type: ignore[arg-type]
+    if not qs.exists():
+        raise ScopeViolation(_("This change would put the record outside your scope."))
+
+
+@transaction.atomic
+def save_record(
+    obj: RecordModel,
+    *,
+    before: dict[str, Any] | None = None,
+    validate: bool = True,
+    ctx: ChangeContext | None = None,
+) -> ChangeRecord | None:
+    """Create (when `obj.pk` is None) or update `obj`, and record the change.
+
+    `before` is the snapshot taken before the caller changed the instance (required for updates
+    whose instance was modified in memory, e.g. by a bound ModelForm). Returns the change record,
+    or None when an update changed nothing.
+    """
+    ctx = ctx or current_context()
+    creating = obj.pk is None
+    if not creating and before is None:
+        fresh = type(obj)._default_manager.get(pk=obj.pk)
+        before = snapshot(fresh)
+    if validate:
+        obj.full_clean()
+    obj.save()
+    _check_scope(obj, ctx.user, ADD if creating else CHANGE)
+    after = snapshot(obj)
+    if creating:
+        record = _record(obj, ChangeRecord.Action.CREATE, None, after, ctx)
+    else:
+        if before == after:
+            return None
+        record = _record(obj, ChangeRecord.Action.UPDATE, before, after, ctx)
+    record.save()
+    return record
+
+
+@transaction.atomic
+def retire_record(obj: RecordModel, *, ctx: ChangeContext | None = None) -> ChangeRecord:
+    """Retire (soft-delete) a record. Nothing is hard-deleted."""
+    ctx = ctx or current_context()
+    _check_scope(obj, ctx.user, RETIRE)
+    if obj.retired_at is not None:
+        raise ValidationError(_("This record is already retired."))
+    before = snapshot(obj)
+    obj.retired_at = timezone.now()
+    obj.save(update_fields=["retired_at", "updated_at"])
+    record = _record(obj, ChangeRecord.Action.RETIRE, before, snapshot(obj), ctx)
+    record.save()
+    return record
+
+
+@transaction.atomic
+def restore_record(obj: RecordModel, *, ctx: ChangeContext | None = None) -> ChangeRecord:
+    ctx = ctx or current_context()
+    _check_scope(obj, ctx.user, RETIRE)
+    before = snapshot(obj)
+    obj.retired_at = None
+    obj.save(update_fields=["retired_at", "updated_at"])
+    record = _record(obj, ChangeRecord.Action.RESTORE, before, snapshot(obj), ctx)
+    record.save()
+    return record
+
+
+def record_bulk(
+    objs: Sequence[models.Model],
+    action: str,
+    befores: Sequence[dict[str, Any] | None] | None = None,
+    *,
+    ctx: ChangeContext | None = None,
+    batch_size: int = 2000,
+) -> int:
+    """History for records written in bulk (imports, generators): one row per changed record.
+
+    The caller has already written `objs` inside its own transaction. Unchanged updates are skipped.
+    Returns the number of change records written.
+    """
+    ctx = ctx or current_context()
+    befores = befores or [None] * len(objs)
+    rows: list[ChangeRecord] = []
+    written = 0
+    for obj, before in zip(objs, befores, strict=True):
+        after = snapshot(obj)
+        if action == ChangeRecord.Action.UPDATE and before == after:
+            continue
+        rows.append(_record(obj, action, before, after, ctx))
+        if len(rows) >= batch_size:
+            ChangeRecord.objects.bulk_create(rows)
+            written += len(rows)
+            rows = []
+    if rows:
+        ChangeRecord.objects.bulk_create(rows)
+        written += len(rows)
+    return written
+
+
+def history_for(obj: models.Model) -> models.QuerySet[ChangeRecord]:
+    """Changes of the object itself and of the records shown under it (its yearly facts, titles…)."""
+    ct = ContentType.objects.get_for_model(obj)
+    return (
+        ChangeRecord.objects.filter(
+            models.Q(content_type=ct, object_id=obj.pk) | models.Q(parent_type=ct, parent_id=obj.pk)
+        )
+        .select_related("content_type", "user")
+        .order_by("-time", "-id")
+    )
+
+
+def changed_fields(records: Iterable[ChangeRecord]) -> set[str]:
+    names: set[str] = set()
+    for record in records:
+        names.update(record.diff().keys())
+    return names

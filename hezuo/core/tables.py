@@ -1,0 +1,36 @@
+"""Table base: per-user column choice (NetBox-style) on top of django-tables2."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import django_tables2 as tables
+
+
+class BaseTable(tables.Table):
+    # columns always shown (e.g. the name that links to the record)
+    fixed: ClassVar[tuple[str, ...]] = ()
+    # columns shown until the user chooses; None = all
+    defaults: ClassVar[tuple[str, ...] | None] = None
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        self.user = user
+        super().__init__(*args, **kwargs)
+
+    @classmethod
+    def column_choices(cls) -> list[tuple[str, str]]:
+        return [
+            (name, str(column.verbose_name) if column.verbose_name else name)
+            for name, column in cls.base_columns.items()
+            if name not in cls.fixed
+        ]
+
+    @classmethod
+    def default_columns(cls) -> list[str]:
+        if cls.defaults is None:
+            return [name for name, _ in cls.column_choices()]
+        return list(cls.defaults)
+
+    class Meta:
+        attrs = {"class": "table table-sm table-hover align-middle mb-0"}
+        template_name = "core/table.html"

@@ -1,0 +1,84 @@
+"""List filters (django-filter): one FilterSet serves the page and the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters as filters
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from hezuo.geo.models import Division
+
+from .choices import Industry, OperatingStatus, TitleLevel
+from .models import Cooperative, DemonstrationTitle, FederationMembership, Organization, Sponsorship, today
+
+YES_NO = (("yes", _("Yes")), ("no", _("No")))
+
+
+class ScopedFilterSet(filters.FilterSet):
+    """Limits the choices of division filters to the user's scope."""
+
+    def __init__(self, data: Any = None, queryset: Any = None, *, request: Any = None, **kwargs: Any) -> None:
+        super().__init__(data, queryset, request=request, **kwargs)
+        user = getattr(request, "user", None)
+        district_id = getattr(user, "district_id", None)
+        role = getattr(user, "role", None)
+        for name, field in self.form.fields.items():
+            field.widget.attrs.setdefault("class", "form-select" if hasattr(field, "choices") else "form-control")
+            if name == "district" and role in ("district", "counselor") and district_id:
+                field.queryset = field.queryset.filter(pk=district_id)
+            if name == "town" and role in ("district", "counselor") and district_id:
+                field.queryset = field.queryset.filter(district_id=district_id)
+
+
+class CooperativeFilterSet(ScopedFilterSet):
+    district = filters.ModelChoiceFilter(
+        label=_("District"), queryset=Division.objects.filter(level=Division.Level.DISTRICT),
+        to_field_name="code",
+    )
+    town = filters.ModelChoiceFilter(
+        label=_("Town"), queryset=Division.objects.filter(level=Division.Level.TOWN), to_field_name="code"
+    )
+    industry = filters.ChoiceFilter(label=_("Industry"), choices=Industry.choices)
+    operating_status = filters.ChoiceFilter(label=_("Operating status"), choices=OperatingStatus.choices)
+    title = filters.ChoiceFilter(label=_("Demonstration title"), choices=TitleLevel.choices, method="filter_title")
+    member = filters.ChoiceFilter(label=_("Federation member"), choices=YES_NO, method="filter_member")
+    sponsored = filters.ChoiceFilter(label=_("Sponsored"), choices=YES_NO, method="filter_sponsored")
+    abnormal = filters.ChoiceFilter(label=_("Abnormal list"), choices=YES_NO, method="filter_abnormal")
+    registered_from = filters.NumberFilter(
+        label=_("Registered from year"), field_name="registration_date", lookup_expr="year__gte"
+    )
+    registered_to = filters.NumberFilter(
+        label=_("Registered to year"), field_name="registration_date", lookup_expr="year__lte"
+    )
+
+    class Meta:
+        model = Cooperative
+        fields: list[str] = []
+
+    def filter_title(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        titles = DemonstrationTitle.objects.filter(cooperative=OuterRef("pk"), level=value).current()
+        return qs.filter(Exists(titles))
+
+    def filter_member(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        exists = Exists(FederationMembership.objects.filter(cooperative=OuterRef("pk")).current(today()))
+        return qs.filter(exists) if value == "yes" else qs.filter(~exists)
+
+    def filter_sponsored(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        exists = Exists(Sponsorship.objects.filter(cooperative=OuterRef("pk")).current(today()))
+        return qs.filter(exists) if value == "yes" else qs.filter(~exists)
+
+    def filter_abnormal(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        return qs.filter(on_abnormal_list=(value == "yes"))
+
+
+class OrganizationFilterSet(ScopedFilterSet):
+    q = filters.CharFilter(label=_("Name"), method="filter_q")
+
+    class Meta:
+        model = Organization
+        fields = ["kind", "district"]
+
+    def filter_q(self, qs: QuerySet, name: str, value: str) -> QuerySet:
+        return qs.filter(Q(name__icontains=value))

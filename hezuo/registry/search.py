@@ -1,0 +1,52 @@
+"""Free-text search over cooperatives: Chinese, full pinyin and pinyin initials.
+
+`search_text` is stored on each cooperative: its name, the pinyin of the name run together
+("ninghaixian…"), the credit code, the legal representative, and last, after a "|", the initials
+("nhx…"). A query matches any of them contiguously, and a query of Latin letters also matches the
+initials as a subsequence ("nhbp" finds 宁海县某某白枇杷专业合作社). Contiguous matches rank first.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from pypinyin import Style, lazy_pinyin
+
+_LATIN = re.compile(r"^[a-z]+$")
+_CLEAN = re.compile(r"[^a-z0-9]")
+
+
+def pinyin_forms(text: str) -> tuple[str, str]:
+    full = "".join(lazy_pinyin(text, errors="ignore")).lower()
+    initials = "".join(lazy_pinyin(text, style=Style.FIRST_LETTER, errors="ignore")).lower()
+    return _CLEAN.sub("", full), _CLEAN.sub("", initials)
+
+
+def build_search_text(name: str, *extra: str) -> str:
+    full, initials = pinyin_forms(name)
+    parts = [name.lower(), full, *(e.lower().replace("|", " ") for e in extra if e)]
+    return (" ".join(parts)[:900] + " |" + initials)[:1000]
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "").replace("%", "").replace("_", "")
+
+
+def apply_search(qs: QuerySet, query: str, field: str = "search_text") -> QuerySet:
+    """Filter `qs` by the query and annotate `search_rank` (0 = contiguous match, 1 = subsequence)."""
+    terms = (query or "").strip().lower().split()
+    if not terms:
+        return qs
+    condition = Q()
+    contiguous = Q()
+    for term in terms:
+        term_q = Q(**{f"{field}__contains": term})
+        contiguous &= term_q
+        if _LATIN.match(term) and len(term) >= 2:
+            pattern = "%|%" + "%".join(_escape_like(term)) + "%"
+            term_q |= Q(**{f"{field}__like": pattern})
+        condition &= term_q
+    return qs.filter(condition).annotate(
+        search_rank=Case(When(contiguous, then=Value(0)), default=Value(1), output_field=IntegerField())
+    )
