@@ -6,12 +6,16 @@ from rest_framework.routers import DefaultRouter
 
 from hezuo.accounts.api import register as register_accounts
 from hezuo.geo.api import register as register_geo
+from hezuo.rating.api import register as register_rating
 from hezuo.registry.api import register as register_registry
+from hezuo.transfer.api import register as register_transfer
 
 router = DefaultRouter()
 register_geo(router)
 register_registry(router)
 register_accounts(router)
+register_rating(router)
+register_transfer(router)
 
 urlpatterns = [
     path("token/", obtain_auth_token, name="api-token"),

@@ -79,6 +79,8 @@ INSTALLED_APPS = [
     "hezuo.geo",
     "hezuo.registry",
     "hezuo.accounts",
+    "hezuo.rating",
+    "hezuo.transfer",
 ]
 
 MIDDLEWARE = [

@@ -18,6 +18,8 @@ urlpatterns = [
     path("registry/", include("hezuo.registry.urls")),
     path("accounts/", include("hezuo.accounts.urls")),
     path("core/", include("hezuo.core.urls")),
+    path("rating/", include("hezuo.rating.urls")),
+    path("transfer/", include("hezuo.transfer.urls")),
     path("api/", include("hezuo.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
