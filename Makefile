@@ -42,4 +42,4 @@ messages: $(STAMP)
 	cd hezuo && ../$(PY) ../manage.py compilemessages -l zh_Hans
 
 clean:
-	rm -rf $(VENV) var test-artifacts
+	rm -rf $(VENV) var test-artifacts bench-data

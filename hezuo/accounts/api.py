@@ -4,6 +4,8 @@ from rest_framework import serializers
 from rest_framework.routers import BaseRouter
 
 from hezuo.core.api import RecordSerializer, ScopedViewSet
+from hezuo.registry.api import ScopedPrimaryKeyField
+from hezuo.registry.models import Cooperative
 
 from .models import CounselorAssignment, User
 
@@ -24,6 +26,8 @@ class UserViewSet(ScopedViewSet):
 
 
 class CounselorAssignmentSerializer(RecordSerializer):
+    cooperative = ScopedPrimaryKeyField(queryset=Cooperative.objects.all())
+
     class Meta:
         model = CounselorAssignment
         exclude = ["created_at", "updated_at"]

@@ -54,13 +54,13 @@ class User(AbstractUser):
         role = Role.CITY if self.is_superuser else self.role
         permissions = PERMISSIONS.get(role, {})
         if role == Role.CITY:
-            return Scope(permissions=permissions, everything=True)
+            return Scope(permissions=permissions, everything=True, unmasked=True)
         if role == Role.VIEWER:
             if self.district_id:
                 return Scope(permissions=permissions, district_ids=frozenset({self.district_id}))
             return Scope(permissions=permissions, everything=True)
         if role == Role.DISTRICT and self.district_id:
-            return Scope(permissions=permissions, district_ids=frozenset({self.district_id}))
+            return Scope(permissions=permissions, district_ids=frozenset({self.district_id}), unmasked=True)
         if role == Role.COUNSELOR:
             assigned = CounselorAssignment.objects.current().filter(counselor=self).values("cooperative_id")
             return Scope(permissions=permissions, cooperative_ids=assigned)

@@ -1,6 +1,7 @@
 """Roles and what each may do: the one table the scoping chokepoint reads.
 
-Keys are model labels, app wildcards ("registry.*") or "*"; the first key that matches decides.
+Keys are model labels, app wildcards ("registry.*") or "*"; the most specific key present decides
+(the model's label, then its app's wildcard, then "*").
 Rows are bounded separately by the user's district or cooperatives (see User.get_scope).
 """
 
@@ -54,5 +55,5 @@ PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
     },
 }
 
-# what a role may see of a cooperative's legal representative's phone
-UNMASKED_PHONE_ROLES = frozenset({Role.CITY, Role.DISTRICT})
+# Roles that see personal data (phone numbers) in full are marked in User.get_scope (Scope.unmasked);
+# everyone else sees it masked, in pages, lists, exports, the API and the History alike.

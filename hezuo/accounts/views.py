@@ -20,6 +20,7 @@ class UserUI(ModelUI):
     table_class = UserTable
     select_related = ("district", "cooperative")
     default_ordering = ("username",)
+    search_fields = ("username", "first_name", "last_name", "phone")
     export_columns = [
         ("username", _("User name"), lambda u: u.username),
         ("name", _("Name"), lambda u: u.get_full_name()),

@@ -64,8 +64,6 @@ class ScopedViewSet(viewsets.ModelViewSet):
     def _save(self, serializer: serializers.ModelSerializer, before: dict[str, Any] | None) -> None:
         reason = serializer.validated_data.pop("reason", "") or self.request.headers.get("X-Change-Reason", "")
         instance = serializer.instance or serializer.Meta.model()
-        if serializer.instance is None:
-            pass
         for key, value in serializer.validated_data.items():
             setattr(instance, key, value)
         serializer.prepare_instance(instance)  # type: ignore[attr-defined]
@@ -79,6 +77,11 @@ class ScopedViewSet(viewsets.ModelViewSet):
         except DjangoValidationError as exc:
             raise ValidationError(serializers.as_serializer_error(exc)) from exc
         serializer.instance = instance
+
+    def list(self, request: Any, *args: Any, **kwargs: Any) -> Response:
+        if not can(request.user, self.model, VIEW):
+            raise NotFound()  # like the pages: a list the role may not see does not exist for it
+        return super().list(request, *args, **kwargs)
 
     def create(self, request: Any, *args: Any, **kwargs: Any) -> Response:
         if not can(request.user, self.model, ADD):

@@ -26,10 +26,10 @@ _current: ContextVar[ChangeContext | None] = ContextVar("hezuo_change_context", 
 
 
 def current_context() -> ChangeContext:
+    """The open context, or a fresh one-off system context (not kept: later contexts must not inherit it)."""
     ctx = _current.get()
     if ctx is None:
         ctx = ChangeContext(source="cli")
-        _current.set(ctx)
     return ctx
 
 

@@ -23,7 +23,7 @@ MENU: list[tuple[Any, str, str | None]] = [
 def navigation(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
-        return {"menu": []}
+        return {"menu": [], "can_view_changes": False}
     from django.apps import apps
 
     items = []
@@ -37,4 +37,6 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         except NoReverseMatch:
             continue
         items.append({"label": label, "url": url, "active": request.path.startswith(url) and url != "/"})
-    return {"menu": items}
+    from .models import ChangeRecord
+
+    return {"menu": items, "can_view_changes": can(user, ChangeRecord, VIEW)}

@@ -36,6 +36,8 @@ class Scope:
     everything: bool = False
     district_ids: frozenset[int] = frozenset()
     cooperative_ids: Any = None  # an iterable of ids or a values_list subquery
+    # whether personal data (phone numbers) is shown in full; otherwise it is masked everywhere
+    unmasked: bool = False
 
     def allows(self, label: str, action: str) -> bool:
         app = label.split(".", 1)[0]
@@ -77,6 +79,17 @@ def scope_for(user: Any) -> Scope:
         cached = user.get_scope()
         user._hezuo_scope = cached
     return cached
+
+
+def sees_personal_data(user: Any) -> bool:
+    """Whether the user sees personal data such as phone numbers in full (else masked)."""
+    return scope_for(user).unmasked
+
+
+def mask_phone(phone: str | None) -> str:
+    if not phone:
+        return ""
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
 
 
 def can(user: Any, model: type[models.Model] | models.Model, action: str) -> bool:

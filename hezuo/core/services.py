@@ -30,7 +30,8 @@ class ScopeViolation(PermissionDenied):
 
 def _json_value(value: Any) -> Any:
     if isinstance(value, decimal.Decimal):
-        return str(value.normalize()) if value == value.to_integral() else str(value)
+        # plain and canonical: 100000.00 and 100000 both give "100000" (never "1E+5"), 12.50 gives "12.5"
+        return format(value.normalize(), "f")
     if isinstance(value, dt.datetime):
         return value.isoformat(timespec="seconds")
     if isinstance(value, dt.date):
@@ -109,6 +110,15 @@ def _check_scope(obj: models.Model, user: Any, action: str) -> None:
         raise ScopeViolation(_("This change would put the record outside your scope."))
 
 
+def _check_reachable(obj: models.Model, user: Any) -> None:
+    """The stored row must be within the user's scope before the change (no pulling a record in)."""
+    if user is None or not getattr(user, "pk", None):
+        return
+    qs = ScopedQuerySet.restrict(type(obj)._default_manager.filter(pk=obj.pk), user, CHANGE)  # type: ignore[arg-type]
+    if not qs.exists():
+        raise PermissionDenied(_("You may not do this."))
+
+
 @transaction.atomic
 def save_record(
     obj: RecordModel,
@@ -128,6 +138,8 @@ def save_record(
     if not creating and before is None:
         fresh = type(obj)._default_manager.get(pk=obj.pk)
         before = snapshot(fresh)
+    if not creating:
+        _check_reachable(obj, ctx.user)
     if validate:
         obj.full_clean()
     obj.save()

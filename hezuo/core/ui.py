@@ -40,6 +40,9 @@ class ModelUI:
     list_template: ClassVar[str] = "core/object_list.html"
     edit_template: ClassVar[str] = "core/object_edit.html"
     search: ClassVar[Callable[[Any, str], Any] | None] = None
+    # without a `search` function, the list's search box matches these fields (icontains)
+    search_fields: ClassVar[Sequence[str]] = ()
+    search_placeholder: ClassVar[Any] = ""
     # slug used in URLs, e.g. "cooperatives"; defaults to the model name + "s"
     slug: ClassVar[str] = ""
     # tab on the parent's page where a child's records show

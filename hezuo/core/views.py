@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -63,7 +63,12 @@ def filtered_queryset(ui: ModelUI, request: HttpRequest, action: str) -> tuple[Q
         if filterset.is_bound and filterset.is_valid():
             qs = filterset.qs
     query = request.GET.get("q", "").strip()
-    if query and ui.search is not None:
+    if query and ui.search is None and ui.search_fields:
+        condition = Q()
+        for name in ui.search_fields:
+            condition |= Q(**{f"{name}__icontains": query})
+        qs = qs.filter(condition)
+    elif query and ui.search is not None:
         qs = ui.search(qs, query)
         if not request.GET.get("sort"):
             qs = qs.order_by("search_rank", *(ui.default_ordering or ui.model._meta.ordering or ["pk"]))
@@ -144,7 +149,8 @@ class ObjectDetailView(UIView):
     def detail_context(self, obj: Any) -> dict[str, Any]:
         user = self.request.user
         can_change = self.ui.queryset(user, CHANGE).filter(pk=obj.pk).exists()
-        can_retire = self.ui.queryset(user, RETIRE).filter(pk=obj.pk).exists()
+        retirable = hasattr(obj, "retired_at")
+        can_retire = retirable and self.ui.queryset(user, RETIRE).filter(pk=obj.pk).exists()
         from .history import display_value
 
         fields = [
@@ -153,7 +159,7 @@ class ObjectDetailView(UIView):
             if f.editable and not f.primary_key and f.name not in ("created_at", "updated_at")
         ]
         return self.base_context(
-            object=obj, fields=fields, can_change=can_change, can_retire=can_retire and not obj.is_retired,
+            object=obj, fields=fields, can_change=can_change, can_retire=can_retire and obj.retired_at is None,
             parent=self.ui.parent_of(obj), tab=self.request.GET.get("tab", ""),
         )
 
@@ -247,7 +253,7 @@ class ObjectHistoryView(UIView):
         obj = self.get_object(VIEW)
         paginator = Paginator(history_for(obj), 30)
         page = paginator.get_page(request.GET.get("page"))
-        entries = [(record, field_changes(record)) for record in page.object_list]
+        entries = [(record, field_changes(record, request.user)) for record in page.object_list]
         template = getattr(self.ui, "history_template", "core/object_history.html")
         return render(
             request, template,

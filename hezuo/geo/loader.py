@@ -21,6 +21,7 @@ from .models import Division
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 LEVEL_LENGTH = {"district": 6, "town": 9, "village": 12}
+PARENT_LEVEL = {"district": "city", "town": "district", "village": "town"}
 
 
 @dataclass
@@ -41,32 +42,45 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         if missing:
             raise ValidationError(f"{path.name}: missing columns {', '.join(sorted(missing))}")
         rows = []
+        seen: dict[str, int] = {}
         for lineno, row in enumerate(reader, start=2):
             code, level = (row["code"] or "").strip(), (row["level"] or "").strip()
             if level not in LEVEL_LENGTH:
-                raise ValidationError(f"{path.name} row {lineno}: level '{level}' is not district/town/village")
+                raise ValidationError(
+                    f"{path.name} row {lineno}: level '{level}' is not district/town/village"
+                )
             if not code.isdigit() or len(code) != LEVEL_LENGTH[level]:
                 raise ValidationError(f"{path.name} row {lineno}: code '{code}' is not a {level} code")
             if not (row["name"] or "").strip():
                 raise ValidationError(f"{path.name} row {lineno}: name is empty")
+            if code in seen:
+                raise ValidationError(f"{path.name} row {lineno}: code '{code}' repeats row {seen[code]}")
+            seen[code] = lineno
             rows.append({k: (v or "").strip() for k, v in row.items()})
         return rows
 
 
 @transaction.atomic
-def load_divisions(path: Path | None = None, city_code: str | None = None, city_name: str | None = None) -> LoadResult:
+def load_divisions(
+    path: Path | None = None, city_code: str | None = None, city_name: str | None = None
+) -> LoadResult:
     manifest = default_manifest()
     path = path or DATA_DIR / manifest["divisions"]
     rows = read_rows(path)
     city_code = city_code or manifest["city_code"]
     city_name = city_name or manifest["city_name"]
     existing = {d.code: d for d in Division.objects.all()}
+    by_id = {d.pk: d for d in existing.values()}
+    for division in existing.values():  # shared instances: no query per row, and renames show through
+        division.parent, division.district = by_id.get(division.parent_id), by_id.get(division.district_id)
     result = LoadResult()
     created: list[Division] = []
     updated: list[Division] = []
     befores: list[dict] = []
 
-    def upsert(code: str, name: str, level: str, parent: Division | None, district: Division | None) -> Division:
+    def upsert(
+        code: str, name: str, level: str, parent: Division | None, district: Division | None
+    ) -> Division:
         obj = existing.get(code)
         if obj is None:
             obj = Division(code=code, name=name, level=level, parent=parent, district=district)
@@ -91,8 +105,15 @@ def load_divisions(path: Path | None = None, city_code: str | None = None, city_
         parent = city if row["parent_code"] == city_code else existing.get(row["parent_code"])
         if parent is None:
             raise ValidationError(f"{path.name} row {lineno}: parent_code '{row['parent_code']}' is unknown")
+        expected = PARENT_LEVEL[row["level"]]
+        if parent.level != expected:
+            raise ValidationError(
+                f"{path.name} row {lineno}: the parent of a {row['level']} must be a {expected}, "
+                f"but '{row['parent_code']}' is a {parent.level}"
+            )
         if row["level"] == "district":
-            obj = upsert(row["code"], row["name"], row["level"], parent, None)
+            # a district is its own district: keep that, so that a reload finds nothing to change
+            obj = upsert(row["code"], row["name"], row["level"], parent, existing.get(row["code"]))
             if obj.district_id != obj.pk:
                 obj.district = obj
                 obj.save(update_fields=["district"])

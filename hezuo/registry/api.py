@@ -9,14 +9,13 @@ from rest_framework import serializers
 from rest_framework.routers import BaseRouter
 
 from hezuo.core.api import RecordSerializer, ScopedViewSet
-from hezuo.core.scoping import VIEW
+from hezuo.core.scoping import VIEW, mask_phone, sees_personal_data
 from hezuo.geo.models import Division
 
 from . import creditcode
 from .filters import CooperativeFilterSet
 from .models import Cooperative, DemonstrationTitle, FederationMembership, Organization, Sponsorship, YearlyFact
 from .search import apply_search
-from .tables import masked
 
 RECORD_FIELDS = ["id", "created_at", "updated_at", "retired_at"]
 
@@ -58,10 +57,8 @@ class CooperativeSerializer(RecordSerializer):
         data = super().to_representation(instance)
         request = self.context.get("request")
         user = getattr(request, "user", None)
-        from hezuo.accounts.roles import UNMASKED_PHONE_ROLES
-
-        if user is None or not (user.is_superuser or user.role in UNMASKED_PHONE_ROLES):
-            data["phone"] = masked(instance.phone)
+        if not sees_personal_data(user):
+            data["phone"] = mask_phone(instance.phone)
         return data
 
     def validate_credit_code(self, value: str) -> str:

@@ -7,6 +7,7 @@ real early codes fail the checksum (see docs: criteria §6).
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
@@ -23,7 +24,8 @@ def check_character(first17: str) -> str:
 
 
 def normalize(code: str) -> str:
-    return (code or "").strip().upper().replace(" ", "")
+    """Upper case, without any whitespace; full-width forms (typed with a Chinese IME) become ASCII."""
+    return "".join(unicodedata.normalize("NFKC", code or "").split()).upper()
 
 
 @dataclass
@@ -41,12 +43,15 @@ def check(raw: str) -> CreditCodeCheck:
     code = normalize(raw)
     result = CreditCodeCheck(code)
     if len(code) != 18:
-        result.errors.append(_("The credit code must have 18 characters; this one has %(n)d.") % {"n": len(code)})
+        result.errors.append(
+            _("The credit code must have 18 characters; this one has %(n)d.") % {"n": len(code)}
+        )
         return result
     bad = sorted({c for c in code if c not in VALUES})
     if bad:
         result.errors.append(
-            _("The credit code contains characters that are not allowed: %(chars)s (I, O, Z, S and V are never used).")
+            _("The credit code contains characters that are not allowed: %(chars)s "
+              "(I, O, Z, S and V are never used).")
             % {"chars": " ".join(bad)}
         )
         return result
@@ -62,7 +67,8 @@ def check(raw: str) -> CreditCodeCheck:
         )
     if not code.startswith(COOPERATIVE_PREFIX):
         result.warnings.append(
-            _("Farmer cooperatives' codes start with 93; this one starts with %(prefix)s.") % {"prefix": code[:2]}
+            _("Farmer cooperatives' codes start with 93; this one starts with %(prefix)s.")
+            % {"prefix": code[:2]}
         )
     return result
 

@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import django_filters as filters
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from hezuo.core.filters import ScopedFilterSet
 from hezuo.geo.models import Division
 
 from .choices import Industry, OperatingStatus, TitleLevel
 from .models import Cooperative, DemonstrationTitle, FederationMembership, Organization, Sponsorship, today
 
 YES_NO = (("yes", _("Yes")), ("no", _("No")))
-
-
-class ScopedFilterSet(filters.FilterSet):
-    """Limits the choices of division filters to the user's scope."""
-
-    def __init__(self, data: Any = None, queryset: Any = None, *, request: Any = None, **kwargs: Any) -> None:
-        super().__init__(data, queryset, request=request, **kwargs)
-        user = getattr(request, "user", None)
-        district_id = getattr(user, "district_id", None)
-        role = getattr(user, "role", None)
-        for name, field in self.form.fields.items():
-            field.widget.attrs.setdefault("class", "form-select" if hasattr(field, "choices") else "form-control")
-            if name == "district" and role in ("district", "counselor") and district_id:
-                field.queryset = field.queryset.filter(pk=district_id)
-            if name == "town" and role in ("district", "counselor") and district_id:
-                field.queryset = field.queryset.filter(district_id=district_id)
 
 
 class CooperativeFilterSet(ScopedFilterSet):
@@ -74,11 +57,6 @@ class CooperativeFilterSet(ScopedFilterSet):
 
 
 class OrganizationFilterSet(ScopedFilterSet):
-    q = filters.CharFilter(label=_("Name"), method="filter_q")
-
     class Meta:
         model = Organization
         fields = ["kind", "district"]
-
-    def filter_q(self, qs: QuerySet, name: str, value: str) -> QuerySet:
-        return qs.filter(Q(name__icontains=value))

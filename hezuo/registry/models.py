@@ -132,6 +132,7 @@ class Cooperative(RecordModel):
     scope_district = "district"
     scope_cooperative = "pk"
     history_exclude = ("created_at", "updated_at", "search_text")
+    masked_fields = ("phone",)  # personal data: masked in the History for users who see it masked elsewhere
 
     class Meta:
         ordering = ["name"]
@@ -140,6 +141,7 @@ class Cooperative(RecordModel):
         indexes = [
             models.Index(fields=["district", "name"], name="coop_district_name_idx"),
             models.Index(fields=["registration_date"], name="coop_regdate_idx"),
+            models.Index(fields=["name"], name="coop_name_idx"),
         ]
 
     def __str__(self) -> str:

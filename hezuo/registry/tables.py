@@ -8,15 +8,10 @@ import django_tables2 as tables
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from hezuo.core.scoping import mask_phone, sees_personal_data
 from hezuo.core.tables import BaseTable
 
 from .models import Cooperative, Organization
-
-
-def masked(phone: str) -> str:
-    if not phone:
-        return ""
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 8 else "****"
 
 
 class CooperativeTable(BaseTable):
@@ -48,11 +43,7 @@ class CooperativeTable(BaseTable):
         return f"{value / 10000:,.2f}" if value is not None else ""
 
     def render_phone(self, value: str) -> str:
-        from hezuo.accounts.roles import UNMASKED_PHONE_ROLES
-
-        if self.user is not None and (self.user.is_superuser or self.user.role in UNMASKED_PHONE_ROLES):
-            return value
-        return masked(value)
+        return value if sees_personal_data(self.user) else mask_phone(value)
 
     def render_operating_status(self, value: str, record: Cooperative) -> str:
         colour = {"operating": "success", "suspended": "warning", "dormant": "warning", "shell": "danger"}.get(

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from hezuo.core import views as generic
 from hezuo.core.export import Column
-from hezuo.core.scoping import ADD, CHANGE, VIEW, can
+from hezuo.core.scoping import ADD, CHANGE, RETIRE, VIEW, can, mask_phone, sees_personal_data
 from hezuo.core.ui import ModelUI
 
 from .filters import CooperativeFilterSet, OrganizationFilterSet
@@ -22,7 +22,7 @@ from .forms import (
 )
 from .models import Cooperative, DemonstrationTitle, FederationMembership, Organization, Sponsorship, YearlyFact
 from .search import apply_search
-from .tables import CooperativeTable, OrganizationTable, masked
+from .tables import CooperativeTable, OrganizationTable
 
 
 def _display(field: str) -> Any:
@@ -72,6 +72,7 @@ class CooperativeUI(ModelUI):
     edit_template = "registry/cooperative_edit.html"
     history_template = "registry/cooperative_history.html"
     search = staticmethod(apply_search)
+    search_placeholder = _("Search name, pinyin, initials or credit code")
     default_ordering = ("name", "pk")
     tabs = TABS
 
@@ -116,6 +117,7 @@ class OrganizationUI(ModelUI):
     form_class = OrganizationForm
     filterset_class = OrganizationFilterSet
     table_class = OrganizationTable
+    search_fields = ("name", "credit_code")
     select_related = ("district", "parent")
     export_columns = [
         ("name", _("Name"), lambda o: o.name),
@@ -132,9 +134,6 @@ class CooperativeDetailView(generic.ObjectDetailView):
         user = self.request.user
         tab = context["tab"] if context["tab"] in dict(TABS) else "identity"
         from hezuo.accounts.models import CounselorAssignment
-        from hezuo.accounts.roles import UNMASKED_PHONE_ROLES
-
-        unmasked = user.is_superuser or user.role in UNMASKED_PHONE_ROLES
         children = {
             "facts": (YearlyFactUI(), YearlyFact.objects.filter(cooperative=obj).order_by("-year")),
             "titles": (DemonstrationTitleUI(), DemonstrationTitle.objects.filter(cooperative=obj)),
@@ -153,15 +152,19 @@ class CooperativeDetailView(generic.ObjectDetailView):
                 "rows": list(qs),
                 "can_add": can(user, ui.model, ADD),
                 "editable": set(ui.queryset(user, CHANGE).filter(cooperative=obj).values_list("pk", flat=True)),
+                "retirable": set(ui.queryset(user, RETIRE).filter(cooperative=obj).values_list("pk", flat=True)),
             }
+        assignments = CounselorAssignment.objects.restrict(user, VIEW).filter(cooperative=obj)
+        if self.request.GET.get("retired") != "1":
+            assignments = assignments.filter(retired_at__isnull=True)
         context.update(
             tab=tab,
             tabs=TABS,
             sections=sections,
-            phone=obj.phone if unmasked else masked(obj.phone),
-            assignments=CounselorAssignment.objects.restrict(user, VIEW)
-            .filter(cooperative=obj)
-            .select_related("counselor"),
+            phone=obj.phone if sees_personal_data(user) else mask_phone(obj.phone),
+            assignments=assignments.select_related("counselor"),
+            can_assign=can(user, CounselorAssignment, ADD)
+            and Cooperative.objects.restrict(user, CHANGE).filter(pk=obj.pk).exists(),
         )
         return context
 

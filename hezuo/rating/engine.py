@@ -1,0 +1,1169 @@
+"""The rating engine: PURE functions (no ORM, no I/O). Facts and a compiled rubric in, an explained result out.
+
+    rubric = compile_rubric(definition)          # once per rubric version (cached by content hash)
+    result = evaluate(inputs, rubric)            # score, each indicator's points and reason, gates, stars
+    advice = what_it_takes(inputs, rubric)       # the smallest set of changes that reaches the next star
+
+Missing data is never counted as zero. The engine computes the stars twice: with every missing value at its
+worst (missing indicators score 0, checks on missing data fail) and at its best; when both agree the stars
+are decided, otherwise the result has no stars and says which facts are needed.
+
+The measures (how an indicator reads the facts), the gate checks and the compliance items are named
+functions registered below; a rubric names them and gives their parameters and point tiers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+# --------------------------------------------------------------------------------------------------------
+# inputs
+
+
+@dataclass(frozen=True, slots=True)
+class CoopInput:
+    """A cooperative's facts and status for one year, as plain values (built from the ORM by adapter.py).
+
+    `facts` holds the yearly fact fields (numbers as floats, None = not reported); None means no facts
+    were reported for the year at all. `previous` holds the year before's facts (for two-year rules).
+    """
+
+    cooperative_id: int
+    year: int
+    credit_code: str = ""
+    registration_date: dt.date | None = None
+    industry: str = ""
+    operating_status: str = "operating"
+    suspended_since: dt.date | None = None
+    on_abnormal_list: bool = False
+    abnormal_listed_on: dt.date | None = None
+    serious_violation: bool = False
+    illegal_finance: bool = False
+    subsidy_fraud: bool = False
+    has_brand: bool = False
+    cert_green: bool = False
+    cert_organic: bool = False
+    cert_geographic: bool = False
+    has_traceability: bool = False
+    title_rank: int = 0
+    facts: Mapping[str, Any] | None = None
+    previous: Mapping[str, Any] | None = None
+
+
+STATUS_FIELDS = frozenset(f.name for f in dataclasses.fields(CoopInput)) - {"facts", "previous", "cooperative_id",
+                                                                          "year"}
+
+
+def apply_changes(inp: CoopInput, changes: Mapping[str, Any]) -> CoopInput:
+    """The input with `changes` applied: status fields by name, anything else is a yearly fact."""
+    status = {k: v for k, v in changes.items() if k in STATUS_FIELDS}
+    facts = {k: v for k, v in changes.items() if k not in STATUS_FIELDS}
+    if facts:
+        status["facts"] = {**(inp.facts or {}), **facts}
+    return dataclasses.replace(inp, **status)
+
+
+# --------------------------------------------------------------------------------------------------------
+# outcomes of measures and checks
+
+NA = "n/a"  # a measure that does not apply (e.g. the surplus returned when there is no surplus)
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    fields: tuple[str, ...]
+
+
+def _missing(f: Mapping[str, Any] | None, names: Iterable[str]) -> Missing | None:
+    if f is None:
+        return Missing(tuple(names))
+    gone = tuple(n for n in names if f.get(n) is None)
+    return Missing(gone) if gone else None
+
+
+def _share(num: float, den: float) -> float:
+    return round(num / den, 6) if den else 0.0
+
+
+def _ceil_cent(value: float) -> float:
+    return math.ceil(round(value * 100, 6)) / 100
+
+
+# --------------------------------------------------------------------------------------------------------
+# measures: how an indicator reads the facts
+
+MeasureFn = Callable[[CoopInput, Mapping[str, Any] | None, Mapping[str, Any]], Any]
+AchieveFn = Callable[[CoopInput, float, Mapping[str, Any]], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Measure:
+    name: str
+    kind: str  # share (0..1), count, money (yuan), bool, level (small integer)
+    needs: tuple[str, ...]
+    fn: MeasureFn
+    achieve: AchieveFn | None = None  # the fact changes that bring the value to (at least) a target
+    better: str = "higher"  # or "lower"
+    levels: int = 1  # for bool/level: the highest value
+
+
+MEASURES: dict[str, Measure] = {}
+
+
+def measure(name: str, kind: str, needs: Sequence[str], achieve: AchieveFn | None = None, better: str = "higher",
+            levels: int = 1) -> Callable[[MeasureFn], MeasureFn]:
+    def register(fn: MeasureFn) -> MeasureFn:
+        MEASURES[name] = Measure(name, kind, tuple(needs), fn, achieve, better, levels)
+        return fn
+
+    return register
+
+
+def _entity_cap(members: float, p: Mapping[str, Any]) -> float:
+    if members <= p.get("small_size", 20):
+        return float(p.get("small_entity_max", 1))
+    return math.floor(members * p.get("entity_share_max", 0.05))
+
+
+def _achieve_structure(inp: CoopInput, target: float, p: Mapping[str, Any]) -> dict[str, Any] | None:
+    f = inp.facts or {}
+    members = f.get("members")
+    if not members:
+        return None
+    farmers = max(f.get("farmer_members") or 0, math.ceil(round(members * p.get("farmer_share_min", 0.8), 6)))
+    entities = min(f.get("entity_members") or 0, _entity_cap(members, p))
+    return {"farmer_members": min(farmers, members), "entity_members": entities}
+
+
+@measure("member_structure", "bool", ["members", "farmer_members", "entity_members"], _achieve_structure)
+def m_member_structure(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
+    gone = _missing(f, ("members", "farmer_members", "entity_members"))
+    if gone:
+        return gone
+    assert f is not None
+    members = f["members"]
+    if not members:
+        return 0
+    ok = _share(f["farmer_members"], members) >= p.get("farmer_share_min", 0.8) and f["entity_members"] <= _entity_cap(
+        members, p)
+    return 1 if ok else 0
+
+
+@measure("farmer_share", "share", ["members", "farmer_members"],
+         lambda inp, t, p: {"farmer_members": math.ceil(round(t * (inp.facts or {}).get("members", 0), 6))}
+         if (inp.facts or {}).get("members") else None)
+def m_farmer_share(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
+    return _missing(f, ("members", "farmer_members")) or _share(f["farmer_members"], f["members"])  # type: ignore[index]
+
+
+def _achieve_assembly(inp: CoopInput, target: float, p: Mapping[str, Any]) -> dict[str, Any]:
+    changes: dict[str, Any] = {"assembly_held": True}
+    if target >= 2:
+        changes.update(assembly_quorum_met=True, minutes_signed=True)
+    return changes
+
+
+@measure("assembly_level", "level", ["assembly_held", "assembly_quorum_met", "minutes_signed"], _achieve_assembly,
+         levels=2)
+def m_assembly_level(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
+    """0: no assembly; 1: held, quorum or signed minutes lacking; 2: held with quorum and signed minutes."""
+    gone = _missing(f, ("assembly_held",))
+    if gone:
+        return gone
+    assert f is not None
+    if not f["assembly_held"]:
+        return 0
+    quorum, minutes = f.get("assembly_quorum_met"), f.get("minutes_signed")
+    if quorum is False or minutes is False:
+        return 1
+    gone = _missing(f, ("assembly_quorum_met", "minutes_signed"))
+    return gone or 2
+
+
+def _flags_measure(name: str, good: Mapping[str, bool]) -> None:
+    names = tuple(good)
+
+    def fn(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
+        gone = _missing(f, names)
+        if gone:
+            return gone
+        assert f is not None
+        return 1 if all(bool(f[n]) == want for n, want in good.items()) else 0
+
+    MEASURES[name] = Measure(name, "bool", names, fn, lambda inp, t, p: dict(good))
+
+
+_flags_measure("organs_ok", {"organs_in_place": True, "officer_conflict": False})
+_flags_measure("member_register", {"member_register_filed": True})
+_flags_measure("accounting_ok", {"accounting_compliant": True, "separate_accounts": True, "documents_available": True})
+_flags_measure("loss_plan_approved", {"loss_plan_approved": True})
+_flags_measure("internal_audit", {"internal_audit": True})
+
+
+@measure("member_account_share", "share", ["members", "members_with_accounts"],
+         lambda inp, t, p: {"members_with_accounts": min(
+             math.ceil(round(t * (inp.facts or {}).get("members", 0), 6)), (inp.facts or {}).get("members", 0))}
+         if (inp.facts or {}).get("members") else None)
+def m_member_account_share(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
+    gone = _missing(f, ("members", "members_with_accounts"))
+    return gone or _share(f["members_with_accounts"], f["members"])  # type: ignore[index]
+
+
+def report_deadline(year: int, p: Mapping[str, Any]) -> dt.date:
+    month, day = (int(x) for x in str(p.get("deadline", "06-30")).split("-"))
+    return dt.date(year + 1, month, day)
+
+
+def _report_on_time(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
+    gone = _missing(f, ("annual_report_filed",))
+    if gone:
+        return gone
+    assert f is not None
+    if not f["annual_report_filed"]:
+        return 0
+    filed_on = f.get("annual_report_date")
+    if filed_on is None:
+        return Missing(("annual_report_date",))
+    return 1 if dt.date(inp.year + 1, 1, 1) <= filed_on <= report_deadline(inp.year, p) else 0
+
+
+@measure("annual_report_on_time", "bool", ["annual_report_filed", "annual_report_date", "on_abnormal_list"],
+         lambda inp, t, p: {"annual_report_filed": True, "annual_report_date": report_deadline(inp.year, p),
+                            "on_abnormal_list": False})
+def m_annual_report(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
+    """Filed between 1 January and the deadline of the next year, and not currently abnormal-listed."""
+    on_time = _report_on_time(inp, f, p)
+    if isinstance(on_time, Missing):
+        return on_time
+    return 0 if inp.on_abnormal_list else on_time
+
+
+def _achieve_surplus(inp: CoopInput, target: float, p: Mapping[str, Any]) -> dict[str, Any] | None:
+    surplus = (inp.facts or {}).get("distributable_surplus")
+    if not surplus or surplus <= 0:
+        return None
+    returned = _ceil_cent(surplus * target)
+    while round(returned / surplus, 6) < target:
+        returned += 0.01
+    return {"surplus_returned": round(min(returned, surplus), 2)}
+
+
+@measure("surplus_return_share", "share", ["distributable_surplus", "surplus_returned"], _achieve_surplus)
+def m_surplus_return(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
+    """Surplus returned by transactions ÷ distributable surplus; does not apply without a surplus."""
+    gone = _missing(f, ("distributable_surplus",))
+    if gone:
+        return gone
+    assert f is not None
+    if f["distributable_surplus"] <= 0:
+        return NA
+    gone = _missing(f, ("surplus_returned",))
+    return gone or _share(f["surplus_returned"], f["distributable_surplus"])
+
+
+@measure("extra_vote_share", "share", ["members", "extra_votes"],
+         lambda inp, t, p: {"extra_votes": math.floor(round(t * (inp.facts or {}).get("members", 0), 6))}
+         if (inp.facts or {}).get("members") else None, better="lower")
+def m_extra_votes(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
+    """Extra votes ÷ basic votes (one per member); lower is better."""
+    gone = _missing(f, ("members", "extra_votes"))
+    if gone:
+        return gone
+    assert f is not None
+    if not f["members"]:
+        return 1.0 if f["extra_votes"] else 0.0
+    return _share(f["extra_votes"], f["members"])
+
+
+@measure("subsidy_quantified", "bool", ["subsidy_received", "subsidy_quantified"],
+         lambda inp, t, p: {"subsidy_quantified": True})
+def m_subsidy(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
+    """Subsidy-formed assets quantified to member accounts; met when no subsidy was received."""
+    gone = _missing(f, ("subsidy_received",))
+    if gone:
+        return gone
+    assert f is not None
+    if not f["subsidy_received"]:
+        return 1
+    gone = _missing(f, ("subsidy_quantified",))
+    return gone or (1 if f["subsidy_quantified"] else 0)
+
+
+def _achieve_trade(inp: CoopInput, target: float, p: Mapping[str, Any]) -> dict[str, Any] | None:
+    f = inp.facts or {}
+    member, other = f.get("member_transactions"), f.get("nonmember_transactions")
+    if member is None or other is None:
+        return None
+    if target >= 1:
+        return {"nonmember_transactions": 0.0, "member_transactions": max(member, 1.0)}
+    needed = _ceil_cent(target * other / (1 - target)) if other else 1.0
+    while _share(needed, needed + other) < target:
+        needed += 0.01
+    return {"member_transactions": round(max(member, needed), 2)}
+
+
+@measure("member_trade_share", "share", ["member_transactions", "nonmember_transactions"], _achieve_trade)
+def m_member_trade(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
+    gone = _missing(f, ("member_transactions", "nonmember_transactions"))
+    if gone:
+        return gone
+    assert f is not None
+    return _share(f["member_transactions"], f["member_transactions"] + f["nonmember_transactions"])
+
+
+def _fact_measure(name: str, fact: str, kind: str, scale: float = 1.0) -> None:
+    def fn(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
+        gone = _missing(f, (fact,))
+        return gone or round(f[fact] / scale, 6)  # type: ignore[index]
+
+    def achieve(inp: CoopInput, target: float, p: Mapping[str, Any]) -> dict[str, Any]:
+        value = target * scale
+        return {fact: math.ceil(value) if kind == "count" else round(value, 2)}
+
+    MEASURES[name] = Measure(name, kind, (fact,), fn, achieve)
+
+
+_fact_measure("member_households", "member_households", "count")
+_fact_measure("driven_households", "nonmember_households", "count")
+_fact_measure("members", "members", "count")
+_fact_measure("revenue", "revenue", "money")
+_fact_measure("income_uplift", "income_uplift", "share", scale=100.0)
+
+
+@measure("unified_service_rate", "share", ["unified_purchase_rate", "unified_sale_rate"],
+         lambda inp, t, p: {"unified_purchase_rate": max((inp.facts or {}).get("unified_purchase_rate") or 0, t * 100),
+                            "unified_sale_rate": max((inp.facts or {}).get("unified_sale_rate") or 0, t * 100)})
+def m_unified(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
+    """min(unified purchase rate, unified sale rate)."""
+    gone = _missing(f, ("unified_purchase_rate", "unified_sale_rate"))
+    return gone or round(min(f["unified_purchase_rate"], f["unified_sale_rate"]) / 100, 6)  # type: ignore[index]
+
+
+def _achieve_capital(inp: CoopInput, target: float, p: Mapping[str, Any]) -> dict[str, Any]:
+    f = inp.facts or {}
+    if (f.get("member_capital") or 0) >= (f.get("fixed_assets") or 0):
+        return {"member_capital": round(target, 2)}
+    return {"fixed_assets": round(target, 2)}
+
+
+@measure("capital_assets", "money", ["member_capital", "fixed_assets"], _achieve_capital)
+def m_capital(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
+    """max(member capital, fixed assets)."""
+    gone = _missing(f, ("member_capital", "fixed_assets"))
+    return gone or max(f["member_capital"], f["fixed_assets"])  # type: ignore[index]
+
+
+def _status_measure(name: str, attr: str, needs: tuple[str, ...] = ()) -> None:
+    MEASURES[name] = Measure(name, "bool", needs or (attr,), lambda inp, f, p: 1 if getattr(inp, attr) else 0,
+                             lambda inp, t, p: {attr: True})
+
+
+_status_measure("traceability", "has_traceability")
+_status_measure("trademark", "has_brand")
+MEASURES["certification"] = Measure(
+    "certification", "bool", ("cert_green", "cert_organic", "cert_geographic"),
+    lambda inp, f, p: 1 if (inp.cert_green or inp.cert_organic or inp.cert_geographic) else 0,
+    lambda inp, t, p: {"cert_green": True},
+)
+MEASURES["title_rank"] = Measure(
+    "title_rank", "level", ("title_rank",), lambda inp, f, p: inp.title_rank,
+    lambda inp, t, p: {"title_rank": max(inp.title_rank, int(t))}, levels=4,
+)
+
+
+# --------------------------------------------------------------------------------------------------------
+# compliance checklist items (criteria §7.5): pass (True) / fail (False) / missing / not applicable (None)
+
+ItemResult = tuple[bool | None, Missing | None]
+
+
+@dataclass(frozen=True)
+class Item:
+    key: str
+    fn: Callable[[CoopInput, Mapping[str, Any] | None], ItemResult]
+    fix: Callable[[CoopInput], dict[str, Any] | None]
+
+
+COMPLIANCE: dict[str, Item] = {}
+
+_P_DEFAULT: dict[str, Any] = {}
+
+
+def _from_measure(name: str, params: Mapping[str, Any], at_least: float = 1.0) -> Callable[..., ItemResult]:
+    m = MEASURES[name]
+
+    def fn(inp: CoopInput, f: Mapping[str, Any] | None) -> ItemResult:
+        value = m.fn(inp, f, params)
+        if isinstance(value, Missing):
+            return None, value
+        if value == NA:
+            return True, None
+        return (value <= at_least if m.better == "lower" else value >= at_least), None
+
+    return fn
+
+
+def _item(key: str, fn: Callable[[CoopInput, Mapping[str, Any] | None], ItemResult],
+          fix: Callable[[CoopInput], dict[str, Any] | None]) -> None:
+    COMPLIANCE[key] = Item(key, fn, fix)
+
+
+def _fact_true(name: str, want: bool = True) -> Callable[[CoopInput, Mapping[str, Any] | None], ItemResult]:
+    def fn(inp: CoopInput, f: Mapping[str, Any] | None) -> ItemResult:
+        gone = _missing(f, (name,))
+        if gone:
+            return None, gone
+        return bool(f[name]) == want, None  # type: ignore[index]
+
+    return fn
+
+
+STRUCTURE = {"farmer_share_min": 0.8, "small_size": 20, "small_entity_max": 1, "entity_share_max": 0.05}
+
+
+def _k01(inp: CoopInput, f: Mapping[str, Any] | None) -> ItemResult:
+    gone = _missing(f, ("members",))
+    return (None, gone) if gone else (f["members"] >= 5, None)  # type: ignore[index]
+
+
+def _k03(inp: CoopInput, f: Mapping[str, Any] | None) -> ItemResult:
+    gone = _missing(f, ("members", "entity_members"))
+    if gone:
+        return None, gone
+    assert f is not None
+    return f["entity_members"] <= _entity_cap(f["members"], STRUCTURE), None
+
+
+def _k07(inp: CoopInput, f: Mapping[str, Any] | None) -> ItemResult:
+    """At least one member assembly in the year, with a quorum of two thirds."""
+    gone = _missing(f, ("assembly_held",))
+    if gone:
+        return None, gone
+    assert f is not None
+    if not f["assembly_held"]:
+        return False, None
+    gone = _missing(f, ("assembly_quorum_met",))
+    return (None, gone) if gone else (bool(f["assembly_quorum_met"]), None)
+
+
+def _k17(inp: CoopInput, f: Mapping[str, Any] | None) -> ItemResult:
+    a, miss_a = _from_measure("surplus_return_share", {}, 0.6)(inp, f)
+    b, miss_b = _from_measure("subsidy_quantified", {})(inp, f)
+    if a is False or b is False:
+        return False, None
+    if miss_a or miss_b:
+        return None, Missing((miss_a.fields if miss_a else ()) + (miss_b.fields if miss_b else ()))
+    return True, None
+
+
+def _k20(inp: CoopInput, f: Mapping[str, Any] | None) -> ItemResult:
+    """Business activity (revenue or member transactions) in at least one of the last 2 years."""
+    missing: tuple[str, ...] = ()
+    for facts in (f, inp.previous):
+        if facts is None:
+            continue
+        revenue, trade = facts.get("revenue"), facts.get("member_transactions")
+        if (revenue or 0) > 0 or (trade or 0) > 0:
+            return True, None
+        if revenue is None and trade is None:
+            missing += ("revenue",)
+    if f is None:
+        return None, Missing(("revenue", "member_transactions"))
+    return (None, Missing(missing)) if missing else (False, None)
+
+
+def _k21(inp: CoopInput, f: Mapping[str, Any] | None) -> ItemResult:
+    if inp.operating_status != "suspended":
+        return True, None
+    if inp.suspended_since is None:
+        return None, Missing(("suspended_since",))
+    return (dt.date(inp.year, 12, 31) - inp.suspended_since).days <= 3 * 365 + 1, None
+
+
+_item("K01", _k01, lambda inp: {"members": max(5, (inp.facts or {}).get("members") or 0)})
+_item("K02", _from_measure("farmer_share", {}, 0.8),
+      lambda inp: MEASURES["farmer_share"].achieve(inp, 0.8, {}))  # type: ignore[misc]
+_item("K03", _k03, lambda inp: {"entity_members": _entity_cap((inp.facts or {}).get("members") or 0, STRUCTURE)})
+_item("K04", _fact_true("public_admin_member", False), lambda inp: {"public_admin_member": False})
+_item("K05", _fact_true("member_register_filed"), lambda inp: {"member_register_filed": True})
+_item("K06", _from_measure("extra_vote_share", {}, 0.2),
+      lambda inp: MEASURES["extra_vote_share"].achieve(inp, 0.2, {}))  # type: ignore[misc]
+_item("K07", _k07, lambda inp: {"assembly_held": True, "assembly_quorum_met": True})
+_item("K09", _fact_true("organs_in_place"), lambda inp: {"organs_in_place": True})
+_item("K10", _fact_true("minutes_signed"), lambda inp: {"minutes_signed": True})
+_item("K11", _fact_true("officer_conflict", False), lambda inp: {"officer_conflict": False})
+_item("K12", _fact_true("accounting_compliant"), lambda inp: {"accounting_compliant": True})
+_item("K13", _fact_true("documents_available"), lambda inp: {"documents_available": True})
+_item("K14", _fact_true("separate_accounts"), lambda inp: {"separate_accounts": True})
+_item("K15", _fact_true("reserve_quantified"), lambda inp: {"reserve_quantified": True})
+_item("K16", _from_measure("member_account_share", {}, 1.0),
+      lambda inp: MEASURES["member_account_share"].achieve(inp, 1.0, {}))  # type: ignore[misc]
+_item("K17", _k17, lambda inp: {**(_achieve_surplus(inp, 0.6, {}) or {}), "subsidy_quantified": True})
+_item("K18", _fact_true("internal_audit"), lambda inp: {"internal_audit": True})
+_item("K19", _from_measure("annual_report_on_time", {}),
+      lambda inp: MEASURES["annual_report_on_time"].achieve(inp, 1, {}))  # type: ignore[misc]
+_item("K20", _k20, lambda inp: {"revenue": max(1.0, (inp.facts or {}).get("revenue") or 0)})
+_item("K21", _k21, lambda inp: None)
+_item("K23", lambda inp, f: (inp.credit_code.startswith("93"), None), lambda inp: None)
+
+
+# --------------------------------------------------------------------------------------------------------
+# gate checks: pass (True) / fail (False) / missing (None), with the value found
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    ok: bool | None
+    value: Any = None
+    missing: tuple[str, ...] = ()
+
+
+CheckFn = Callable[[CoopInput, Mapping[str, Any], "EvalContext"], CheckOutcome]
+FixFn = Callable[[CoopInput, Mapping[str, Any], "EvalContext"], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    fn: CheckFn
+    fix: FixFn  # None: the check cannot be met by changing facts this year (time, legal status)
+    params: tuple[str, ...] = ()  # parameter names the check requires
+    indicator_param: str | None = None  # parameter naming an indicator of the rubric
+
+
+CHECKS: dict[str, Check] = {}
+
+
+def check(name: str, fix: FixFn, params: Sequence[str] = (), indicator_param: str | None = None
+          ) -> Callable[[CheckFn], CheckFn]:
+    def register(fn: CheckFn) -> CheckFn:
+        CHECKS[name] = Check(name, fn, fix, tuple(params), indicator_param)
+        return fn
+
+    return register
+
+
+def _no_fix(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> None:
+    return None
+
+
+@check("status_rateable", _no_fix, ["excluded"])
+def c_status(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
+    return CheckOutcome(inp.operating_status not in p["excluded"], inp.operating_status)
+
+
+@check("not_shell", lambda inp, p, ctx: {"operating_status": "operating"})
+def c_not_shell(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
+    return CheckOutcome(inp.operating_status != "shell", inp.operating_status)
+
+
+@check("not_dormant", lambda inp, p, ctx: {"operating_status": "operating", "suspended_since": None}, ["statuses"])
+def c_not_dormant(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
+    return CheckOutcome(inp.operating_status not in p["statuses"], inp.operating_status)
+
+
+@check("not_flagged", lambda inp, p, ctx: {flag: False for flag in p["flags"]}, ["flags"])
+def c_not_flagged(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
+    raised = [flag for flag in p["flags"] if getattr(inp, flag)]
+    return CheckOutcome(not raised, raised)
+
+
+@check("credit_code_prefix", _no_fix, ["prefix"])
+def c_prefix(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
+    return CheckOutcome(inp.credit_code.startswith(str(p["prefix"])), inp.credit_code[:2])
+
+
+def registered_years(inp: CoopInput) -> float | None:
+    if inp.registration_date is None:
+        return None
+    return round((dt.date(inp.year, 12, 31) - inp.registration_date).days / 365.25, 2)
+
+
+@check("registered_years", _no_fix, ["min"])
+def c_registered_years(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
+    years = registered_years(inp)
+    if years is None:
+        return CheckOutcome(None, None, ("registration_date",))
+    return CheckOutcome(years >= p["min"], years)
+
+
+@check("not_abnormal_listed", lambda inp, p, ctx: {"on_abnormal_list": False})
+def c_not_abnormal(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
+    return CheckOutcome(not inp.on_abnormal_list, inp.on_abnormal_list)
+
+
+@check("no_recent_abnormal", _no_fix, ["years"])
+def c_no_recent_abnormal(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
+    """Not listed now, and not listed during the last `years` years up to the rating year."""
+    if inp.on_abnormal_list:
+        return CheckOutcome(False, inp.abnormal_listed_on)
+    listed = inp.abnormal_listed_on
+    return CheckOutcome(listed is None or listed.year <= inp.year - p["years"], listed)
+
+
+@check("annual_report_on_time", lambda inp, p, ctx: {"annual_report_filed": True,
+                                                     "annual_report_date": report_deadline(inp.year, p)})
+def c_report(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
+    value = _report_on_time(inp, inp.facts, p)
+    if isinstance(value, Missing):
+        return CheckOutcome(None, None, value.fields)
+    return CheckOutcome(bool(value), (inp.facts or {}).get("annual_report_date"))
+
+
+def _indicator_fix(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> dict[str, Any] | None:
+    ind = ctx.rubric.indicator(p["indicator"])
+    tiers = ctx.tiers_for(ind)
+    target = next((t for t, pts in tiers if pts >= p.get("min", 1)), None)
+    if target is None or ind.measure.achieve is None:
+        return None
+    return ind.measure.achieve(inp, target, ind.params)
+
+
+@check("indicator_points", _indicator_fix, ["indicator"], indicator_param="indicator")
+def c_indicator_points(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
+    """The named indicator scored at least `min` points (default: any points)."""
+    res = ctx.indicators[p["indicator"]]
+    if res.missing:
+        return CheckOutcome(None, None, res.missing)
+    return CheckOutcome(res.points >= p.get("min", 1e-9), res.points)
+
+
+@check("surplus_return_min", lambda inp, p, ctx: _achieve_surplus(inp, p["share"], p), ["share"])
+def c_surplus_min(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
+    value = m_surplus_return(inp, inp.facts, p)
+    if isinstance(value, Missing):
+        return CheckOutcome(None, None, value.fields)
+    if value == NA:
+        return CheckOutcome(True, None)
+    return CheckOutcome(value >= p["share"], value)
+
+
+def _compliance_fix(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> dict[str, Any] | None:
+    changes: dict[str, Any] = {}
+    for key in p["items"]:
+        ok, _gone = ctx.compliance(key)
+        if ok is not True:
+            fix = COMPLIANCE[key].fix(inp)
+            if fix is None:
+                return None
+            changes.update(fix)
+    return changes
+
+
+@check("compliance_clean", _compliance_fix, ["items"])
+def c_compliance(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
+    """Zero failed items in the compliance checklist (criteria §7.5)."""
+    failed, missing = [], []
+    for key in p["items"]:
+        ok, gone = ctx.compliance(key)
+        if ok is False:
+            failed.append(key)
+        elif gone:
+            missing.extend(gone.fields)
+    if failed:
+        return CheckOutcome(False, failed)
+    if missing:
+        return CheckOutcome(None, [], tuple(dict.fromkeys(missing)))
+    return CheckOutcome(True, [])
+
+
+@check("holds_title", lambda inp, p, ctx: {"title_rank": max(inp.title_rank, int(p["min_rank"]))}, ["min_rank"])
+def c_title(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
+    """Holds a current demonstration title of at least the given rank (1 county, 2 city, 3 provincial…)."""
+    return CheckOutcome(inp.title_rank >= p["min_rank"], inp.title_rank)
+
+
+# --------------------------------------------------------------------------------------------------------
+# the compiled rubric
+
+
+@dataclass(frozen=True)
+class CIndicator:
+    key: str
+    dimension: str
+    measure: Measure
+    params: Mapping[str, Any]
+    tiers: tuple[tuple[float, float], ...]
+    relaxed_tiers: tuple[tuple[float, float], ...] | None
+    otherwise: tuple[Measure, tuple[tuple[float, float], ...], Mapping[str, Any]] | None
+    na_points: float
+    max_points: float
+
+
+@dataclass(frozen=True)
+class CGate:
+    key: str
+    star: int
+    checks: tuple[tuple[Check, Mapping[str, Any]], ...]
+
+
+@dataclass(frozen=True)
+class CompiledRubric:
+    content_hash: str
+    indicators: tuple[CIndicator, ...]
+    dimensions: tuple[tuple[str, tuple[str, ...]], ...]
+    floors: tuple[float, ...]  # floors[s-1] is the score floor of s stars
+    gates: tuple[CGate, ...]
+    relaxed_industries: frozenset[str]
+    max_score: float
+    _by_key: Mapping[str, CIndicator] = field(default_factory=dict)
+
+    @property
+    def top_star(self) -> int:
+        return len(self.floors)
+
+    def indicator(self, key: str) -> CIndicator:
+        return self._by_key[key]
+
+
+def _tiers(raw: Sequence[Sequence[Any]] | None) -> tuple[tuple[float, float], ...]:
+    return tuple((float(_number(t)), float(pts)) for t, pts in raw or ())
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    return float(value)
+
+
+_COMPILED: dict[str, CompiledRubric] = {}
+
+
+def compile_rubric(definition: Mapping[str, Any], content_hash: str = "") -> CompiledRubric:
+    """Turn a validated rubric definition (see rubric.py) into the engine's tuples. Cached by hash."""
+    if content_hash and content_hash in _COMPILED:
+        return _COMPILED[content_hash]
+    indicators: list[CIndicator] = []
+    dimensions = []
+    for dim in definition["dimensions"]:
+        keys = []
+        for raw in dim["indicators"]:
+            tiers = _tiers(raw["tiers"])
+            relaxed = _tiers(raw["relaxed_tiers"]) if raw.get("relaxed_tiers") else None
+            otherwise = None
+            if raw.get("otherwise"):
+                alt = raw["otherwise"]
+                otherwise = (MEASURES[alt["measure"]], _tiers(alt["tiers"]), alt.get("params") or {})
+            max_points = max([pts for _t, pts in tiers] + [pts for _t, pts in relaxed or ()]
+                             + [pts for _t, pts in (otherwise[1] if otherwise else ())]
+                             + [float(raw.get("na_points", 0))] + [0.0])
+            indicators.append(CIndicator(
+                key=raw["key"], dimension=dim["key"], measure=MEASURES[raw["measure"]], params=raw.get("params") or {},
+                tiers=tiers, relaxed_tiers=relaxed, otherwise=otherwise, na_points=float(raw.get("na_points", 0)),
+                max_points=max_points,
+            ))
+            keys.append(raw["key"])
+        dimensions.append((dim["key"], tuple(keys)))
+    floors = tuple(float(points) for _star, points in sorted(definition["star_floors"]))
+    gates = tuple(
+        CGate(g["key"], int(g["star"]), tuple((CHECKS[c["check"]], c.get("params") or {}) for c in g["checks"]))
+        for g in definition.get("gates", ())
+    )
+    compiled = CompiledRubric(
+        content_hash=content_hash,
+        indicators=tuple(indicators),
+        dimensions=tuple(dimensions),
+        floors=floors,
+        gates=tuple(sorted(gates, key=lambda g: g.star)),
+        relaxed_industries=frozenset(definition.get("relaxed_industries", ())),
+        max_score=sum(i.max_points for i in indicators),
+        _by_key={i.key: i for i in indicators},
+    )
+    if content_hash:
+        _COMPILED[content_hash] = compiled
+    return compiled
+
+
+# --------------------------------------------------------------------------------------------------------
+# evaluation
+
+
+@dataclass(slots=True)
+class IndicatorResult:
+    key: str
+    value: Any  # the value found (None when missing or not applicable)
+    points: float
+    max_points: float
+    tier: int  # index of the tier reached, -1 for none
+    missing: tuple[str, ...] = ()
+    relaxed: bool = False
+    alternative: bool = False  # scored by the rubric's "otherwise" rule (e.g. no surplus)
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"key": self.key, "value": self.value, "points": self.points, "max": self.max_points,
+                                "tier": self.tier}
+        if self.missing:
+            data["missing"] = list(self.missing)
+        if self.relaxed:
+            data["relaxed"] = True
+        if self.alternative:
+            data["alt"] = True
+        return data
+
+
+class EvalContext:
+    __slots__ = ("_compliance", "indicators", "inp", "rubric")
+
+    def __init__(self, inp: CoopInput, rubric: CompiledRubric) -> None:
+        self.inp = inp
+        self.rubric = rubric
+        self.indicators: dict[str, IndicatorResult] = {}
+        self._compliance: dict[str, ItemResult] = {}
+
+    def compliance(self, key: str) -> ItemResult:
+        result = self._compliance.get(key)
+        if result is None:
+            result = COMPLIANCE[key].fn(self.inp, self.inp.facts)
+            self._compliance[key] = result
+        return result
+
+    def tiers_for(self, ind: CIndicator) -> tuple[tuple[float, float], ...]:
+        if ind.relaxed_tiers is not None and self.inp.industry in self.rubric.relaxed_industries:
+            return ind.relaxed_tiers
+        return ind.tiers
+
+
+def tier_points(value: float, tiers: tuple[tuple[float, float], ...], lower: bool) -> tuple[float, int]:
+    points, index = 0.0, -1
+    for i, (threshold, pts) in enumerate(tiers):
+        if (value <= threshold) if lower else (value >= threshold):
+            points, index = pts, i
+        else:
+            break
+    return points, index
+
+
+def evaluate_indicator(ind: CIndicator, ctx: EvalContext) -> IndicatorResult:
+    inp = ctx.inp
+    value = ind.measure.fn(inp, inp.facts, ind.params)
+    if isinstance(value, Missing):
+        return IndicatorResult(ind.key, None, 0.0, ind.max_points, -1, value.fields)
+    if value == NA:
+        if ind.otherwise is None:
+            return IndicatorResult(ind.key, None, ind.na_points, ind.max_points, -1, alternative=True)
+        alt_measure, alt_tiers, alt_params = ind.otherwise
+        alt = alt_measure.fn(inp, inp.facts, alt_params)
+        if isinstance(alt, Missing):
+            return IndicatorResult(ind.key, None, 0.0, ind.max_points, -1, alt.fields, alternative=True)
+        points, tier = tier_points(alt, alt_tiers, alt_measure.better == "lower")
+        return IndicatorResult(ind.key, alt, points, ind.max_points, tier, alternative=True)
+    relaxed = ind.relaxed_tiers is not None and inp.industry in ctx.rubric.relaxed_industries
+    tiers = ind.relaxed_tiers if relaxed else ind.tiers
+    points, tier = tier_points(value, tiers, ind.measure.better == "lower")  # type: ignore[arg-type]
+    return IndicatorResult(ind.key, value, points, ind.max_points, tier, relaxed=relaxed)
+
+
+@dataclass(slots=True)
+class GateResult:
+    key: str
+    star: int
+    passed: bool | None  # None: not decided for missing data
+    checks: list[tuple[str, CheckOutcome]]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key, "star": self.star, "passed": self.passed,
+            "checks": [
+                {"check": name, "ok": out.ok, "value": _json(out.value), **({"missing": list(out.missing)}
+                                                                            if out.missing else {})}
+                for name, out in self.checks
+            ],
+        }
+
+
+def _json(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+@dataclass(slots=True)
+class RatingResult:
+    cooperative_id: int
+    year: int
+    score: float  # points of the indicators with data
+    score_max: float  # the score if every missing indicator scored its maximum
+    stars: int | None  # None: cannot be decided for missing data
+    stars_low: int
+    stars_high: int
+    indicators: list[IndicatorResult]
+    gates: list[GateResult]
+    missing: tuple[str, ...]
+    dimension_points: list[tuple[str, float, float]]  # key, points, max
+    capped_by: list[str]  # why not one star more: "floor" and/or gate keys
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "score": self.score, "score_max": self.score_max, "stars": self.stars, "stars_low": self.stars_low,
+            "stars_high": self.stars_high,
+            "dimensions": [{"key": k, "points": p, "max": m} for k, p, m in self.dimension_points],
+            "indicators": [i.as_json() for i in self.indicators],
+            "gates": [g.as_json() for g in self.gates],
+            "missing": list(self.missing),
+            "capped_by": self.capped_by,
+        }
+
+
+def _stars(score: float, floors: tuple[float, ...], gates_ok: dict[int, bool]) -> int:
+    stars = 0
+    for star, floor in enumerate(floors, start=1):
+        if score >= floor and gates_ok.get(star, True):
+            stars = star
+        else:
+            break
+    return stars
+
+
+def evaluate(inp: CoopInput, rubric: CompiledRubric) -> RatingResult:
+    """Score, indicators with reasons, gates, stars (decided or not for missing data)."""
+    ctx = EvalContext(inp, rubric)
+    results = []
+    score = 0.0
+    missing_points = 0.0
+    missing: dict[str, None] = {}
+    for ind in rubric.indicators:
+        res = evaluate_indicator(ind, ctx)
+        ctx.indicators[ind.key] = res
+        results.append(res)
+        if res.missing:
+            missing_points += ind.max_points
+            missing.update(dict.fromkeys(res.missing))
+        else:
+            score += res.points
+    gates = []
+    # cumulative: a gate attached to star s is required for s stars and more
+    low_ok: dict[int, bool] = {}
+    high_ok: dict[int, bool] = {}
+    failed_low: dict[int, list[str]] = {}
+    cum_low = cum_high = True
+    gate_iter = iter(rubric.gates)
+    pending = next(gate_iter, None)
+    for star in range(1, rubric.top_star + 1):
+        while pending is not None and pending.star == star:
+            outcomes = []
+            passed: bool | None = True
+            for chk, params in pending.checks:
+                out = chk.fn(inp, params, ctx)
+                outcomes.append((chk.name, out))
+                if out.ok is False:
+                    passed = False
+                elif out.ok is None and passed is True:
+                    passed = None
+                if out.missing:
+                    missing.update(dict.fromkeys(out.missing))
+            gates.append(GateResult(pending.key, pending.star, passed, outcomes))
+            if passed is not True:
+                cum_low = False
+                failed_low.setdefault(star, []).append(pending.key)
+            if passed is False:
+                cum_high = False
+            pending = next(gate_iter, None)
+        low_ok[star] = cum_low
+        high_ok[star] = cum_high
+    score = round(score, 4)
+    score_max = round(score + missing_points, 4)
+    stars_low = _stars(score, rubric.floors, low_ok)
+    stars_high = _stars(score_max, rubric.floors, high_ok)
+    capped_by: list[str] = []
+    if stars_low < rubric.top_star:
+        nxt = stars_low + 1
+        if score < rubric.floors[nxt - 1]:
+            capped_by.append("floor")
+        for star in range(1, nxt + 1):
+            capped_by.extend(failed_low.get(star, []))
+    dims = []
+    by_key = ctx.indicators
+    for dim_key, keys in rubric.dimensions:
+        dims.append((dim_key, round(sum(by_key[k].points for k in keys if not by_key[k].missing), 4),
+                     sum(by_key[k].max_points for k in keys)))
+    return RatingResult(
+        cooperative_id=inp.cooperative_id, year=inp.year, score=score, score_max=score_max,
+        stars=stars_low if stars_low == stars_high else None, stars_low=stars_low, stars_high=stars_high,
+        indicators=results, gates=gates, missing=tuple(missing), dimension_points=dims, capped_by=capped_by,
+    )
+
+
+# --------------------------------------------------------------------------------------------------------
+# what it takes
+
+
+@dataclass
+class AdviceItem:
+    kind: str  # "indicator" (raise a measure to a tier) or "gate" (meet a failed check)
+    key: str  # indicator key, or gate key
+    check: str = ""  # the check's name for gate items
+    value_from: Any = None
+    value_to: Any = None
+    gain: float = 0.0  # points added (marginal, in the order given)
+    gates: list[str] = field(default_factory=list)  # gates this change makes pass
+    changes: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "key": self.key, "check": self.check, "from": _json(self.value_from),
+                "to": _json(self.value_to), "gain": self.gain, "gates": self.gates,
+                "changes": {k: _json(v) for k, v in self.changes.items()}}
+
+
+@dataclass
+class Advice:
+    current: int
+    target: int | None  # None: already at the top star
+    reachable: bool
+    items: list[AdviceItem]
+    blocked: list[tuple[str, str]]  # (gate key, check name) that changing facts cannot meet this year
+    score_after: float = 0.0
+    missing: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {"current": self.current, "target": self.target, "reachable": self.reachable,
+                "items": [i.as_json() for i in self.items], "blocked": [list(b) for b in self.blocked],
+                "score_after": self.score_after, "missing": list(self.missing)}
+
+
+def _failing_checks(result: RatingResult, target: int) -> list[tuple[str, str, int]]:
+    failing = []
+    for gate in result.gates:
+        if gate.star > target:
+            continue
+        for index, (name, out) in enumerate(gate.checks):
+            if out.ok is not True:
+                failing.append((gate.key, name, index))
+    return failing
+
+
+def _reaches(result: RatingResult, target: int) -> bool:
+    return result.stars_low >= target
+
+
+def what_it_takes(inp: CoopInput, rubric: CompiledRubric, result: RatingResult | None = None) -> Advice:
+    """The smallest set of fact changes that reaches the next star (missing data counted at its worst).
+
+    First the failed gate checks of the next star and below (each must be met), then the fewest
+    indicator improvements whose points close the gap to the next star's floor. Every item carries the
+    concrete fact changes; applying them all reaches the target (verified by evaluating again).
+    """
+    result = result or evaluate(inp, rubric)
+    current = result.stars_low
+    if current >= rubric.top_star:
+        return Advice(current, None, True, [], [], result.score, result.missing)
+    target = current + 1
+    items: list[AdviceItem] = []
+    blocked: list[tuple[str, str]] = []
+    work = inp
+    now = result
+    gates_by_key = {g.key: g for g in rubric.gates}
+    # 1. gates: meet every failed or undecided check of the target star and below
+    for gate_key, name, index in _failing_checks(result, target):
+        chk, params = gates_by_key[gate_key].checks[index]
+        ctx = EvalContext(work, rubric)
+        ctx.indicators = {r.key: r for r in now.indicators}
+        current_out = next(out for n, out in _gate(now, gate_key).checks if n == name)
+        if current_out.ok is True:
+            continue  # met by an earlier change
+        changes = chk.fix(work, params, ctx)
+        if changes is None:
+            blocked.append((gate_key, name))
+            continue
+        after_inp = apply_changes(work, changes)
+        after = evaluate(after_inp, rubric)
+        passed = [g.key for g in after.gates if g.passed is True and _gate(now, g.key).passed is not True]
+        items.append(AdviceItem("gate", gate_key, check=name, value_from=_json(current_out.value),
+                                value_to=None, gain=round(after.score - now.score, 4), gates=passed,
+                                changes=changes))
+        work, now = after_inp, after
+    if blocked:
+        return Advice(current, target, False, items, blocked, now.score, result.missing)
+    # 2. points: the fewest indicator improvements that close the gap to the floor
+    floor = rubric.floors[target - 1]
+    used: set[str] = set()
+    for _round in range(len(rubric.indicators)):
+        if _reaches(now, target):
+            break
+        gap = floor - now.score
+        options = _improvements(work, now, rubric, used)
+        if not options:
+            break
+        # the largest single gain (the fewest changes), the least effort among equals; and once one step
+        # closes the gap, the least effort among the steps that do
+        closing = [o for o in options if o[0] >= gap - 1e-9]
+        if closing:
+            gain, key, value_from, target_value, changes, _effort = min(closing, key=lambda o: (o[5], o[0], o[1]))
+        else:
+            gain, key, value_from, target_value, changes, _effort = min(options, key=lambda o: (-o[0], o[5], o[1]))
+        after_inp = apply_changes(work, changes)
+        after = evaluate(after_inp, rubric)
+        passed = [g.key for g in after.gates if g.passed is True and _gate(now, g.key).passed is not True]
+        items.append(AdviceItem("indicator", key, value_from=value_from, value_to=target_value,
+                                gain=round(after.score - now.score, 4), gates=passed, changes=changes))
+        used.add(key)
+        work, now = after_inp, after
+    reachable = _reaches(now, target)
+    if reachable:
+        items = _drop_unneeded(inp, rubric, items, target)
+        now = evaluate(_apply_all(inp, items), rubric)
+    return Advice(current, target, reachable, items, blocked, now.score, result.missing)
+
+
+def _gate(result: RatingResult, key: str) -> GateResult:
+    return next(g for g in result.gates if g.key == key)
+
+
+def _apply_all(inp: CoopInput, items: Sequence[AdviceItem]) -> CoopInput:
+    for item in items:
+        inp = apply_changes(inp, item.changes)
+    return inp
+
+
+def _drop_unneeded(inp: CoopInput, rubric: CompiledRubric, items: list[AdviceItem], target: int) -> list[AdviceItem]:
+    """Leave out any indicator step the target is reached without (greedy choices can overshoot)."""
+    kept = list(items)
+    for item in sorted((i for i in items if i.kind == "indicator"), key=lambda i: i.gain):
+        trial = [i for i in kept if i is not item]
+        if _reaches(evaluate(_apply_all(inp, trial), rubric), target):
+            kept = trial
+    return kept
+
+
+def effort(kind: str, value: Any, target: float) -> float:
+    """A rough cost of a step, to prefer doing a thing (hold the assembly) over growing sixfold."""
+    if value is None or kind in ("bool", "level"):
+        return 1.0
+    if kind == "share":
+        return 1.0 + abs(target - value) * 10
+    return max(1.0, target / value) if value > 0 else 5.0
+
+
+def _improvements(inp: CoopInput, now: RatingResult, rubric: CompiledRubric, used: set[str]
+                  ) -> list[tuple[float, str, Any, float, dict[str, Any], float]]:
+    """Each indicator's possible step up: (gain, key, value now, value aimed at, fact changes, effort)."""
+    options = []
+    ctx = EvalContext(inp, rubric)
+    by_key = {r.key: r for r in now.indicators}
+    for ind in rubric.indicators:
+        res = by_key[ind.key]
+        if ind.key in used or res.points >= ind.max_points or ind.measure.achieve is None:
+            continue
+        if res.alternative:
+            continue  # scored by the "otherwise" rule: the measure itself does not apply
+        tiers = ctx.tiers_for(ind)
+        for threshold, pts in tiers:
+            if pts <= res.points and not res.missing:
+                continue
+            changes = ind.measure.achieve(inp, threshold, ind.params)
+            if not changes:
+                continue
+            trial = evaluate_indicator(ind, EvalContext(apply_changes(inp, changes), rubric))
+            gain = trial.points - (0.0 if res.missing else res.points)
+            if gain > 0:
+                options.append((round(gain, 4), ind.key, res.value, threshold, changes,
+                                effort(ind.measure.kind, res.value, threshold)))
+    return options

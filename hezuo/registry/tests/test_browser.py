@@ -1,0 +1,325 @@
+"""Browser tests: Playwright drives Debian's chromium against the live server.
+
+District A staff log in through the real login form, filter and search the cooperative list (pinyin
+initials), open a cooperative, edit it with a reason and find the change in its History; a cooperative of
+another district answers 404. The same user on a 360-px phone: collapsed navbar, no horizontal page
+overflow, reachable tabs, an edit form that fits the screen.
+
+Elements are found by ids, names, data-* attributes and URLs, never by translated text, and the browser asks
+for Chinese (Accept-Language zh-CN) like the platform's users do. Full-page screenshots go to
+test-artifacts/screenshots/ (or $HEZUO_SCREENSHOT_DIR).
+
+Chromium: $HEZUO_CHROMIUM, else /usr/bin/chromium, else `chromium` on the PATH. Without it the tests are
+skipped, unless HEZUO_REQUIRE_BROWSER=1 (CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+from django.utils import translation
+
+from hezuo.conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    # without these, chromium keeps calling home and floods the closed network
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+PHONE_WIDTH = 360
+TIMEOUT_MS = 15_000
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("HEZUO_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
+        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+def screenshot_dir() -> Path:
+    path = Path(os.environ.get("HEZUO_SCREENSHOT_DIR") or settings.PROJECT_DIR / "test-artifacts" / "screenshots")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _ensure_divisions(django_db_blocker: Any) -> None:
+    """The divisions are loaded once per test database; a live-server test ends with a flush of every table."""
+    from hezuo.core.context import change_context
+    from hezuo.geo.loader import load_divisions
+    from hezuo.geo.models import Division
+
+    with django_db_blocker.unblock():
+        if not Division.objects.exists():
+            with change_context(source="cli"):
+                load_divisions()
+
+
+@pytest.fixture(scope="module")
+def browser(django_db_blocker: Any) -> Iterator[Any]:
+    path = chromium_path()
+    if path is None:
+        message = "chromium not found (install Debian's chromium package or set HEZUO_CHROMIUM)"
+        if os.environ.get("HEZUO_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; Django would refuse the ORM calls of the test.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+        # leave the reference data in place for the test files that run after this one in the same process
+        _ensure_divisions(django_db_blocker)
+
+
+@pytest.fixture
+def live_city(browser: Any, live_server: Any, transactional_db: Any, django_db_blocker: Any,
+              request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The small city of hezuo/conftest.py, committed so that the live server sees it."""
+    _ensure_divisions(django_db_blocker)
+    data: dict[str, Any] = request.getfixturevalue("city_data")
+    data["url"] = live_server.url
+    return data
+
+
+@pytest.fixture
+def shoot() -> Callable[[Any, str], None]:
+    folder = screenshot_dir()
+
+    def take(page: Any, name: str) -> None:
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+    return take
+
+
+def new_page(browser: Any, **options: Any) -> Any:
+    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", reduced_motion="reduce", **options)
+    context.set_default_timeout(TIMEOUT_MS)
+    return context.new_page()
+
+
+def log_in(page: Any, base_url: str, username: str, next_url: str) -> None:
+    page.goto(f"{base_url}{reverse('login')}?next={next_url}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    assert page.url == f"{base_url}{next_url}", "login failed"
+
+
+def label(model: Any, field: str, page: Any) -> str:
+    """A field's label as the page shows it, in the page's language."""
+    from django.utils.text import capfirst
+
+    with translation.override(page.evaluate("document.documentElement.lang")):
+        return str(capfirst(model._meta.get_field(field).verbose_name))
+
+
+# elements sticking out of the viewport on the right, outside the containers that may scroll sideways
+OVERFLOWING_JS = """
+(limit) => [...document.querySelectorAll("body *")]
+  .filter(e => !e.closest(".table-responsive, .nav-tabs") && e.getBoundingClientRect().right > limit)
+  .slice(0, 8)
+  .map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className && e.className.baseVal === undefined
+       ? "." + e.className.trim().split(/\\s+/).join(".") : "") + " right=" + Math.round(e.getBoundingClientRect().right))
+"""
+
+
+def assert_fits(page: Any, what: str) -> None:
+    """No horizontal page overflow: tables may scroll inside .table-responsive, the page itself must not."""
+    width = int(page.evaluate("document.documentElement.scrollWidth"))
+    assert width <= PHONE_WIDTH + 1, f"{what} is {width}px wide: {page.evaluate(OVERFLOWING_JS, PHONE_WIDTH + 1)}"
+
+
+def test_district_staff_filter_search_edit_and_history(browser: Any, live_city: dict[str, Any],
+                                                        shoot: Callable[[Any, str], None]) -> None:
+    from hezuo.registry.models import Cooperative
+
+    base = live_city["url"]
+    coop_a, coop_a2, coop_b = live_city["coop_a"], live_city["coop_a2"], live_city["coop_b"]
+    list_url = reverse("registry:cooperative_list")
+    detail_a = reverse("registry:cooperative_detail", args=[coop_a.pk])
+    page = new_page(browser, viewport={"width": 1280, "height": 800})
+
+    log_in(page, base, live_city["district_a"].username, list_url)
+    rows = page.locator("main table tbody a[href]")
+    assert page.locator(f'main table a[href="{detail_a}"]').count() == 1
+    assert page.locator(f'main table a[href="{reverse("registry:cooperative_detail", args=[coop_b.pk])}"]').count() == 0
+    shoot(page, "01-list")
+
+    # the filter panel: industry = fruit keeps the loquat cooperative, drops the razor-clam one
+    panel = page.locator("#filter-panel")
+    assert not panel.is_visible()
+    page.click('[data-bs-target="#filter-panel"]')
+    page.locator("#filter-panel.show").wait_for(state="visible")
+    page.select_option("#filter-panel select[name=industry]", "fruit")
+    with page.expect_navigation():
+        page.click("#filter-panel button[type=submit]")
+    assert "industry=fruit" in page.url
+    assert page.locator(f'main table a[href="{detail_a}"]').count() == 1
+    assert page.locator(
+        f'main table a[href="{reverse("registry:cooperative_detail", args=[coop_a2.pk])}"]'
+    ).count() == 0
+    shoot(page, "01b-filter-industry")
+
+    # pinyin initials, from a clean list
+    page.goto(f"{base}{list_url}")
+    page.fill("input[name=q]", "nhbp")
+    with page.expect_navigation():
+        page.press("input[name=q]", "Enter")
+    assert "q=nhbp" in page.url
+    assert rows.count() == 1
+    found = page.locator(f'main table a[href="{detail_a}"]')
+    assert found.inner_text().strip() == "宁海县岔路镇白枇杷专业合作社"
+    shoot(page, "02-search-nhbp")
+
+    with page.expect_navigation():
+        found.click()
+    assert page.url == f"{base}{detail_a}"
+    assert page.locator("h1").inner_text().startswith("宁海县岔路镇白枇杷专业合作社")
+    shoot(page, "03-detail")
+
+    # edit: main products and address, with a reason
+    edit_url = reverse("registry:cooperative_edit", args=[coop_a.pk])
+    with page.expect_navigation():
+        page.click(f'a[href="{edit_url}"]')
+    assert page.url == f"{base}{edit_url}"
+    page.fill("#id_main_products", "白枇杷、杨梅")
+    page.fill("#id_address", "宁海县岔路镇湖头村枇杷路8号")
+    reason = "据2024年年报更正主营产品"
+    page.fill("#id_reason", reason)
+    shoot(page, "04-edit")
+    with page.expect_navigation():
+        page.click("form:has(#id_reason) button[type=submit]")
+    assert page.url.startswith(f"{base}{detail_a}"), page.locator(".invalid-feedback, .alert-danger").all_inner_texts()
+    coop_a.refresh_from_db()
+    assert (coop_a.main_products, coop_a.address) == ("白枇杷、杨梅", "宁海县岔路镇湖头村枇杷路8号")
+    shoot(page, "04b-saved")
+
+    # History: field labels, old → new, and the reason
+    with page.expect_navigation():
+        page.click('.nav-tabs a[data-tab="history"]')
+    assert page.url == f"{base}{reverse('registry:cooperative_history', args=[coop_a.pk])}"
+    entry = page.locator('.history-entry[data-action="update"]').first
+    assert entry.locator(".history-reason").inner_text() == reason
+    changes = {
+        row.locator("th").inner_text().strip(): (
+            row.locator(".diff-old").inner_text().strip(), row.locator(".diff-new").inner_text().strip()
+        )
+        for row in entry.locator("tbody tr").all()
+    }
+    assert changes[label(Cooperative, "main_products", page)][1] == "白枇杷、杨梅"
+    assert changes[label(Cooperative, "address", page)][1] == "宁海县岔路镇湖头村枇杷路8号"
+    assert changes[label(Cooperative, "address", page)][0] in ("", "—")
+    assert entry.locator(".diff-old").first.is_visible()
+    assert entry.inner_text().count("→") == len(changes) == 2
+    shoot(page, "05-history")
+
+    # another district's cooperative: not found, not forbidden
+    response = page.goto(f"{base}{reverse('registry:cooperative_detail', args=[coop_b.pk])}")
+    assert response is not None and response.status == 404
+    assert coop_b.name not in page.content()
+    shoot(page, "06-404")
+    response = page.goto(f"{base}{reverse('registry:cooperative_edit', args=[coop_b.pk])}")
+    assert response is not None and response.status == 404
+    page.context.close()
+
+
+def test_phone_sized_viewport(browser: Any, live_city: dict[str, Any], shoot: Callable[[Any, str], None]) -> None:
+    base = live_city["url"]
+    coop_a = live_city["coop_a"]
+    list_url = reverse("registry:cooperative_list")
+    detail_a = reverse("registry:cooperative_detail", args=[coop_a.pk])
+    page = new_page(browser, viewport={"width": PHONE_WIDTH, "height": 740}, is_mobile=True, has_touch=True,
+                    device_scale_factor=2)
+
+    page.goto(f"{base}{reverse('login')}")
+    assert_fits(page, "the login page")
+    log_in(page, base, live_city["district_a"].username, list_url)
+
+    # the navbar collapses into the toggler, which opens it
+    toggler = page.locator("nav .navbar-toggler")
+    assert toggler.is_visible()
+    assert not page.locator("#mainnav").is_visible()
+    assert_fits(page, "the list page")
+    assert page.locator(f'main table a[href="{detail_a}"]').count() == 1
+    shoot(page, "10-phone-list")
+    toggler.tap()
+    page.locator("#mainnav.show").wait_for(state="visible")
+    assert page.locator(f'#mainnav a[href="{list_url}"]').is_visible()
+    shoot(page, "10b-phone-menu")
+    toggler.tap()
+    page.locator("#mainnav:not(.show)").wait_for(state="hidden")
+
+    # the search box and the filter panel fit
+    page.locator('[data-bs-target="#filter-panel"]').tap()
+    page.locator("#filter-panel.show").wait_for(state="visible")
+    assert_fits(page, "the open filter panel")
+    page.fill("input[name=q]", "nhbp")
+    with page.expect_navigation():
+        page.press("input[name=q]", "Enter")
+    link = page.locator(f'main table a[href="{detail_a}"]')
+    link.scroll_into_view_if_needed()
+    with page.expect_navigation():
+        link.tap()
+    assert page.url == f"{base}{detail_a}"
+    assert_fits(page, "the cooperative page")
+    shoot(page, "11-phone-detail")
+
+    # every tab can be reached: scrolled into view inside the tab strip, then tapped
+    tabs = page.locator(".nav-tabs a[data-tab]")
+    keys = [tabs.nth(i).get_attribute("data-tab") for i in range(tabs.count())]
+    assert {"identity", "facts", "history"} <= set(keys)
+    for key in ("facts", "sponsorships", "history"):
+        if key not in keys:
+            continue
+        tab = page.locator(f'.nav-tabs a[data-tab="{key}"]')
+        tab.scroll_into_view_if_needed()
+        box = tab.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE_WIDTH + 1, key
+        with page.expect_navigation():
+            tab.tap()
+        # the current tab is brought into view in the strip
+        active = page.locator(f'.nav-tabs a[data-tab="{key}"].active')
+        box = active.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE_WIDTH + 1, f"{key}: {box}"
+        assert_fits(page, f"the {key} tab")
+        if key == "facts":
+            shoot(page, "11b-phone-facts")
+    shoot(page, "11c-phone-history")
+
+    # the edit form: every field inside the screen
+    page.goto(f"{base}{reverse('registry:cooperative_edit', args=[coop_a.pk])}")
+    assert_fits(page, "the edit form")
+    fields = page.locator("main form input:not([type=hidden]), main form select, main form textarea")
+    assert fields.count() > 10
+    for i in range(fields.count()):
+        field = fields.nth(i)
+        box = field.bounding_box()
+        name = field.get_attribute("name")
+        assert box is not None, name
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE_WIDTH + 1, f"{name} does not fit: {box}"
+    save = page.locator("form:has(#id_reason) button[type=submit]")
+    save.scroll_into_view_if_needed()
+    assert save.is_visible()
+    shoot(page, "12-phone-edit")
+    page.context.close()
