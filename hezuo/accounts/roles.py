@@ -28,7 +28,7 @@ class Role(models.TextChoices):
 
 PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
     Role.CITY: {"*": ALL},
-    Role.VIEWER: {"accounts.*": NONE, "core.*": NONE, "*": READ},
+    Role.VIEWER: {"accounts.*": NONE, "core.*": NONE, "transfer.*": NONE, "*": READ},
     Role.DISTRICT: {
         "accounts.counselorassignment": ALL,
         "accounts.*": NONE,
@@ -36,6 +36,13 @@ PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
         "registry.organization": VIEW_ONLY,
         "registry.*": ALL,
         "geo.*": VIEW_ONLY,
+        "rating.rating": frozenset({VIEW, CHANGE, EXPORT}),  # review notes, re-rate requests
+        "rating.alert": frozenset({VIEW, CHANGE, EXPORT}),  # acknowledge, resolve
+        "rating.ratingrun": NONE,
+        "rating.confirmation": VIEW_ONLY,
+        "rating.*": READ,
+        "transfer.importjob": frozenset({VIEW, ADD}),  # import files, see the district's imports
+        "transfer.*": NONE,
         "*": READ,
     },
     Role.COUNSELOR: {
@@ -43,6 +50,10 @@ PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
         "core.*": NONE,
         "registry.organization": VIEW_ONLY,
         "geo.*": VIEW_ONLY,
+        "rating.alert": frozenset({VIEW, CHANGE}),  # acknowledge, resolve
+        "rating.ratingrun": NONE,
+        "rating.*": VIEW_ONLY,
+        "transfer.*": NONE,
         "*": VIEW_ONLY,
     },
     Role.COOPERATIVE: {
@@ -51,6 +62,11 @@ PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
         "accounts.*": NONE,
         "core.*": NONE,
         "geo.*": VIEW_ONLY,
+        "rating.alert": NONE,
+        "rating.ratingrun": NONE,
+        "rating.*": VIEW_ONLY,
+        "transfer.importjob": frozenset({VIEW, ADD}),  # import their own yearly facts
+        "transfer.*": NONE,
         "*": VIEW_ONLY,
     },
 }

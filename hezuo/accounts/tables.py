@@ -1,4 +1,5 @@
 import django_tables2 as tables
+from django.utils.translation import gettext_lazy as _
 
 from hezuo.core.tables import BaseTable
 
@@ -7,10 +8,10 @@ from .models import User
 
 class UserTable(BaseTable):
     username = tables.Column(linkify=lambda record: f"/accounts/users/{record.pk}/")
-    full_name = tables.Column(accessor="get_full_name", orderable=False)
+    full_name = tables.Column(accessor="get_full_name", orderable=False, verbose_name=_("Name"))
     role = tables.Column()
-    district = tables.Column(accessor="district__name")
-    cooperative = tables.Column(accessor="cooperative__name")
+    district = tables.Column(accessor="district__name", verbose_name=_("District"))
+    cooperative = tables.Column(accessor="cooperative__name", verbose_name=_("Cooperative"))
     is_active = tables.BooleanColumn()
     last_login = tables.DateTimeColumn(format="Y-m-d H:i")
 

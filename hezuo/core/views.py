@@ -259,6 +259,9 @@ class ObjectHistoryView(UIView):
             request, template,
             self.base_context(
                 object=obj, page=page, entries=entries, parent=self.ui.parent_of(obj), tab="history",
+                can_change=self.ui.queryset(request.user, CHANGE).filter(pk=obj.pk).exists(),
+                can_retire=hasattr(obj, "retired_at") and obj.retired_at is None
+                and self.ui.queryset(request.user, RETIRE).filter(pk=obj.pk).exists(),
                 tabs=getattr(self.ui, "tabs", None),
             ),
         )

@@ -1,4 +1,5 @@
-"""The rating engine: PURE functions (no ORM, no I/O). Facts and a compiled rubric in, an explained result out.
+"""The rating engine: PURE functions (no ORM, no I/O). Facts and a compiled rubric in, an explained
+result out.
 
     rubric = compile_rubric(definition)          # once per rubric version (cached by content hash)
     result = evaluate(inputs, rubric)            # score, each indicator's points and reason, gates, stars
@@ -55,8 +56,12 @@ class CoopInput:
     previous: Mapping[str, Any] | None = None
 
 
-STATUS_FIELDS = frozenset(f.name for f in dataclasses.fields(CoopInput)) - {"facts", "previous", "cooperative_id",
-                                                                          "year"}
+STATUS_FIELDS = frozenset(f.name for f in dataclasses.fields(CoopInput)) - {
+    "facts",
+    "previous",
+    "cooperative_id",
+    "year",
+}
 
 
 def apply_changes(inp: CoopInput, changes: Mapping[str, Any]) -> CoopInput:
@@ -115,8 +120,14 @@ class Measure:
 MEASURES: dict[str, Measure] = {}
 
 
-def measure(name: str, kind: str, needs: Sequence[str], achieve: AchieveFn | None = None, better: str = "higher",
-            levels: int = 1) -> Callable[[MeasureFn], MeasureFn]:
+def measure(
+    name: str,
+    kind: str,
+    needs: Sequence[str],
+    achieve: AchieveFn | None = None,
+    better: str = "higher",
+    levels: int = 1,
+) -> Callable[[MeasureFn], MeasureFn]:
     def register(fn: MeasureFn) -> MeasureFn:
         MEASURES[name] = Measure(name, kind, tuple(needs), fn, achieve, better, levels)
         return fn
@@ -149,14 +160,22 @@ def m_member_structure(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[s
     members = f["members"]
     if not members:
         return 0
-    ok = _share(f["farmer_members"], members) >= p.get("farmer_share_min", 0.8) and f["entity_members"] <= _entity_cap(
-        members, p)
+    ok = _share(f["farmer_members"], members) >= p.get("farmer_share_min", 0.8) and f[
+        "entity_members"
+    ] <= _entity_cap(members, p)
     return 1 if ok else 0
 
 
-@measure("farmer_share", "share", ["members", "farmer_members"],
-         lambda inp, t, p: {"farmer_members": math.ceil(round(t * (inp.facts or {}).get("members", 0), 6))}
-         if (inp.facts or {}).get("members") else None)
+@measure(
+    "farmer_share",
+    "share",
+    ["members", "farmer_members"],
+    lambda inp, t, p: (
+        {"farmer_members": math.ceil(round(t * (inp.facts or {}).get("members", 0), 6))}
+        if (inp.facts or {}).get("members")
+        else None
+    ),
+)
 def m_farmer_share(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
     return _missing(f, ("members", "farmer_members")) or _share(f["farmer_members"], f["members"])  # type: ignore[index]
 
@@ -168,8 +187,13 @@ def _achieve_assembly(inp: CoopInput, target: float, p: Mapping[str, Any]) -> di
     return changes
 
 
-@measure("assembly_level", "level", ["assembly_held", "assembly_quorum_met", "minutes_signed"], _achieve_assembly,
-         levels=2)
+@measure(
+    "assembly_level",
+    "level",
+    ["assembly_held", "assembly_quorum_met", "minutes_signed"],
+    _achieve_assembly,
+    levels=2,
+)
 def m_assembly_level(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
     """0: no assembly; 1: held, quorum or signed minutes lacking; 2: held with quorum and signed minutes."""
     gone = _missing(f, ("assembly_held",))
@@ -200,15 +224,28 @@ def _flags_measure(name: str, good: Mapping[str, bool]) -> None:
 
 _flags_measure("organs_ok", {"organs_in_place": True, "officer_conflict": False})
 _flags_measure("member_register", {"member_register_filed": True})
-_flags_measure("accounting_ok", {"accounting_compliant": True, "separate_accounts": True, "documents_available": True})
+_flags_measure(
+    "accounting_ok", {"accounting_compliant": True, "separate_accounts": True, "documents_available": True}
+)
 _flags_measure("loss_plan_approved", {"loss_plan_approved": True})
 _flags_measure("internal_audit", {"internal_audit": True})
 
 
-@measure("member_account_share", "share", ["members", "members_with_accounts"],
-         lambda inp, t, p: {"members_with_accounts": min(
-             math.ceil(round(t * (inp.facts or {}).get("members", 0), 6)), (inp.facts or {}).get("members", 0))}
-         if (inp.facts or {}).get("members") else None)
+@measure(
+    "member_account_share",
+    "share",
+    ["members", "members_with_accounts"],
+    lambda inp, t, p: (
+        {
+            "members_with_accounts": min(
+                math.ceil(round(t * (inp.facts or {}).get("members", 0), 6)),
+                (inp.facts or {}).get("members", 0),
+            )
+        }
+        if (inp.facts or {}).get("members")
+        else None
+    ),
+)
 def m_member_account_share(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
     gone = _missing(f, ("members", "members_with_accounts"))
     return gone or _share(f["members_with_accounts"], f["members"])  # type: ignore[index]
@@ -232,9 +269,16 @@ def _report_on_time(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str,
     return 1 if dt.date(inp.year + 1, 1, 1) <= filed_on <= report_deadline(inp.year, p) else 0
 
 
-@measure("annual_report_on_time", "bool", ["annual_report_filed", "annual_report_date", "on_abnormal_list"],
-         lambda inp, t, p: {"annual_report_filed": True, "annual_report_date": report_deadline(inp.year, p),
-                            "on_abnormal_list": False})
+@measure(
+    "annual_report_on_time",
+    "bool",
+    ["annual_report_filed", "annual_report_date", "on_abnormal_list"],
+    lambda inp, t, p: {
+        "annual_report_filed": True,
+        "annual_report_date": report_deadline(inp.year, p),
+        "on_abnormal_list": False,
+    },
+)
 def m_annual_report(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
     """Filed between 1 January and the deadline of the next year, and not currently abnormal-listed."""
     on_time = _report_on_time(inp, f, p)
@@ -266,9 +310,17 @@ def m_surplus_return(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str
     return gone or _share(f["surplus_returned"], f["distributable_surplus"])
 
 
-@measure("extra_vote_share", "share", ["members", "extra_votes"],
-         lambda inp, t, p: {"extra_votes": math.floor(round(t * (inp.facts or {}).get("members", 0), 6))}
-         if (inp.facts or {}).get("members") else None, better="lower")
+@measure(
+    "extra_vote_share",
+    "share",
+    ["members", "extra_votes"],
+    lambda inp, t, p: (
+        {"extra_votes": math.floor(round(t * (inp.facts or {}).get("members", 0), 6))}
+        if (inp.facts or {}).get("members")
+        else None
+    ),
+    better="lower",
+)
 def m_extra_votes(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
     """Extra votes ÷ basic votes (one per member); lower is better."""
     gone = _missing(f, ("members", "extra_votes"))
@@ -280,8 +332,12 @@ def m_extra_votes(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, A
     return _share(f["extra_votes"], f["members"])
 
 
-@measure("subsidy_quantified", "bool", ["subsidy_received", "subsidy_quantified"],
-         lambda inp, t, p: {"subsidy_quantified": True})
+@measure(
+    "subsidy_quantified",
+    "bool",
+    ["subsidy_received", "subsidy_quantified"],
+    lambda inp, t, p: {"subsidy_quantified": True},
+)
 def m_subsidy(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
     """Subsidy-formed assets quantified to member accounts; met when no subsidy was received."""
     gone = _missing(f, ("subsidy_received",))
@@ -335,9 +391,15 @@ _fact_measure("revenue", "revenue", "money")
 _fact_measure("income_uplift", "income_uplift", "share", scale=100.0)
 
 
-@measure("unified_service_rate", "share", ["unified_purchase_rate", "unified_sale_rate"],
-         lambda inp, t, p: {"unified_purchase_rate": max((inp.facts or {}).get("unified_purchase_rate") or 0, t * 100),
-                            "unified_sale_rate": max((inp.facts or {}).get("unified_sale_rate") or 0, t * 100)})
+@measure(
+    "unified_service_rate",
+    "share",
+    ["unified_purchase_rate", "unified_sale_rate"],
+    lambda inp, t, p: {
+        "unified_purchase_rate": max((inp.facts or {}).get("unified_purchase_rate") or 0, t * 100),
+        "unified_sale_rate": max((inp.facts or {}).get("unified_sale_rate") or 0, t * 100),
+    },
+)
 def m_unified(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
     """min(unified purchase rate, unified sale rate)."""
     gone = _missing(f, ("unified_purchase_rate", "unified_sale_rate"))
@@ -359,20 +421,31 @@ def m_capital(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any])
 
 
 def _status_measure(name: str, attr: str, needs: tuple[str, ...] = ()) -> None:
-    MEASURES[name] = Measure(name, "bool", needs or (attr,), lambda inp, f, p: 1 if getattr(inp, attr) else 0,
-                             lambda inp, t, p: {attr: True})
+    MEASURES[name] = Measure(
+        name,
+        "bool",
+        needs or (attr,),
+        lambda inp, f, p: 1 if getattr(inp, attr) else 0,
+        lambda inp, t, p: {attr: True},
+    )
 
 
 _status_measure("traceability", "has_traceability")
 _status_measure("trademark", "has_brand")
 MEASURES["certification"] = Measure(
-    "certification", "bool", ("cert_green", "cert_organic", "cert_geographic"),
+    "certification",
+    "bool",
+    ("cert_green", "cert_organic", "cert_geographic"),
     lambda inp, f, p: 1 if (inp.cert_green or inp.cert_organic or inp.cert_geographic) else 0,
     lambda inp, t, p: {"cert_green": True},
 )
 MEASURES["title_rank"] = Measure(
-    "title_rank", "level", ("title_rank",), lambda inp, f, p: inp.title_rank,
-    lambda inp, t, p: {"title_rank": max(inp.title_rank, int(t))}, levels=4,
+    "title_rank",
+    "level",
+    ("title_rank",),
+    lambda inp, f, p: inp.title_rank,
+    lambda inp, t, p: {"title_rank": max(inp.title_rank, int(t))},
+    levels=4,
 )
 
 
@@ -408,8 +481,11 @@ def _from_measure(name: str, params: Mapping[str, Any], at_least: float = 1.0) -
     return fn
 
 
-def _item(key: str, fn: Callable[[CoopInput, Mapping[str, Any] | None], ItemResult],
-          fix: Callable[[CoopInput], dict[str, Any] | None]) -> None:
+def _item(
+    key: str,
+    fn: Callable[[CoopInput, Mapping[str, Any] | None], ItemResult],
+    fix: Callable[[CoopInput], dict[str, Any] | None],
+) -> None:
     COMPLIANCE[key] = Item(key, fn, fix)
 
 
@@ -486,13 +562,19 @@ def _k21(inp: CoopInput, f: Mapping[str, Any] | None) -> ItemResult:
 
 
 _item("K01", _k01, lambda inp: {"members": max(5, (inp.facts or {}).get("members") or 0)})
-_item("K02", _from_measure("farmer_share", {}, 0.8),
-      lambda inp: MEASURES["farmer_share"].achieve(inp, 0.8, {}))  # type: ignore[misc]
-_item("K03", _k03, lambda inp: {"entity_members": _entity_cap((inp.facts or {}).get("members") or 0, STRUCTURE)})
+_item(
+    "K02", _from_measure("farmer_share", {}, 0.8), lambda inp: MEASURES["farmer_share"].achieve(inp, 0.8, {})
+)  # type: ignore[misc]
+_item(
+    "K03", _k03, lambda inp: {"entity_members": _entity_cap((inp.facts or {}).get("members") or 0, STRUCTURE)}
+)
 _item("K04", _fact_true("public_admin_member", False), lambda inp: {"public_admin_member": False})
 _item("K05", _fact_true("member_register_filed"), lambda inp: {"member_register_filed": True})
-_item("K06", _from_measure("extra_vote_share", {}, 0.2),
-      lambda inp: MEASURES["extra_vote_share"].achieve(inp, 0.2, {}))  # type: ignore[misc]
+_item(
+    "K06",
+    _from_measure("extra_vote_share", {}, 0.2),
+    lambda inp: MEASURES["extra_vote_share"].achieve(inp, 0.2, {}),
+)  # type: ignore[misc]
 _item("K07", _k07, lambda inp: {"assembly_held": True, "assembly_quorum_met": True})
 _item("K09", _fact_true("organs_in_place"), lambda inp: {"organs_in_place": True})
 _item("K10", _fact_true("minutes_signed"), lambda inp: {"minutes_signed": True})
@@ -501,12 +583,18 @@ _item("K12", _fact_true("accounting_compliant"), lambda inp: {"accounting_compli
 _item("K13", _fact_true("documents_available"), lambda inp: {"documents_available": True})
 _item("K14", _fact_true("separate_accounts"), lambda inp: {"separate_accounts": True})
 _item("K15", _fact_true("reserve_quantified"), lambda inp: {"reserve_quantified": True})
-_item("K16", _from_measure("member_account_share", {}, 1.0),
-      lambda inp: MEASURES["member_account_share"].achieve(inp, 1.0, {}))  # type: ignore[misc]
+_item(
+    "K16",
+    _from_measure("member_account_share", {}, 1.0),
+    lambda inp: MEASURES["member_account_share"].achieve(inp, 1.0, {}),
+)  # type: ignore[misc]
 _item("K17", _k17, lambda inp: {**(_achieve_surplus(inp, 0.6, {}) or {}), "subsidy_quantified": True})
 _item("K18", _fact_true("internal_audit"), lambda inp: {"internal_audit": True})
-_item("K19", _from_measure("annual_report_on_time", {}),
-      lambda inp: MEASURES["annual_report_on_time"].achieve(inp, 1, {}))  # type: ignore[misc]
+_item(
+    "K19",
+    _from_measure("annual_report_on_time", {}),
+    lambda inp: MEASURES["annual_report_on_time"].achieve(inp, 1, {}),
+)  # type: ignore[misc]
 _item("K20", _k20, lambda inp: {"revenue": max(1.0, (inp.facts or {}).get("revenue") or 0)})
 _item("K21", _k21, lambda inp: None)
 _item("K23", lambda inp, f: (inp.credit_code.startswith("93"), None), lambda inp: None)
@@ -539,8 +627,9 @@ class Check:
 CHECKS: dict[str, Check] = {}
 
 
-def check(name: str, fix: FixFn, params: Sequence[str] = (), indicator_param: str | None = None
-          ) -> Callable[[CheckFn], CheckFn]:
+def check(
+    name: str, fix: FixFn, params: Sequence[str] = (), indicator_param: str | None = None
+) -> Callable[[CheckFn], CheckFn]:
     def register(fn: CheckFn) -> CheckFn:
         CHECKS[name] = Check(name, fn, fix, tuple(params), indicator_param)
         return fn
@@ -562,7 +651,11 @@ def c_not_shell(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> Check
     return CheckOutcome(inp.operating_status != "shell", inp.operating_status)
 
 
-@check("not_dormant", lambda inp, p, ctx: {"operating_status": "operating", "suspended_since": None}, ["statuses"])
+@check(
+    "not_dormant",
+    lambda inp, p, ctx: {"operating_status": "operating", "suspended_since": None},
+    ["statuses"],
+)
 def c_not_dormant(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
     return CheckOutcome(inp.operating_status not in p["statuses"], inp.operating_status)
 
@@ -606,8 +699,10 @@ def c_no_recent_abnormal(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext)
     return CheckOutcome(listed is None or listed.year <= inp.year - p["years"], listed)
 
 
-@check("annual_report_on_time", lambda inp, p, ctx: {"annual_report_filed": True,
-                                                     "annual_report_date": report_deadline(inp.year, p)})
+@check(
+    "annual_report_on_time",
+    lambda inp, p, ctx: {"annual_report_filed": True, "annual_report_date": report_deadline(inp.year, p)},
+)
 def c_report(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
     value = _report_on_time(inp, inp.facts, p)
     if isinstance(value, Missing):
@@ -672,7 +767,9 @@ def c_compliance(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> Chec
     return CheckOutcome(True, [])
 
 
-@check("holds_title", lambda inp, p, ctx: {"title_rank": max(inp.title_rank, int(p["min_rank"]))}, ["min_rank"])
+@check(
+    "holds_title", lambda inp, p, ctx: {"title_rank": max(inp.title_rank, int(p["min_rank"]))}, ["min_rank"]
+)
 def c_title(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
     """Holds a current demonstration title of at least the given rank (1 county, 2 city, 3 provincial…)."""
     return CheckOutcome(inp.title_rank >= p["min_rank"], inp.title_rank)
@@ -749,19 +846,33 @@ def compile_rubric(definition: Mapping[str, Any], content_hash: str = "") -> Com
             if raw.get("otherwise"):
                 alt = raw["otherwise"]
                 otherwise = (MEASURES[alt["measure"]], _tiers(alt["tiers"]), alt.get("params") or {})
-            max_points = max([pts for _t, pts in tiers] + [pts for _t, pts in relaxed or ()]
-                             + [pts for _t, pts in (otherwise[1] if otherwise else ())]
-                             + [float(raw.get("na_points", 0))] + [0.0])
-            indicators.append(CIndicator(
-                key=raw["key"], dimension=dim["key"], measure=MEASURES[raw["measure"]], params=raw.get("params") or {},
-                tiers=tiers, relaxed_tiers=relaxed, otherwise=otherwise, na_points=float(raw.get("na_points", 0)),
-                max_points=max_points,
-            ))
+            max_points = max(
+                [pts for _t, pts in tiers]
+                + [pts for _t, pts in relaxed or ()]
+                + [pts for _t, pts in (otherwise[1] if otherwise else ())]
+                + [float(raw.get("na_points", 0))]
+                + [0.0]
+            )
+            indicators.append(
+                CIndicator(
+                    key=raw["key"],
+                    dimension=dim["key"],
+                    measure=MEASURES[raw["measure"]],
+                    params=raw.get("params") or {},
+                    tiers=tiers,
+                    relaxed_tiers=relaxed,
+                    otherwise=otherwise,
+                    na_points=float(raw.get("na_points", 0)),
+                    max_points=max_points,
+                )
+            )
             keys.append(raw["key"])
         dimensions.append((dim["key"], tuple(keys)))
     floors = tuple(float(points) for _star, points in sorted(definition["star_floors"]))
     gates = tuple(
-        CGate(g["key"], int(g["star"]), tuple((CHECKS[c["check"]], c.get("params") or {}) for c in g["checks"]))
+        CGate(
+            g["key"], int(g["star"]), tuple((CHECKS[c["check"]], c.get("params") or {}) for c in g["checks"])
+        )
         for g in definition.get("gates", ())
     )
     compiled = CompiledRubric(
@@ -795,8 +906,13 @@ class IndicatorResult:
     alternative: bool = False  # scored by the rubric's "otherwise" rule (e.g. no surplus)
 
     def as_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"key": self.key, "value": self.value, "points": self.points, "max": self.max_points,
-                                "tier": self.tier}
+        data: dict[str, Any] = {
+            "key": self.key,
+            "value": self.value,
+            "points": self.points,
+            "max": self.max_points,
+            "tier": self.tier,
+        }
         if self.missing:
             data["missing"] = list(self.missing)
         if self.relaxed:
@@ -867,10 +983,16 @@ class GateResult:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "key": self.key, "star": self.star, "passed": self.passed,
+            "key": self.key,
+            "star": self.star,
+            "passed": self.passed,
             "checks": [
-                {"check": name, "ok": out.ok, "value": _json(out.value), **({"missing": list(out.missing)}
-                                                                            if out.missing else {})}
+                {
+                    "check": name,
+                    "ok": out.ok,
+                    "value": _json(out.value),
+                    **({"missing": list(out.missing)} if out.missing else {}),
+                }
                 for name, out in self.checks
             ],
         }
@@ -903,7 +1025,10 @@ class RatingResult:
 
     def as_json(self) -> dict[str, Any]:
         return {
-            "score": self.score, "score_max": self.score_max, "stars": self.stars, "stars_low": self.stars_low,
+            "score": self.score,
+            "score_max": self.score_max,
+            "stars": self.stars,
+            "stars_low": self.stars_low,
             "stars_high": self.stars_high,
             "dimensions": [{"key": k, "points": p, "max": m} for k, p, m in self.dimension_points],
             "indicators": [i.as_json() for i in self.indicators],
@@ -983,12 +1108,26 @@ def evaluate(inp: CoopInput, rubric: CompiledRubric) -> RatingResult:
     dims = []
     by_key = ctx.indicators
     for dim_key, keys in rubric.dimensions:
-        dims.append((dim_key, round(sum(by_key[k].points for k in keys if not by_key[k].missing), 4),
-                     sum(by_key[k].max_points for k in keys)))
+        dims.append(
+            (
+                dim_key,
+                round(sum(by_key[k].points for k in keys if not by_key[k].missing), 4),
+                sum(by_key[k].max_points for k in keys),
+            )
+        )
     return RatingResult(
-        cooperative_id=inp.cooperative_id, year=inp.year, score=score, score_max=score_max,
-        stars=stars_low if stars_low == stars_high else None, stars_low=stars_low, stars_high=stars_high,
-        indicators=results, gates=gates, missing=tuple(missing), dimension_points=dims, capped_by=capped_by,
+        cooperative_id=inp.cooperative_id,
+        year=inp.year,
+        score=score,
+        score_max=score_max,
+        stars=stars_low if stars_low == stars_high else None,
+        stars_low=stars_low,
+        stars_high=stars_high,
+        indicators=results,
+        gates=gates,
+        missing=tuple(missing),
+        dimension_points=dims,
+        capped_by=capped_by,
     )
 
 
@@ -1001,6 +1140,7 @@ class AdviceItem:
     kind: str  # "indicator" (raise a measure to a tier) or "gate" (meet a failed check)
     key: str  # indicator key, or gate key
     check: str = ""  # the check's name for gate items
+    index: int = -1  # the check's position in its gate
     value_from: Any = None
     value_to: Any = None
     gain: float = 0.0  # points added (marginal, in the order given)
@@ -1008,9 +1148,17 @@ class AdviceItem:
     changes: dict[str, Any] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "key": self.key, "check": self.check, "from": _json(self.value_from),
-                "to": _json(self.value_to), "gain": self.gain, "gates": self.gates,
-                "changes": {k: _json(v) for k, v in self.changes.items()}}
+        return {
+            "kind": self.kind,
+            "key": self.key,
+            "check": self.check,
+            "index": self.index,
+            "from": _json(self.value_from),
+            "to": _json(self.value_to),
+            "gain": self.gain,
+            "gates": self.gates,
+            "changes": {k: _json(v) for k, v in self.changes.items()},
+        }
 
 
 @dataclass
@@ -1024,9 +1172,15 @@ class Advice:
     missing: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        return {"current": self.current, "target": self.target, "reachable": self.reachable,
-                "items": [i.as_json() for i in self.items], "blocked": [list(b) for b in self.blocked],
-                "score_after": self.score_after, "missing": list(self.missing)}
+        return {
+            "current": self.current,
+            "target": self.target,
+            "reachable": self.reachable,
+            "items": [i.as_json() for i in self.items],
+            "blocked": [list(b) for b in self.blocked],
+            "score_after": self.score_after,
+            "missing": list(self.missing),
+        }
 
 
 def _failing_checks(result: RatingResult, target: int) -> list[tuple[str, str, int]]:
@@ -1066,7 +1220,7 @@ def what_it_takes(inp: CoopInput, rubric: CompiledRubric, result: RatingResult |
         chk, params = gates_by_key[gate_key].checks[index]
         ctx = EvalContext(work, rubric)
         ctx.indicators = {r.key: r for r in now.indicators}
-        current_out = next(out for n, out in _gate(now, gate_key).checks if n == name)
+        current_out = _gate(now, gate_key).checks[index][1]
         if current_out.ok is True:
             continue  # met by an earlier change
         changes = chk.fix(work, params, ctx)
@@ -1076,9 +1230,19 @@ def what_it_takes(inp: CoopInput, rubric: CompiledRubric, result: RatingResult |
         after_inp = apply_changes(work, changes)
         after = evaluate(after_inp, rubric)
         passed = [g.key for g in after.gates if g.passed is True and _gate(now, g.key).passed is not True]
-        items.append(AdviceItem("gate", gate_key, check=name, value_from=_json(current_out.value),
-                                value_to=None, gain=round(after.score - now.score, 4), gates=passed,
-                                changes=changes))
+        items.append(
+            AdviceItem(
+                "gate",
+                gate_key,
+                check=name,
+                index=index,
+                value_from=_json(current_out.value),
+                value_to=None,
+                gain=round(after.score - now.score, 4),
+                gates=passed,
+                changes=changes,
+            )
+        )
         work, now = after_inp, after
     if blocked:
         return Advice(current, target, False, items, blocked, now.score, result.missing)
@@ -1096,14 +1260,27 @@ def what_it_takes(inp: CoopInput, rubric: CompiledRubric, result: RatingResult |
         # closes the gap, the least effort among the steps that do
         closing = [o for o in options if o[0] >= gap - 1e-9]
         if closing:
-            gain, key, value_from, target_value, changes, _effort = min(closing, key=lambda o: (o[5], o[0], o[1]))
+            _gain, key, value_from, target_value, changes, _effort = min(
+                closing, key=lambda o: (o[5], o[0], o[1])
+            )
         else:
-            gain, key, value_from, target_value, changes, _effort = min(options, key=lambda o: (-o[0], o[5], o[1]))
+            _gain, key, value_from, target_value, changes, _effort = min(
+                options, key=lambda o: (-o[0], o[5], o[1])
+            )
         after_inp = apply_changes(work, changes)
         after = evaluate(after_inp, rubric)
         passed = [g.key for g in after.gates if g.passed is True and _gate(now, g.key).passed is not True]
-        items.append(AdviceItem("indicator", key, value_from=value_from, value_to=target_value,
-                                gain=round(after.score - now.score, 4), gates=passed, changes=changes))
+        items.append(
+            AdviceItem(
+                "indicator",
+                key,
+                value_from=value_from,
+                value_to=target_value,
+                gain=round(after.score - now.score, 4),
+                gates=passed,
+                changes=changes,
+            )
+        )
         used.add(key)
         work, now = after_inp, after
     reachable = _reaches(now, target)
@@ -1123,7 +1300,9 @@ def _apply_all(inp: CoopInput, items: Sequence[AdviceItem]) -> CoopInput:
     return inp
 
 
-def _drop_unneeded(inp: CoopInput, rubric: CompiledRubric, items: list[AdviceItem], target: int) -> list[AdviceItem]:
+def _drop_unneeded(
+    inp: CoopInput, rubric: CompiledRubric, items: list[AdviceItem], target: int
+) -> list[AdviceItem]:
     """Leave out any indicator step the target is reached without (greedy choices can overshoot)."""
     kept = list(items)
     for item in sorted((i for i in items if i.kind == "indicator"), key=lambda i: i.gain):
@@ -1142,8 +1321,9 @@ def effort(kind: str, value: Any, target: float) -> float:
     return max(1.0, target / value) if value > 0 else 5.0
 
 
-def _improvements(inp: CoopInput, now: RatingResult, rubric: CompiledRubric, used: set[str]
-                  ) -> list[tuple[float, str, Any, float, dict[str, Any], float]]:
+def _improvements(
+    inp: CoopInput, now: RatingResult, rubric: CompiledRubric, used: set[str]
+) -> list[tuple[float, str, Any, float, dict[str, Any], float]]:
     """Each indicator's possible step up: (gain, key, value now, value aimed at, fact changes, effort)."""
     options = []
     ctx = EvalContext(inp, rubric)
@@ -1164,6 +1344,14 @@ def _improvements(inp: CoopInput, now: RatingResult, rubric: CompiledRubric, use
             trial = evaluate_indicator(ind, EvalContext(apply_changes(inp, changes), rubric))
             gain = trial.points - (0.0 if res.missing else res.points)
             if gain > 0:
-                options.append((round(gain, 4), ind.key, res.value, threshold, changes,
-                                effort(ind.measure.kind, res.value, threshold)))
+                options.append(
+                    (
+                        round(gain, 4),
+                        ind.key,
+                        res.value,
+                        threshold,
+                        changes,
+                        effort(ind.measure.kind, res.value, threshold),
+                    )
+                )
     return options

@@ -33,7 +33,12 @@ class Rubric(RecordModel):
     definition = models.JSONField(_("definition"))
     content_hash = models.CharField(_("content hash"), max_length=64, editable=False)
     copied_from = models.ForeignKey(
-        "self", verbose_name=_("copied from"), null=True, blank=True, on_delete=models.PROTECT, related_name="copies"
+        "self",
+        verbose_name=_("copied from"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="copies",
     )
 
     scope_public = True  # every role that may view rubrics sees every version
@@ -70,8 +75,9 @@ class RubricPublication(RecordModel):
     """The rubric version in force for a year's rating."""
 
     year = models.PositiveSmallIntegerField(_("year"))
-    rubric = models.ForeignKey(Rubric, verbose_name=_("rubric version"), on_delete=models.PROTECT,
-                               related_name="publications")
+    rubric = models.ForeignKey(
+        Rubric, verbose_name=_("rubric version"), on_delete=models.PROTECT, related_name="publications"
+    )
 
     scope_public = True
 
@@ -80,7 +86,9 @@ class RubricPublication(RecordModel):
         verbose_name = _("rubric publication")
         verbose_name_plural = _("rubric publications")
         constraints = [
-            models.UniqueConstraint(fields=["year"], condition=Q(retired_at__isnull=True), name="unique_publication_year")
+            models.UniqueConstraint(
+                fields=["year"], condition=Q(retired_at__isnull=True), name="unique_publication_year"
+            )
         ]
 
     def __str__(self) -> str:
@@ -97,26 +105,45 @@ class Rating(RecordModel):
         CONFIRMED = "confirmed", _("Confirmed")
 
     cooperative = models.ForeignKey(
-        "registry.Cooperative", verbose_name=_("cooperative"), on_delete=models.PROTECT, related_name="ratings"
+        "registry.Cooperative",
+        verbose_name=_("cooperative"),
+        on_delete=models.PROTECT,
+        related_name="ratings",
     )
     year = models.PositiveSmallIntegerField(_("year"))
-    rubric = models.ForeignKey(Rubric, verbose_name=_("rubric version"), on_delete=models.PROTECT,
-                               related_name="ratings")
+    rubric = models.ForeignKey(
+        Rubric, verbose_name=_("rubric version"), on_delete=models.PROTECT, related_name="ratings"
+    )
     score = models.DecimalField(_("score"), max_digits=6, decimal_places=2)
-    score_max = models.DecimalField(_("score if the missing data were complete"), max_digits=6, decimal_places=2)
-    stars = models.PositiveSmallIntegerField(_("stars"), null=True, blank=True,
-                                             help_text=_("Empty: cannot be decided for missing data."))
+    score_max = models.DecimalField(
+        _("score if the missing data were complete"), max_digits=6, decimal_places=2
+    )
+    stars = models.PositiveSmallIntegerField(
+        _("stars"), null=True, blank=True, help_text=_("Empty: cannot be decided for missing data.")
+    )
     stars_low = models.PositiveSmallIntegerField(_("stars at least"), default=0)
     missing_count = models.PositiveSmallIntegerField(_("missing facts"), default=0)
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PROVISIONAL)
     explanation = models.JSONField(_("explanation"), default=dict)
     review_note = models.TextField(_("review note"), blank=True, max_length=2000)
-    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("reviewed by"), null=True, blank=True,
-                                    on_delete=models.PROTECT, related_name="+")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewed by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
     rerate_requested = models.BooleanField(_("re-rate requested"), default=False)
-    confirmed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("confirmed by"), null=True, blank=True,
-                                     on_delete=models.PROTECT, related_name="+")
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("confirmed by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
 
     scope_district = "cooperative__district"
@@ -129,8 +156,11 @@ class Rating(RecordModel):
         verbose_name = _("rating")
         verbose_name_plural = _("ratings")
         constraints = [
-            models.UniqueConstraint(fields=["cooperative", "year"], condition=Q(retired_at__isnull=True),
-                                    name="unique_rating_year"),
+            models.UniqueConstraint(
+                fields=["cooperative", "year"],
+                condition=Q(retired_at__isnull=True),
+                name="unique_rating_year",
+            ),
         ]
         indexes = [
             models.Index(fields=["year", "status"], name="rating_year_status_idx"),
@@ -145,7 +175,11 @@ class Rating(RecordModel):
         return self.status == self.Status.CONFIRMED
 
     def clean(self) -> None:
-        if self.stars is not None and self.rubric_id and self.stars > len(self.rubric.definition["star_floors"]):
+        if (
+            self.stars is not None
+            and self.rubric_id
+            and self.stars > len(self.rubric.definition["star_floors"])
+        ):
             raise ValidationError({"stars": _("More stars than the rubric has.")})
 
 
@@ -159,7 +193,9 @@ class RatingRun(RecordModel):
         FAILED = "failed", _("Failed")
 
     year = models.PositiveSmallIntegerField(_("year"))
-    rubric = models.ForeignKey(Rubric, verbose_name=_("rubric version"), on_delete=models.PROTECT, related_name="+")
+    rubric = models.ForeignKey(
+        Rubric, verbose_name=_("rubric version"), on_delete=models.PROTECT, related_name="+"
+    )
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.QUEUED)
     total = models.PositiveIntegerField(_("cooperatives to rate"), default=0)
     done = models.PositiveIntegerField(_("rated so far"), default=0)
@@ -167,15 +203,27 @@ class RatingRun(RecordModel):
     updated = models.PositiveIntegerField(_("ratings updated"), default=0)
     skipped_confirmed = models.PositiveIntegerField(_("confirmed ratings left as they are"), default=0)
     undecided = models.PositiveIntegerField(_("undecided for missing data"), default=0)
-    started_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("started by"), null=True, blank=True,
-                                   on_delete=models.PROTECT, related_name="+")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("started by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     task_id = models.CharField(_("task"), max_length=64, blank=True)
     message = models.TextField(_("message"), blank=True)
-    district = models.ForeignKey("geo.Division", verbose_name=_("district"), null=True, blank=True,
-                                 on_delete=models.PROTECT, related_name="+",
-                                 help_text=_("Empty: the whole city."))
+    district = models.ForeignKey(
+        "geo.Division",
+        verbose_name=_("district"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Empty: the whole city."),
+    )
 
     history_exclude = ("created_at", "updated_at", "done")
 
@@ -208,20 +256,39 @@ class Alert(RecordModel):
         MISSING = "missing", _("Facts now missing")
 
     cooperative = models.ForeignKey(
-        "registry.Cooperative", verbose_name=_("cooperative"), on_delete=models.PROTECT, related_name="rating_alerts"
+        "registry.Cooperative",
+        verbose_name=_("cooperative"),
+        on_delete=models.PROTECT,
+        related_name="rating_alerts",
     )
-    rating = models.ForeignKey(Rating, verbose_name=_("rating"), on_delete=models.PROTECT, related_name="alerts")
+    rating = models.ForeignKey(
+        Rating, verbose_name=_("rating"), on_delete=models.PROTECT, related_name="alerts"
+    )
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     stars_rated = models.PositiveSmallIntegerField(_("stars rated"))
     stars_now = models.PositiveSmallIntegerField(_("stars now"))
     reasons = models.JSONField(_("reasons"), default=list)
-    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.OPEN, db_index=True)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.OPEN, db_index=True
+    )
     note = models.TextField(_("note"), blank=True, max_length=2000)
-    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("acknowledged by"), null=True,
-                                        blank=True, on_delete=models.PROTECT, related_name="+")
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("acknowledged by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
-    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("resolved by"), null=True, blank=True,
-                                    on_delete=models.PROTECT, related_name="+")
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("resolved by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
 
     scope_district = "cooperative__district"
@@ -241,8 +308,15 @@ class Confirmation(RecordModel):
     """City staff confirmed the provisional ratings of a year, for one district or for the whole city."""
 
     year = models.PositiveSmallIntegerField(_("year"))
-    district = models.ForeignKey("geo.Division", verbose_name=_("district"), null=True, blank=True,
-                                 on_delete=models.PROTECT, related_name="+", help_text=_("Empty: the whole city."))
+    district = models.ForeignKey(
+        "geo.Division",
+        verbose_name=_("district"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Empty: the whole city."),
+    )
     count = models.PositiveIntegerField(_("ratings confirmed"), default=0)
     note = models.CharField(_("note"), max_length=500, blank=True)
 

@@ -48,7 +48,17 @@ from .engine import CHECKS, COMPLIANCE, MEASURES
 
 DEFINITION_KEYS = ("dimensions", "star_floors", "gates", "relaxed_industries")
 META_KEYS = ("code", "title", "provisional", "years", "source", "version")
-INDICATOR_KEYS = {"key", "label", "measure", "params", "tiers", "relaxed_tiers", "otherwise", "na_points", "note"}
+INDICATOR_KEYS = {
+    "key",
+    "label",
+    "measure",
+    "params",
+    "tiers",
+    "relaxed_tiers",
+    "otherwise",
+    "na_points",
+    "note",
+}
 GATE_KEYS = {"key", "label", "star", "checks", "note"}
 DIMENSION_KEYS = {"key", "label", "indicators", "note"}
 
@@ -86,10 +96,16 @@ def parse_text(text: str) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = _(" at line %(line)d") % {"line": mark.line + 1} if mark is not None else ""
-        raise RubricError([_("The file is not valid YAML%(where)s: %(problem)s") % {
-            "where": where, "problem": getattr(exc, "problem", None) or exc}]) from exc
+        raise RubricError(
+            [
+                _("The file is not valid YAML%(where)s: %(problem)s")
+                % {"where": where, "problem": getattr(exc, "problem", None) or exc}
+            ]
+        ) from exc
     if not isinstance(data, dict):
-        raise RubricError([_("The file must hold a mapping with the rubric's keys (dimensions, star_floors, …).")])
+        raise RubricError(
+            [_("The file must hold a mapping with the rubric's keys (dimensions, star_floors, …).")]
+        )
     return data
 
 
@@ -147,15 +163,19 @@ def _check_label(errors: list[str], where: str, label: Any) -> None:
 def _check_tiers(errors: list[str], where: str, tiers: Any, measure_name: str) -> None:
     m = MEASURES.get(measure_name)
     if not isinstance(tiers, list) or not tiers:
-        errors.append(_("%(where)s: tiers must be a non-empty list of [threshold, points] pairs.") % {"where": where})
+        errors.append(
+            _("%(where)s: tiers must be a non-empty list of [threshold, points] pairs.") % {"where": where}
+        )
         return
     previous: tuple[float, float] | None = None
     lower = m is not None and m.better == "lower"
     for i, tier in enumerate(tiers):
         at = f"{where} tier {i + 1}"
         if not (isinstance(tier, list | tuple) and len(tier) == 2):
-            errors.append(_("%(where)s: a tier is a pair [threshold, points], not %(tier)r.") % {"where": at,
-                                                                                               "tier": tier})
+            errors.append(
+                _("%(where)s: a tier is a pair [threshold, points], not %(tier)r.")
+                % {"where": at, "tier": tier}
+            )
             return
         threshold, points = tier
         if isinstance(threshold, bool):
@@ -167,24 +187,39 @@ def _check_tiers(errors: list[str], where: str, tiers: Any, measure_name: str) -
             errors.append(_("%(where)s: points cannot be negative.") % {"where": at})
         if m is not None:
             if m.kind == "share" and not 0 <= threshold <= 1 and measure_name != "income_uplift":
-                errors.append(_("%(where)s: %(measure)s is a share between 0 and 1 (write 60%% as 0.6), "
-                                "not %(value)s.") % {"where": at, "measure": measure_name, "value": threshold})
+                errors.append(
+                    _("%(where)s: %(measure)s is a share between 0 and 1 (write 60%% as 0.6), not %(value)s.")
+                    % {"where": at, "measure": measure_name, "value": threshold}
+                )
             if m.kind in ("bool", "level") and not (0 < threshold <= m.levels):
-                errors.append(_("%(where)s: %(measure)s takes thresholds from 1 to %(top)d, not %(value)s.") % {
-                    "where": at, "measure": measure_name, "top": m.levels, "value": threshold})
+                errors.append(
+                    _("%(where)s: %(measure)s takes thresholds from 1 to %(top)d, not %(value)s.")
+                    % {"where": at, "measure": measure_name, "top": m.levels, "value": threshold}
+                )
             if m.kind in ("count", "money") and threshold < 0:
                 errors.append(_("%(where)s: the threshold cannot be negative.") % {"where": at})
         if previous is not None:
             p_threshold, p_points = previous
             if threshold == p_threshold:
-                errors.append(_("%(where)s: the threshold %(value)s overlaps the tier before it.") % {
-                    "where": at, "value": threshold})
+                errors.append(
+                    _("%(where)s: the threshold %(value)s overlaps the tier before it.")
+                    % {"where": at, "value": threshold}
+                )
             elif (threshold > p_threshold) == lower:
-                errors.append(_("%(where)s: thresholds must %(direction)s from tier to tier (%(a)s then %(b)s).") % {
-                    "where": at, "direction": _("fall") if lower else _("rise"), "a": p_threshold, "b": threshold})
+                errors.append(
+                    _("%(where)s: thresholds must %(direction)s from tier to tier (%(a)s then %(b)s).")
+                    % {
+                        "where": at,
+                        "direction": _("fall") if lower else _("rise"),
+                        "a": p_threshold,
+                        "b": threshold,
+                    }
+                )
             if points <= p_points:
-                errors.append(_("%(where)s: points must rise from tier to tier (%(a)s then %(b)s).") % {
-                    "where": at, "a": p_points, "b": points})
+                errors.append(
+                    _("%(where)s: points must rise from tier to tier (%(a)s then %(b)s).")
+                    % {"where": at, "a": p_points, "b": points}
+                )
         previous = (threshold, points)
 
 
@@ -196,8 +231,10 @@ def _check_params(errors: list[str], where: str, params: Any, allowed: Sequence[
         return
     for name in params:
         if name not in allowed:
-            errors.append(_("%(where)s: unknown parameter %(name)r (accepted: %(known)s).") % {
-                "where": where, "name": name, "known": ", ".join(allowed) or _("none")})
+            errors.append(
+                _("%(where)s: unknown parameter %(name)r (accepted: %(known)s).")
+                % {"where": where, "name": name, "known": ", ".join(allowed) or _("none")}
+            )
 
 
 def validate(definition: Mapping[str, Any]) -> None:
@@ -205,8 +242,10 @@ def validate(definition: Mapping[str, Any]) -> None:
     errors: list[str] = []
     unknown = [k for k in definition if k not in DEFINITION_KEYS]
     for key in unknown:
-        errors.append(_("Unknown key %(key)r at the top of the rubric (known: %(known)s).") % {
-            "key": key, "known": ", ".join((*META_KEYS, *DEFINITION_KEYS))})
+        errors.append(
+            _("Unknown key %(key)r at the top of the rubric (known: %(known)s).")
+            % {"key": key, "known": ", ".join((*META_KEYS, *DEFINITION_KEYS))}
+        )
     dims = definition.get("dimensions")
     indicator_max: dict[str, float] = {}
     if not isinstance(dims, list) or not dims:
@@ -216,7 +255,9 @@ def validate(definition: Mapping[str, Any]) -> None:
     for d_index, dim in enumerate(dims):
         where = _where(dim, f"dimensions[{d_index + 1}]")
         if not isinstance(dim, Mapping):
-            errors.append(_("%(where)s: a dimension is a mapping with key, label and indicators.") % {"where": where})
+            errors.append(
+                _("%(where)s: a dimension is a mapping with key, label and indicators.") % {"where": where}
+            )
             continue
         for key in dim:
             if key not in DIMENSION_KEYS:
@@ -231,7 +272,9 @@ def validate(definition: Mapping[str, Any]) -> None:
         _check_label(errors, where, dim.get("label"))
         indicators = dim.get("indicators")
         if not isinstance(indicators, list) or not indicators:
-            errors.append(_("%(where)s: a dimension needs a non-empty list of indicators.") % {"where": where})
+            errors.append(
+                _("%(where)s: a dimension needs a non-empty list of indicators.") % {"where": where}
+            )
             continue
         for i_index, ind in enumerate(indicators):
             at = _where(ind, f"{where}.indicators[{i_index + 1}]")
@@ -240,18 +283,24 @@ def validate(definition: Mapping[str, Any]) -> None:
                 continue
             for k in ind:
                 if k not in INDICATOR_KEYS:
-                    errors.append(_("%(where)s: unknown key %(key)r (known: %(known)s).") % {
-                        "where": at, "key": k, "known": ", ".join(sorted(INDICATOR_KEYS))})
+                    errors.append(
+                        _("%(where)s: unknown key %(key)r (known: %(known)s).")
+                        % {"where": at, "key": k, "known": ", ".join(sorted(INDICATOR_KEYS))}
+                    )
             ikey = ind.get("key")
             if not isinstance(ikey, str) or not ikey:
                 errors.append(_("%(where)s: give the indicator a key.") % {"where": at})
             elif ikey in indicator_max:
-                errors.append(_("%(where)s: the indicator key %(key)r is used twice.") % {"where": at, "key": ikey})
+                errors.append(
+                    _("%(where)s: the indicator key %(key)r is used twice.") % {"where": at, "key": ikey}
+                )
             _check_label(errors, at, ind.get("label"))
             mname = ind.get("measure")
             if mname not in MEASURES:
-                errors.append(_("%(where)s: unknown measure %(name)r (known: %(known)s).") % {
-                    "where": at, "name": mname, "known": ", ".join(sorted(MEASURES))})
+                errors.append(
+                    _("%(where)s: unknown measure %(name)r (known: %(known)s).")
+                    % {"where": at, "name": mname, "known": ", ".join(sorted(MEASURES))}
+                )
                 continue
             _check_params(errors, at, ind.get("params"), MEASURE_PARAMS.get(mname, ()))
             _check_tiers(errors, at, ind.get("tiers"), mname)
@@ -262,12 +311,18 @@ def validate(definition: Mapping[str, Any]) -> None:
             alt = ind.get("otherwise")
             if alt is not None:
                 if not isinstance(alt, Mapping) or alt.get("measure") not in MEASURES:
-                    errors.append(_("%(where)s otherwise: unknown measure %(name)r.") % {
-                        "where": at, "name": alt.get("measure") if isinstance(alt, Mapping) else alt})
+                    errors.append(
+                        _("%(where)s otherwise: unknown measure %(name)r.")
+                        % {"where": at, "name": alt.get("measure") if isinstance(alt, Mapping) else alt}
+                    )
                 else:
-                    _check_params(errors, f"{at} otherwise", alt.get("params"), MEASURE_PARAMS.get(alt["measure"], ()))
+                    _check_params(
+                        errors, f"{at} otherwise", alt.get("params"), MEASURE_PARAMS.get(alt["measure"], ())
+                    )
                     _check_tiers(errors, f"{at} otherwise", alt.get("tiers"), alt["measure"])
-                    points += [t[1] for t in alt.get("tiers") or [] if isinstance(t, list | tuple) and len(t) == 2]
+                    points += [
+                        t[1] for t in alt.get("tiers") or [] if isinstance(t, list | tuple) and len(t) == 2
+                    ]
             na_points = ind.get("na_points", 0)
             if not _is_number(na_points) or na_points < 0:
                 errors.append(_("%(where)s: na_points must be a number ≥ 0.") % {"where": at})
@@ -285,22 +340,32 @@ def validate(definition: Mapping[str, Any]) -> None:
         previous_floor: float | None = None
         for index, pair in enumerate(floors):
             at = f"star_floors[{index + 1}]"
-            if not (isinstance(pair, list | tuple) and len(pair) == 2 and isinstance(pair[0], int)
-                    and _is_number(pair[1])):
+            if not (
+                isinstance(pair, list | tuple)
+                and len(pair) == 2
+                and isinstance(pair[0], int)
+                and _is_number(pair[1])
+            ):
                 errors.append(_("%(where)s: write [stars, score floor], e.g. [3, 70].") % {"where": at})
                 continue
             star, floor = pair
             if star != index + 1:
-                errors.append(_("%(where)s: stars are listed 1, 2, 3… in order; expected %(n)d, found %(s)d.") % {
-                    "where": at, "n": index + 1, "s": star})
+                errors.append(
+                    _("%(where)s: stars are listed 1, 2, 3… in order; expected %(n)d, found %(s)d.")
+                    % {"where": at, "n": index + 1, "s": star}
+                )
             if previous_floor is not None and floor <= previous_floor:
-                errors.append(_("%(where)s: the floor of %(s)d stars (%(f)s) must rise above %(p)s.") % {
-                    "where": at, "s": star, "f": floor, "p": previous_floor})
+                errors.append(
+                    _("%(where)s: the floor of %(s)d stars (%(f)s) must rise above %(p)s.")
+                    % {"where": at, "s": star, "f": floor, "p": previous_floor}
+                )
             if floor < 0:
                 errors.append(_("%(where)s: a floor cannot be negative.") % {"where": at})
             if dims and floor > max_score:
-                errors.append(_("%(where)s: the floor %(f)s is above the highest possible score %(m)s.") % {
-                    "where": at, "f": floor, "m": max_score})
+                errors.append(
+                    _("%(where)s: the floor %(f)s is above the highest possible score %(m)s.")
+                    % {"where": at, "f": floor, "m": max_score}
+                )
             previous_floor = floor
             stars.append(star)
     # gates
@@ -312,7 +377,9 @@ def validate(definition: Mapping[str, Any]) -> None:
     for g_index, gate in enumerate(gates):
         where = _where(gate, f"gates[{g_index + 1}]")
         if not isinstance(gate, Mapping):
-            errors.append(_("%(where)s: a gate is a mapping with key, label, star and checks.") % {"where": where})
+            errors.append(
+                _("%(where)s: a gate is a mapping with key, label, star and checks.") % {"where": where}
+            )
             continue
         for k in gate:
             if k not in GATE_KEYS:
@@ -326,8 +393,10 @@ def validate(definition: Mapping[str, Any]) -> None:
             gate_keys.add(gkey)
         _check_label(errors, where, gate.get("label"))
         if gate.get("star") not in stars:
-            errors.append(_("%(where)s: star must be one of the rubric's stars (%(stars)s), not %(s)r.") % {
-                "where": where, "stars": ", ".join(map(str, stars)), "s": gate.get("star")})
+            errors.append(
+                _("%(where)s: star must be one of the rubric's stars (%(stars)s), not %(s)r.")
+                % {"where": where, "stars": ", ".join(map(str, stars)), "s": gate.get("star")}
+            )
         checks = gate.get("checks")
         if not isinstance(checks, list) or not checks:
             errors.append(_("%(where)s: a gate needs a non-empty list of checks.") % {"where": where})
@@ -338,13 +407,17 @@ def validate(definition: Mapping[str, Any]) -> None:
                 entry = {"check": entry}
                 checks[c_index] = entry
             if not isinstance(entry, Mapping):
-                errors.append(_("%(where)s: a check is a name or {check: name, params: {…}}.") % {"where": at})
+                errors.append(
+                    _("%(where)s: a check is a name or {check: name, params: {…}}.") % {"where": at}
+                )
                 continue
             name = entry.get("check")
             chk = CHECKS.get(name)  # type: ignore[arg-type]
             if chk is None:
-                errors.append(_("%(where)s: unknown check %(name)r (known: %(known)s).") % {
-                    "where": at, "name": name, "known": ", ".join(sorted(CHECKS))})
+                errors.append(
+                    _("%(where)s: unknown check %(name)r (known: %(known)s).")
+                    % {"where": at, "name": name, "known": ", ".join(sorted(CHECKS))}
+                )
                 continue
             at = f"{at} ({name})"
             params = entry.get("params") or {}
@@ -353,27 +426,36 @@ def validate(definition: Mapping[str, Any]) -> None:
                 continue
             for required in chk.params:
                 if required not in params:
-                    errors.append(_("%(where)s: the parameter %(name)r is required.") % {"where": at,
-                                                                                          "name": required})
+                    errors.append(
+                        _("%(where)s: the parameter %(name)r is required.") % {"where": at, "name": required}
+                    )
             if chk.indicator_param and chk.indicator_param in params:
                 ref = params[chk.indicator_param]
                 if ref not in indicator_max:
                     errors.append(_("%(where)s: unknown indicator %(key)r.") % {"where": at, "key": ref})
                 elif _is_number(params.get("min")) and params["min"] > indicator_max[ref]:
-                    errors.append(_("%(where)s: %(key)s can score at most %(max)s, not %(min)s.") % {
-                        "where": at, "key": ref, "max": indicator_max[ref], "min": params["min"]})
+                    errors.append(
+                        _("%(where)s: %(key)s can score at most %(max)s, not %(min)s.")
+                        % {"where": at, "key": ref, "max": indicator_max[ref], "min": params["min"]}
+                    )
             if name == "compliance_clean" and "items" in params:
                 items = params["items"]
                 if not isinstance(items, list) or not items:
-                    errors.append(_("%(where)s: items must be a non-empty list of checklist items.") % {"where": at})
+                    errors.append(
+                        _("%(where)s: items must be a non-empty list of checklist items.") % {"where": at}
+                    )
                 else:
                     for item in items:
                         if item not in COMPLIANCE:
-                            errors.append(_("%(where)s: unknown checklist item %(item)r (known: %(known)s).") % {
-                                "where": at, "item": item, "known": ", ".join(sorted(COMPLIANCE))})
+                            errors.append(
+                                _("%(where)s: unknown checklist item %(item)r (known: %(known)s).")
+                                % {"where": at, "item": item, "known": ", ".join(sorted(COMPLIANCE))}
+                            )
             for list_param in ("excluded", "statuses", "flags"):
                 if list_param in params and not isinstance(params[list_param], list):
-                    errors.append(_("%(where)s: %(name)s must be a list.") % {"where": at, "name": list_param})
+                    errors.append(
+                        _("%(where)s: %(name)s must be a list.") % {"where": at, "name": list_param}
+                    )
             if name == "not_flagged" and isinstance(params.get("flags"), list):
                 for flag in params["flags"]:
                     if flag not in ("serious_violation", "illegal_finance", "subsidy_fraud"):
@@ -451,9 +533,13 @@ def rows_of(definition: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
         for c in gate.get("checks", []):
             c = {"check": c} if isinstance(c, str) else c
             params = c.get("params")
-            checks.append(c["check"] + (json.dumps(params, ensure_ascii=False, sort_keys=True) if params else ""))
-        rows[f"gate {gate['key']}"] = ("gates", f"{gate['star']}★ · {label_text(gate.get('label'))} · "
-                                                + ", ".join(checks))
+            checks.append(
+                c["check"] + (json.dumps(params, ensure_ascii=False, sort_keys=True) if params else "")
+            )
+        rows[f"gate {gate['key']}"] = (
+            "gates",
+            f"{gate['star']}★ · {label_text(gate.get('label'))} · " + ", ".join(checks),
+        )
     if definition.get("relaxed_industries"):
         rows["relaxed industries"] = ("other", ", ".join(definition["relaxed_industries"]))
     return rows
@@ -465,6 +551,8 @@ def diff(left: Mapping[str, Any], right: Mapping[str, Any]) -> list[dict[str, st
     out = []
     for path in list(dict.fromkeys([*a, *b])):
         la, lb = a.get(path, ("", ""))[1], b.get(path, ("", ""))[1]
-        status = "same" if la == lb else "added" if path not in a else "removed" if path not in b else "changed"
+        status = (
+            "same" if la == lb else "added" if path not in a else "removed" if path not in b else "changed"
+        )
         out.append({"path": path, "left": la, "right": lb, "status": status})
     return out

@@ -27,7 +27,15 @@ from hezuo.registry.models import Cooperative, YearlyFact
 from . import adapter
 from .engine import evaluate
 from .models import Confirmation, Rating, RatingRun, Rubric, RubricPublication
-from .rubric import DEFAULT_RUBRIC_FILE, RubricError, content_hash, load_document, split_document, to_yaml, validate
+from .rubric import (
+    DEFAULT_RUBRIC_FILE,
+    RubricError,
+    content_hash,
+    load_document,
+    split_document,
+    to_yaml,
+    validate,
+)
 
 
 class RatingError(ValidationError):
@@ -56,16 +64,22 @@ def load_rubric(text: str, *, user: Any = None, publish: bool = True) -> Rubric:
     code = meta["code"].strip()
     version = meta.get("version") or next_version(code)
     if Rubric.objects.filter(code=code, version=version).exists():
-        raise RubricError([_("version: %(code)s v%(v)d exists already; leave the version out to add the next one.")
-                           % {"code": code, "v": version}])
+        raise RubricError(
+            [
+                _("version: %(code)s v%(v)d exists already; leave the version out to add the next one.")
+                % {"code": code, "v": version}
+            ]
+        )
     rubric = Rubric(
-        code=code, version=version, title=_title_text(meta.get("title")) or code,
-        provisional=bool(meta.get("provisional", False)), source_note=str(meta.get("source") or "").strip(),
-        definition=definition, content_hash=content_hash(definition),
+        code=code,
+        version=version,
+        title=_title_text(meta.get("title")) or code,
+        provisional=bool(meta.get("provisional", False)),
+        source_note=str(meta.get("source") or "").strip(),
+        definition=definition,
+        content_hash=content_hash(definition),
     )
-    if isinstance(meta.get("title"), dict):
-        rubric.definition = definition  # labels of the title live in the title text (first language)
-    save_record(rubric, ctx=current_context())
+    save_record(rubric)
     if publish:
         for year in meta.get("years") or []:
             if not RubricPublication.objects.filter(year=year, retired_at__isnull=True).exists():
@@ -96,8 +110,15 @@ def ensure_default_rubric() -> Rubric | None:
 
 
 def rubric_yaml(rubric: Rubric) -> str:
-    return to_yaml({"code": rubric.code, "title": rubric.title, "provisional": rubric.provisional,
-                    "source": rubric.source_note}, rubric.definition)
+    return to_yaml(
+        {
+            "code": rubric.code,
+            "title": rubric.title,
+            "provisional": rubric.provisional,
+            "source": rubric.source_note,
+        },
+        rubric.definition,
+    )
 
 
 @transaction.atomic
@@ -105,9 +126,15 @@ def copy_rubric(rubric: Rubric, *, user: Any = None) -> Rubric:
     """A new draft version with the same definition, to be edited."""
     _require(user, Rubric, ADD)
     copy = Rubric(
-        code=rubric.code, version=next_version(rubric.code), title=rubric.title, provisional=rubric.provisional,
-        source_note=rubric.source_note, definition=rubric.definition, content_hash=rubric.content_hash,
-        copied_from=rubric, status=Rubric.Status.DRAFT,
+        code=rubric.code,
+        version=next_version(rubric.code),
+        title=rubric.title,
+        provisional=rubric.provisional,
+        source_note=rubric.source_note,
+        definition=rubric.definition,
+        content_hash=rubric.content_hash,
+        copied_from=rubric,
+        status=Rubric.Status.DRAFT,
     )
     save_record(copy)
     return copy
@@ -140,7 +167,9 @@ def update_rubric(rubric: Rubric, text: str, *, user: Any = None) -> Rubric:
     if "provisional" in meta:
         rubric.provisional = bool(meta["provisional"])
     if meta.get("code") not in (None, rubric.code):
-        raise RubricError([_("code: a version cannot change its rubric's code (%(code)s).") % {"code": rubric.code}])
+        raise RubricError(
+            [_("code: a version cannot change its rubric's code (%(code)s).") % {"code": rubric.code}]
+        )
     rubric.definition = definition
     rubric.content_hash = content_hash(definition)
     save_record(rubric, before=before)
@@ -179,16 +208,31 @@ def publish_rubric(rubric: Rubric, year: int, *, user: Any = None) -> RubricPubl
 
 
 def published_rubric(year: int) -> Rubric | None:
-    publication = (RubricPublication.objects.filter(year=year, retired_at__isnull=True).select_related("rubric")
-                   .first())
+    publication = (
+        RubricPublication.objects.filter(year=year, retired_at__isnull=True).select_related("rubric").first()
+    )
     return publication.rubric if publication else None
 
 
 # ---------------------------------------------------------------------------------------------------
 # rating a year
 
-RATING_UPDATE_FIELDS = ["rubric", "score", "score_max", "stars", "stars_low", "missing_count", "explanation",
-                        "rerate_requested", "updated_at"]
+RATING_UPDATE_FIELDS = [
+    "rubric",
+    "score",
+    "score_max",
+    "stars",
+    "stars_low",
+    "missing_count",
+    "explanation",
+    "rerate_requested",
+    "updated_at",
+]
+
+
+# a re-rated provisional rating whose rubric and these values are the same is left as it is (its
+# explanation is not read back: rating again costs no JSON decoding)
+UNCHANGED_WHEN_EQUAL = ("score", "score_max", "stars", "stars_low", "missing_count")
 
 
 @dataclass
@@ -204,7 +248,12 @@ class RateCounts:
 
 def explanation_of(result: Any, rubric: Rubric) -> dict[str, Any]:
     data = result.as_json()
-    data["rubric"] = {"id": rubric.pk, "code": rubric.code, "version": rubric.version, "hash": rubric.content_hash}
+    data["rubric"] = {
+        "id": rubric.pk,
+        "code": rubric.code,
+        "version": rubric.version,
+        "hash": rubric.content_hash,
+    }
     return data
 
 
@@ -217,8 +266,15 @@ def facts_query(year: int, where: Q | None = None) -> Any:
     return qs.filter(where) if where is not None else qs
 
 
-def rate(year: int, *, rubric: Rubric | None = None, where: Q | None = None, batch_size: int = 2000,
-         progress: Callable[[RateCounts], None] | None = None, include_confirmed: bool = False) -> RateCounts:
+def rate(
+    year: int,
+    *,
+    rubric: Rubric | None = None,
+    where: Q | None = None,
+    batch_size: int = 2000,
+    progress: Callable[[RateCounts], None] | None = None,
+    include_confirmed: bool = False,
+) -> RateCounts:
     """Rate every active cooperative with facts for `year` (or those matching `where`), batch by batch.
 
     New ratings are bulk-inserted, provisional ones re-rated in place, confirmed ones left as they are.
@@ -240,13 +296,21 @@ def rate(year: int, *, rubric: Rubric | None = None, where: Q | None = None, bat
     return counts
 
 
-def _rate_batch(batch: list[tuple[Any, adapter.CoopRef]], year: int, rubric: Rubric, compiled: Any,
-                counts: RateCounts, ctx: Any, include_confirmed: bool) -> None:
+def _rate_batch(
+    batch: list[tuple[Any, adapter.CoopRef]],
+    year: int,
+    rubric: Rubric,
+    compiled: Any,
+    counts: RateCounts,
+    ctx: Any,
+    include_confirmed: bool,
+) -> None:
     ids = [ref.pk for _inp, ref in batch]
     existing = {
         r.cooperative_id: r
         for r in Rating.objects.filter(year=year, cooperative_id__in=ids, retired_at__isnull=True)
         .select_related("rubric", "reviewed_by", "confirmed_by")
+        .defer("explanation")
     }
     new: list[Rating] = []
     changed: list[Rating] = []
@@ -262,18 +326,31 @@ def _rate_batch(batch: list[tuple[Any, adapter.CoopRef]], year: int, rubric: Rub
         if result.stars is None:
             counts.undecided += 1
         values = {
-            "score": _decimal(result.score), "score_max": _decimal(result.score_max), "stars": result.stars,
-            "stars_low": result.stars_low, "missing_count": len(result.missing),
+            "score": _decimal(result.score),
+            "score_max": _decimal(result.score_max),
+            "stars": result.stars,
+            "stars_low": result.stars_low,
+            "missing_count": len(result.missing),
             "explanation": explanation_of(result, rubric),
         }
         if old is None:
-            rating = Rating(cooperative=coop, year=year, rubric=rubric, status=Rating.Status.PROVISIONAL,
-                            created_at=now, updated_at=now, **values)
+            rating = Rating(
+                cooperative=coop,
+                year=year,
+                rubric=rubric,
+                status=Rating.Status.PROVISIONAL,
+                created_at=now,
+                updated_at=now,
+                **values,
+            )
             new.append(rating)
             continue
         old.cooperative = coop
-        if (old.rubric_id == rubric.pk and old.explanation == values["explanation"] and not old.rerate_requested
-                and old.stars == values["stars"]):
+        if (
+            old.rubric_id == rubric.pk
+            and not old.rerate_requested
+            and all(getattr(old, name) == values[name] for name in UNCHANGED_WHEN_EQUAL)
+        ):
             counts.unchanged += 1
             continue
         befores.append(snapshot(old))
@@ -286,8 +363,11 @@ def _rate_batch(batch: list[tuple[Any, adapter.CoopRef]], year: int, rubric: Rub
     if new:
         Rating.objects.bulk_create(new, batch_size=1000)
         if new[0].pk is None:  # a backend that does not return ids from bulk inserts
-            pks = dict(Rating.objects.filter(year=year, cooperative_id__in=[r.cooperative_id for r in new],
-                                             retired_at__isnull=True).values_list("cooperative_id", "pk"))
+            pks = dict(
+                Rating.objects.filter(
+                    year=year, cooperative_id__in=[r.cooperative_id for r in new], retired_at__isnull=True
+                ).values_list("cooperative_id", "pk")
+            )
             for rating in new:
                 rating.pk = pks[rating.cooperative_id]
         record_bulk(new, ChangeRecord.Action.CREATE, ctx=ctx)
@@ -314,8 +394,13 @@ def start_run(year: int, *, user: Any, district: Any = None, run_now: bool = Fal
     where = Q(cooperative__district=district) if district is not None else None
     rubric = check_can_rate(year, where)
     with change_context(user=user):
-        run = RatingRun(year=year, rubric=rubric, district=district, started_by=user if getattr(user, "pk", None)
-                        else None, total=facts_query(year, where).count())
+        run = RatingRun(
+            year=year,
+            rubric=rubric,
+            district=district,
+            started_by=user if getattr(user, "pk", None) else None,
+            total=facts_query(year, where).count(),
+        )
         save_record(run)
     if run_now:
         return execute_run(run.pk)
@@ -339,15 +424,23 @@ def execute_run(run_id: int) -> RatingRun:
         RatingRun.objects.filter(pk=run.pk).update(done=counts.done, total=max(counts.total, counts.done))
 
     try:
-        with change_context(user=run.started_by, source="task", reason=_("rating of %(year)d") % {"year": run.year}):
+        with change_context(
+            user=run.started_by, source="task", reason=_("rating of %(year)d") % {"year": run.year}
+        ):
             counts = rate(run.year, rubric=run.rubric, where=where, progress=progress)
     except Exception as exc:
-        RatingRun.objects.filter(pk=run.pk).update(status=RatingRun.Status.FAILED, finished_at=timezone.now(),
-                                                   message=str(exc)[:2000])
+        RatingRun.objects.filter(pk=run.pk).update(
+            status=RatingRun.Status.FAILED, finished_at=timezone.now(), message=str(exc)[:2000]
+        )
         raise
     RatingRun.objects.filter(pk=run.pk).update(
-        status=RatingRun.Status.DONE, finished_at=timezone.now(), done=counts.done, total=counts.total,
-        created=counts.created, updated=counts.updated, skipped_confirmed=counts.skipped_confirmed,
+        status=RatingRun.Status.DONE,
+        finished_at=timezone.now(),
+        done=counts.done,
+        total=counts.total,
+        created=counts.created,
+        updated=counts.updated,
+        skipped_confirmed=counts.skipped_confirmed,
         undecided=counts.undecided,
     )
     run.refresh_from_db()
@@ -362,24 +455,20 @@ def execute_run(run_id: int) -> RatingRun:
 def rate_one(cooperative: Cooperative, year: int, *, user: Any = None) -> Rating | None:
     """(Re-)rate one cooperative for a year with the year's published rubric; a confirmed rating stays."""
     rubric = check_can_rate(year, Q(cooperative=cooperative))
-    with change_context(user=user) if user is not None else _null():
+    with change_context(**({"user": user} if user is not None else {})):
         rate(year, rubric=rubric, where=Q(cooperative=cooperative))
     return Rating.objects.filter(cooperative=cooperative, year=year, retired_at__isnull=True).first()
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
 
 
 def rerate_requested(year: int, *, user: Any, district: Any = None) -> RateCounts:
     """Re-rate the provisional ratings whose district asked for it (city staff)."""
     _require(user, RatingRun, ADD)
-    where = Q(cooperative__ratings__year=year, cooperative__ratings__rerate_requested=True,
-              cooperative__ratings__retired_at__isnull=True, cooperative__ratings__status=Rating.Status.PROVISIONAL)
+    where = Q(
+        cooperative__ratings__year=year,
+        cooperative__ratings__rerate_requested=True,
+        cooperative__ratings__retired_at__isnull=True,
+        cooperative__ratings__status=Rating.Status.PROVISIONAL,
+    )
     if district is not None:
         where &= Q(cooperative__district=district)
     rubric = published_rubric(year)
@@ -419,14 +508,16 @@ def review(rating: Rating, *, user: Any, note: str, request_rerate: bool = False
 
 def confirmable(year: int, user: Any, district: Any = None) -> Any:
     qs = ScopedQuerySet.restrict(Rating.objects.all(), user, VIEW).filter(  # type: ignore[arg-type]
-        year=year, status=Rating.Status.PROVISIONAL, retired_at__isnull=True)
+        year=year, status=Rating.Status.PROVISIONAL, retired_at__isnull=True
+    )
     if district is not None:
         qs = qs.filter(cooperative__district=district)
     return qs
 
 
-def confirm(year: int, *, user: Any, district: Any = None, note: str = "", batch_size: int = 2000
-            ) -> Confirmation:
+def confirm(
+    year: int, *, user: Any, district: Any = None, note: str = "", batch_size: int = 2000
+) -> Confirmation:
     """City staff confirm the provisional ratings of a year (one district, or all). Ratings with a pending
     re-rate request or undecided stars are left provisional. Confirmed ratings are final."""
     _require(user, Confirmation, ADD)
@@ -440,8 +531,11 @@ def confirm(year: int, *, user: Any, district: Any = None, note: str = "", batch
         save_record(confirmation)
         last = 0
         while True:
-            batch = list(qs.filter(pk__gt=last).order_by("pk").select_related(
-                "cooperative", "rubric", "reviewed_by", "confirmed_by")[:batch_size])
+            batch = list(
+                qs.filter(pk__gt=last)
+                .order_by("pk")
+                .select_related("cooperative", "rubric", "reviewed_by", "confirmed_by")[:batch_size]
+            )
             if not batch:
                 break
             befores = [snapshot(r) for r in batch]
@@ -450,8 +544,9 @@ def confirm(year: int, *, user: Any, district: Any = None, note: str = "", batch
                 rating.confirmed_by = user if getattr(user, "pk", None) else None
                 rating.confirmed_at = now
                 rating.updated_at = now
-            Rating.objects.bulk_update(batch, ["status", "confirmed_by", "confirmed_at", "updated_at"],
-                                       batch_size=500)
+            Rating.objects.bulk_update(
+                batch, ["status", "confirmed_by", "confirmed_at", "updated_at"], batch_size=500
+            )
             record_bulk(batch, ChangeRecord.Action.UPDATE, befores)
             total += len(batch)
             last = batch[-1].pk
@@ -462,5 +557,9 @@ def confirm(year: int, *, user: Any, district: Any = None, note: str = "", batch
 
 
 def ratings_of(cooperative: Cooperative, user: Any) -> Iterable[Rating]:
-    return (Rating.objects.restrict(user, VIEW).filter(cooperative=cooperative, retired_at__isnull=True)
-            .select_related("rubric").order_by("year"))
+    return (
+        Rating.objects.restrict(user, VIEW)
+        .filter(cooperative=cooperative, retired_at__isnull=True)
+        .select_related("rubric")
+        .order_by("year")
+    )

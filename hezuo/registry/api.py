@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters as filters
+from django.urls import reverse
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 from rest_framework.routers import BaseRouter
 
@@ -52,6 +54,8 @@ class CooperativeSerializer(RecordSerializer):
             "subsidy_fraud", "note", "reason", "confirm_warnings",
         ]
         read_only_fields = RECORD_FIELDS
+        # duplicates are answered by validate_credit_code (with a link when the caller may see the other one)
+        extra_kwargs = {"credit_code": {"validators": []}}
 
     def to_representation(self, instance: Cooperative) -> dict[str, Any]:
         data = super().to_representation(instance)
@@ -65,6 +69,20 @@ class CooperativeSerializer(RecordSerializer):
         result = creditcode.check(value)
         if result.errors:
             raise serializers.ValidationError(result.errors)
+        others = Cooperative.objects.filter(credit_code=result.code)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        other = others.first()
+        if other is not None:
+            user = getattr(self.context.get("request"), "user", None)
+            if Cooperative.objects.restrict(user, VIEW).filter(pk=other.pk).exists():
+                raise serializers.ValidationError(
+                    f"{_('This credit code is already registered:')} {other.name} "
+                    f"{reverse('registry:cooperative_detail', args=[other.pk])}"
+                )
+            raise serializers.ValidationError(
+                _("This credit code is already registered (outside your scope).")
+            )
         self._credit_warnings = result.warnings
         return result.code
 

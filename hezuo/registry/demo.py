@@ -26,7 +26,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.db import models, transaction
+from django.db import models, reset_queries, transaction
 from django.utils import timezone
 
 from hezuo.accounts.models import CounselorAssignment, User
@@ -480,7 +480,6 @@ class _District:
     towns: list[Division]
     villages: _Weighted | None  # of Division
     town_picker: _Weighted  # of Division, for cooperatives without a village
-    villages_by_town: dict[int, list[Division]]
     products: _Weighted  # of Product
     place_names: tuple[str, ...]  # name prefixes: 海曙区, 宁波市海曙区
     grassroots: list[Organization] = field(default_factory=list)
@@ -534,14 +533,12 @@ class _Generator:
                 towns[town.district_id].append(town)
         town_by_id = {t.pk: t for ts in towns.values() for t in ts}
         villages: dict[int, list[Division]] = {d.pk: [] for d in districts}
-        villages_by_town: dict[int, list[Division]] = {}
         for village in Division.objects.filter(level=Division.Level.VILLAGE).order_by("code"):
             town = town_by_id.get(village.parent_id)
             if town is None:
                 continue
             village.parent = town  # attach (no query later)
             villages[town.district_id].append(village)
-            villages_by_town.setdefault(town.pk, []).append(village)
         out = []
         for d in districts:
             d.district = d
@@ -562,7 +559,6 @@ class _Generator:
                     towns=towns[d.pk],
                     villages=_Weighted([(_village_weight(v.name), v) for v in vs]) if vs else None,
                     town_picker=_Weighted([(_town_weight(t.name), t) for t in towns[d.pk]]),
-                    villages_by_town=villages_by_town,
                     products=_Weighted(table),
                     place_names=places,
                 )
@@ -623,9 +619,9 @@ class _Generator:
                         d.district_smc,
                     )
                 )
-            for town in sorted(
-                rng.sample(d.towns, min(len(d.towns), rng.randint(3, 5))), key=lambda t: t.code
-            ):
+            # town federations: in rural towns where there are enough, never in development zones
+            pool = rural if len(rural) >= 3 else [t for t in d.towns if _town_weight(t.name) >= 1] or d.towns
+            for town in sorted(rng.sample(pool, min(len(pool), rng.randint(3, 5))), key=lambda t: t.code):
                 d.town_federations[town.pk] = get(
                     OrganizationKind.FEDERATION_TOWN,
                     f"{div.name}{town.name}农民合作经济组织联合会",
@@ -672,27 +668,31 @@ class _Generator:
     def name(
         self, d: _District, product: Product, town: Division, village: Division | None, union: bool
     ) -> str:
+        """A unique, plausible name: 宁海县岔路镇白枇杷专业合作社, 慈溪市绿源果蔬专业合作社, …"""
         rng = self.rng
+        # a village shows in a name only when it is a village (村), not an urban community
+        hamlet = _short_village(village.name) if village is not None else ""
+        hamlet = hamlet if hamlet.endswith("村") else ""
         for attempt in range(200):
             place = rng.choice(d.place_names)
             activity = product.activity if product.activity and rng.random() < 0.35 else ""
             label = product.label + activity
             pattern = rng.random()
-            if attempt >= 20:  # crowded: combine a brand with the town or village
-                where = (
-                    _short_village(village.name) if village is not None and rng.random() < 0.5 else town.name
-                )
+            if union:  # a union of cooperatives works at town or district level
+                where = town.name if pattern < 0.5 else ""
+                brand = rng.choice(self.brands) if attempt >= 2 or pattern >= 0.8 else ""
+                name = f"{place}{where}{brand}{label}专业合作社联合社"
+            elif attempt >= 20:  # crowded: combine a brand with the town or village
+                where = hamlet if hamlet and rng.random() < 0.5 else town.name
                 name = f"{place}{where}{rng.choice(self.brands)}{label}专业合作社"
             elif pattern < 0.32:
                 name = f"{place}{town.name}{label}专业合作社"
-            elif pattern < 0.70 or village is None:
+            elif pattern < 0.70 or not hamlet:
                 name = f"{place}{rng.choice(self.brands)}{label}专业合作社"
             elif pattern < 0.88:
-                name = f"{place}{town.name}{_short_village(village.name)}{label}专业合作社"
+                name = f"{place}{town.name}{hamlet}{label}专业合作社"
             else:
-                name = f"{place}{_short_village(village.name)}{label}专业合作社"
-            if union:
-                name += "联合社"
+                name = f"{place}{hamlet}{label}专业合作社"
             if name not in self.used_names:
                 self.used_names.add(name)
                 return name
@@ -1177,6 +1177,7 @@ class _Generator:
         changes = record_bulk(batch.coops, ChangeRecord.Action.CREATE)
         for _model, objs in children:
             changes += record_bulk(objs, ChangeRecord.Action.CREATE)
+        reset_queries()  # under DEBUG the connection keeps the SQL of every query: let it go
         r = self.result
         r.cooperatives += len(batch.coops)
         r.yearly_facts += len(batch.facts)
@@ -1284,7 +1285,7 @@ def ensure_demo_users(seed: int = DEFAULT_SEED, password: str | None = None) -> 
         rng.shuffle(pool)
         offset = 0
         for n in range(1, COUNSELORS_PER_DISTRICT + 1):
-            k = rng.randint(15, 40)
+            k = min(rng.randint(15, 40), max(1, len(pool) // COUNSELORS_PER_DISTRICT))
             share = pool[offset : offset + k]
             offset += k
             user = add(f"counselor-{d.code}-{n}", Role.COUNSELOR, district=d)

@@ -23,6 +23,7 @@ class CooperativeForm(RecordForm):
     confirm_warnings = forms.BooleanField(
         label=_("I have checked the credit code against the licence: save it despite the warning"),
         required=False,
+        widget=forms.HiddenInput,  # shown as a checkbox only once the code raised a warning
     )
 
     class Meta:
@@ -55,7 +56,10 @@ class CooperativeForm(RecordForm):
         town_id = self._value("town")
         self.fields["town"].queryset = Division.objects.filter(level=Division.Level.TOWN, district_id=district_id)
         self.fields["village"].queryset = Division.objects.filter(level=Division.Level.VILLAGE, parent_id=town_id)
-        self.fields["credit_code"].widget.attrs.update({"maxlength": 18, "autocapitalize": "characters"})
+        # accept a code pasted with spaces or full-width characters: clean_credit_code normalises it
+        self.fields["credit_code"].max_length = 40
+        self.fields["credit_code"].validators = []
+        self.fields["credit_code"].widget.attrs.update({"maxlength": 40, "autocapitalize": "characters"})
         self.warnings: list[str] = []
         # move the confirmation right after the code
         confirm = self.fields.pop("confirm_warnings")
@@ -93,6 +97,8 @@ class CooperativeForm(RecordForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        if self.warnings:
+            self.fields["confirm_warnings"].widget = forms.CheckboxInput(attrs={"class": "form-check-input"})
         if self.warnings and not data.get("confirm_warnings"):
             for warning in self.warnings:
                 self.add_error("credit_code", warning)

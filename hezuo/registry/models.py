@@ -26,6 +26,7 @@ from .choices import (
     SponsorshipMode,
     TitleLevel,
 )
+from .creditcode import normalize as normalize_code
 from .search import build_search_text
 
 MONEY = {"max_digits": 16, "decimal_places": 2, "validators": [MinValueValidator(Decimal("0"))]}
@@ -151,7 +152,7 @@ class Cooperative(RecordModel):
         self.search_text = build_search_text(self.name, self.credit_code, self.legal_representative)
 
     def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        self.credit_code = (self.credit_code or "").strip().upper()
+        self.credit_code = normalize_code(self.credit_code)
         self.refresh_search_text()
         super().save(*args, **kwargs)
 

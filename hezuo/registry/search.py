@@ -35,7 +35,8 @@ def _escape_like(term: str) -> str:
 
 def apply_search(qs: QuerySet, query: str, field: str = "search_text") -> QuerySet:
     """Filter `qs` by the query and annotate `search_rank` (0 = contiguous match, 1 = subsequence)."""
-    terms = (query or "").strip().lower().split()
+    # "|" separates the initials in search_text: in a query it only separates terms
+    terms = (query or "").replace("|", " ").lower().split()
     if not terms:
         return qs
     condition = Q()

@@ -17,8 +17,8 @@ from .models import Cooperative, Organization
 class CooperativeTable(BaseTable):
     name = tables.Column(linkify=True, attrs={"td": {"class": "wrap"}})
     credit_code = tables.Column()
-    district = tables.Column(accessor="district__name", order_by=("district__code",))
-    town = tables.Column(accessor="town__name", order_by=("town__code",))
+    district = tables.Column(accessor="district__name", order_by=("district__code",), verbose_name=_("District"))
+    town = tables.Column(accessor="town__name", order_by=("town__code",), verbose_name=_("Town"))
     industry = tables.Column()
     main_products = tables.Column(orderable=False)
     operating_status = tables.Column()
@@ -55,8 +55,8 @@ class CooperativeTable(BaseTable):
 class OrganizationTable(BaseTable):
     name = tables.Column(linkify=True)
     kind = tables.Column()
-    district = tables.Column(accessor="district__name")
-    parent = tables.Column(accessor="parent__name")
+    district = tables.Column(accessor="district__name", verbose_name=_("District"))
+    parent = tables.Column(accessor="parent__name", verbose_name=_("Parent unit"))
 
     fixed = ("name",)
 

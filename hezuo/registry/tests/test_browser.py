@@ -31,9 +31,15 @@ from hezuo.conftest import PASSWORD
 pytestmark = pytest.mark.browser
 
 CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
     # without these, chromium keeps calling home and floods the closed network
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 PHONE_WIDTH = 360
 TIMEOUT_MS = 15_000
@@ -47,13 +53,14 @@ def chromium_path() -> str | None:
 
 
 def screenshot_dir() -> Path:
-    path = Path(os.environ.get("HEZUO_SCREENSHOT_DIR") or settings.PROJECT_DIR / "test-artifacts" / "screenshots")
+    default = settings.PROJECT_DIR / "test-artifacts" / "screenshots"
+    path = Path(os.environ.get("HEZUO_SCREENSHOT_DIR") or default)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def _ensure_divisions(django_db_blocker: Any) -> None:
-    """The divisions are loaded once per test database; a live-server test ends with a flush of every table."""
+    """Divisions are loaded once per test database, but a live-server test ends by flushing every table."""
     from hezuo.core.context import change_context
     from hezuo.geo.loader import load_divisions
     from hezuo.geo.models import Division
@@ -92,11 +99,36 @@ def browser(django_db_blocker: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def live_city(browser: Any, live_server: Any, transactional_db: Any, django_db_blocker: Any,
-              request: pytest.FixtureRequest) -> dict[str, Any]:
+def live_city(
+    browser: Any,
+    live_server: Any,
+    transactional_db: Any,
+    django_db_blocker: Any,
+    request: pytest.FixtureRequest,
+) -> dict[str, Any]:
     """The small city of hezuo/conftest.py, committed so that the live server sees it."""
+    from decimal import Decimal
+
+    from hezuo.core.context import change_context
+    from hezuo.core.services import save_record
+    from hezuo.registry.models import YearlyFact
+
     _ensure_divisions(django_db_blocker)
     data: dict[str, Any] = request.getfixturevalue("city_data")
+    # a row in the yearly facts tab: its table is wide, and each row carries edit/retire buttons
+    with change_context(source="cli"):
+        fact = YearlyFact(
+            cooperative=data["coop_a"],
+            year=2024,
+            members=128,
+            farmer_members=120,
+            member_households=115,
+            nonmember_households=460,
+            revenue=Decimal("3865000"),
+            distributable_surplus=Decimal("412000"),
+            surplus_returned=Decimal("260000"),
+        )
+        save_record(fact)
     data["url"] = live_server.url
     return data
 
@@ -112,7 +144,10 @@ def shoot() -> Callable[[Any, str], None]:
 
 
 def new_page(browser: Any, **options: Any) -> Any:
-    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", reduced_motion="reduce", **options)
+    # Chinese like the platform's users; no animations, so that collapsed panels open at once
+    context = browser.new_context(
+        locale="zh-CN", timezone_id="Asia/Shanghai", reduced_motion="reduce", **options
+    )
     context.set_default_timeout(TIMEOUT_MS)
     return context.new_page()
 
@@ -139,31 +174,45 @@ OVERFLOWING_JS = """
 (limit) => [...document.querySelectorAll("body *")]
   .filter(e => !e.closest(".table-responsive, .nav-tabs") && e.getBoundingClientRect().right > limit)
   .slice(0, 8)
-  .map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") + (e.className && e.className.baseVal === undefined
-       ? "." + e.className.trim().split(/\\s+/).join(".") : "") + " right=" + Math.round(e.getBoundingClientRect().right))
+  .map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "")
+            + (typeof e.className === "string" && e.className
+               ? "." + e.className.trim().replace(/ +/g, ".") : "")
+            + " right=" + Math.round(e.getBoundingClientRect().right))
 """
 
 
 def assert_fits(page: Any, what: str) -> None:
     """No horizontal page overflow: tables may scroll inside .table-responsive, the page itself must not."""
     width = int(page.evaluate("document.documentElement.scrollWidth"))
-    assert width <= PHONE_WIDTH + 1, f"{what} is {width}px wide: {page.evaluate(OVERFLOWING_JS, PHONE_WIDTH + 1)}"
+    if width > PHONE_WIDTH + 1:
+        culprits = page.evaluate(OVERFLOWING_JS, PHONE_WIDTH + 1)
+        pytest.fail(f"{what} is {width}px wide on a {PHONE_WIDTH}px screen: {culprits}")
 
 
-def test_district_staff_filter_search_edit_and_history(browser: Any, live_city: dict[str, Any],
-                                                        shoot: Callable[[Any, str], None]) -> None:
+def link(page: Any, url: str) -> Any:
+    """The links to `url` in the page's table."""
+    return page.locator(f'main table a[href="{url}"]')
+
+
+def detail(coop: Any) -> str:
+    return reverse("registry:cooperative_detail", args=[coop.pk])
+
+
+def test_district_staff_filter_search_edit_and_history(
+    browser: Any, live_city: dict[str, Any], shoot: Callable[[Any, str], None]
+) -> None:
     from hezuo.registry.models import Cooperative
 
     base = live_city["url"]
     coop_a, coop_a2, coop_b = live_city["coop_a"], live_city["coop_a2"], live_city["coop_b"]
     list_url = reverse("registry:cooperative_list")
-    detail_a = reverse("registry:cooperative_detail", args=[coop_a.pk])
+    detail_a = detail(coop_a)
     page = new_page(browser, viewport={"width": 1280, "height": 800})
 
     log_in(page, base, live_city["district_a"].username, list_url)
     rows = page.locator("main table tbody a[href]")
-    assert page.locator(f'main table a[href="{detail_a}"]').count() == 1
-    assert page.locator(f'main table a[href="{reverse("registry:cooperative_detail", args=[coop_b.pk])}"]').count() == 0
+    assert link(page, detail_a).count() == 1
+    assert link(page, detail(coop_b)).count() == 0
     shoot(page, "01-list")
 
     # the filter panel: industry = fruit keeps the loquat cooperative, drops the razor-clam one
@@ -175,10 +224,8 @@ def test_district_staff_filter_search_edit_and_history(browser: Any, live_city: 
     with page.expect_navigation():
         page.click("#filter-panel button[type=submit]")
     assert "industry=fruit" in page.url
-    assert page.locator(f'main table a[href="{detail_a}"]').count() == 1
-    assert page.locator(
-        f'main table a[href="{reverse("registry:cooperative_detail", args=[coop_a2.pk])}"]'
-    ).count() == 0
+    assert link(page, detail_a).count() == 1
+    assert link(page, detail(coop_a2)).count() == 0
     shoot(page, "01b-filter-industry")
 
     # pinyin initials, from a clean list
@@ -188,7 +235,7 @@ def test_district_staff_filter_search_edit_and_history(browser: Any, live_city: 
         page.press("input[name=q]", "Enter")
     assert "q=nhbp" in page.url
     assert rows.count() == 1
-    found = page.locator(f'main table a[href="{detail_a}"]')
+    found = link(page, detail_a)
     assert found.inner_text().strip() == "宁海县岔路镇白枇杷专业合作社"
     shoot(page, "02-search-nhbp")
 
@@ -210,7 +257,8 @@ def test_district_staff_filter_search_edit_and_history(browser: Any, live_city: 
     shoot(page, "04-edit")
     with page.expect_navigation():
         page.click("form:has(#id_reason) button[type=submit]")
-    assert page.url.startswith(f"{base}{detail_a}"), page.locator(".invalid-feedback, .alert-danger").all_inner_texts()
+    errors = page.locator(".invalid-feedback, .alert-danger")
+    assert page.url.startswith(f"{base}{detail_a}"), errors.all_inner_texts()
     coop_a.refresh_from_db()
     assert (coop_a.main_products, coop_a.address) == ("白枇杷、杨梅", "宁海县岔路镇湖头村枇杷路8号")
     shoot(page, "04b-saved")
@@ -223,7 +271,8 @@ def test_district_staff_filter_search_edit_and_history(browser: Any, live_city: 
     assert entry.locator(".history-reason").inner_text() == reason
     changes = {
         row.locator("th").inner_text().strip(): (
-            row.locator(".diff-old").inner_text().strip(), row.locator(".diff-new").inner_text().strip()
+            row.locator(".diff-old").inner_text().strip(),
+            row.locator(".diff-new").inner_text().strip(),
         )
         for row in entry.locator("tbody tr").all()
     }
@@ -235,7 +284,7 @@ def test_district_staff_filter_search_edit_and_history(browser: Any, live_city: 
     shoot(page, "05-history")
 
     # another district's cooperative: not found, not forbidden
-    response = page.goto(f"{base}{reverse('registry:cooperative_detail', args=[coop_b.pk])}")
+    response = page.goto(f"{base}{detail(coop_b)}")
     assert response is not None and response.status == 404
     assert coop_b.name not in page.content()
     shoot(page, "06-404")
@@ -244,13 +293,20 @@ def test_district_staff_filter_search_edit_and_history(browser: Any, live_city: 
     page.context.close()
 
 
-def test_phone_sized_viewport(browser: Any, live_city: dict[str, Any], shoot: Callable[[Any, str], None]) -> None:
+def test_phone_sized_viewport(
+    browser: Any, live_city: dict[str, Any], shoot: Callable[[Any, str], None]
+) -> None:
     base = live_city["url"]
     coop_a = live_city["coop_a"]
     list_url = reverse("registry:cooperative_list")
-    detail_a = reverse("registry:cooperative_detail", args=[coop_a.pk])
-    page = new_page(browser, viewport={"width": PHONE_WIDTH, "height": 740}, is_mobile=True, has_touch=True,
-                    device_scale_factor=2)
+    detail_a = detail(coop_a)
+    page = new_page(
+        browser,
+        viewport={"width": PHONE_WIDTH, "height": 740},
+        is_mobile=True,
+        has_touch=True,
+        device_scale_factor=2,
+    )
 
     page.goto(f"{base}{reverse('login')}")
     assert_fits(page, "the login page")
@@ -261,7 +317,7 @@ def test_phone_sized_viewport(browser: Any, live_city: dict[str, Any], shoot: Ca
     assert toggler.is_visible()
     assert not page.locator("#mainnav").is_visible()
     assert_fits(page, "the list page")
-    assert page.locator(f'main table a[href="{detail_a}"]').count() == 1
+    assert link(page, detail_a).count() == 1
     shoot(page, "10-phone-list")
     toggler.tap()
     page.locator("#mainnav.show").wait_for(state="visible")
@@ -277,10 +333,10 @@ def test_phone_sized_viewport(browser: Any, live_city: dict[str, Any], shoot: Ca
     page.fill("input[name=q]", "nhbp")
     with page.expect_navigation():
         page.press("input[name=q]", "Enter")
-    link = page.locator(f'main table a[href="{detail_a}"]')
-    link.scroll_into_view_if_needed()
+    found = link(page, detail_a)
+    found.scroll_into_view_if_needed()
     with page.expect_navigation():
-        link.tap()
+        found.tap()
     assert page.url == f"{base}{detail_a}"
     assert_fits(page, "the cooperative page")
     shoot(page, "11-phone-detail")
@@ -301,9 +357,12 @@ def test_phone_sized_viewport(browser: Any, live_city: dict[str, Any], shoot: Ca
         # the current tab is brought into view in the strip
         active = page.locator(f'.nav-tabs a[data-tab="{key}"].active')
         box = active.bounding_box()
-        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= PHONE_WIDTH + 1, f"{key}: {box}"
+        assert box is not None and 0 <= box["x"] <= box["x"] + box["width"] <= PHONE_WIDTH + 1, (key, box)
         assert_fits(page, f"the {key} tab")
         if key == "facts":
+            facts = page.locator("#facts-table")
+            assert facts.locator("tbody tr").count() == 1
+            assert facts.locator("tbody a[href$='/edit/']").count() == 1
             shoot(page, "11b-phone-facts")
     shoot(page, "11c-phone-history")
 

@@ -85,6 +85,13 @@ def test_empty_query_returns_everything(city_data: dict[str, Any]) -> None:
     assert len(found("   ")) == 3
 
 
+def test_the_initials_separator_is_not_searchable(city_data: dict[str, Any]) -> None:
+    assert found("宁海|枇杷") == [BAIPIPA]
+    assert found("|nhxcl") == [BAIPIPA]  # the same as "nhxcl"
+    assert found("iao|") == []
+    assert len(found("|")) == 3  # the same as an empty query
+
+
 def test_contiguous_matches_rank_before_subsequence_matches(db: None) -> None:
     subsequence = make_coop(DISTRICT_A, name=BAIPIPA)  # initials nhxclzbppzyhzs: "nhbp" only as a subsequence
     contiguous = make_coop(DISTRICT_A, name="宁海白枇杷专业合作社")  # initials nhbppzyhzs: "nhbp" contiguous

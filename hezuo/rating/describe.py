@@ -1,0 +1,355 @@
+"""Plain words for the engine's structured results: indicator reasons, gate checks, missing facts, advice.
+
+Results are stored as language-neutral JSON; the words are made when shown, in the reader's language.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from .engine import MEASURES
+from .rubric import label_text
+
+# what a check demands, shown in the gate breakdown
+CHECK_LABELS = {
+    "status_rateable": gettext_lazy("Not revoked or deregistered"),
+    "not_shell": gettext_lazy("Not classified as a shell cooperative"),
+    "not_dormant": gettext_lazy("Not dormant or suspended"),
+    "not_flagged": gettext_lazy("None of these flags: %(flags)s"),
+    "credit_code_prefix": gettext_lazy("Credit code of a farmer cooperative (prefix %(prefix)s)"),
+    "registered_years": gettext_lazy("Registered for at least %(min)s years"),
+    "not_abnormal_listed": gettext_lazy("Not on the abnormal-operations list"),
+    "no_recent_abnormal": gettext_lazy("No abnormal-list record in the last %(years)s years"),
+    "annual_report_on_time": gettext_lazy("Annual report filed between 1 January and the deadline"),
+    "indicator_points": gettext_lazy("%(indicator)s scores at least %(min)s points"),
+    "surplus_return_min": gettext_lazy("At least %(share)s of the surplus returned by transactions"),
+    "compliance_clean": gettext_lazy("No failed item in the compliance checklist"),
+    "holds_title": gettext_lazy("Holds a demonstration title (level %(min_rank)s or above)"),
+}
+
+# the action that meets a failed check, for "what it takes"
+CHECK_ACTIONS = {
+    "status_rateable": gettext_lazy(
+        "the licence is revoked or the cooperative deregistered: it cannot be rated"
+    ),
+    "not_shell": gettext_lazy("have the shell classification lifted after verification of real operation"),
+    "not_dormant": gettext_lazy("resume operation (end the dormant or suspended status)"),
+    "not_flagged": gettext_lazy("clear the %(flags)s finding"),
+    "credit_code_prefix": gettext_lazy("only farmer cooperatives (credit code 93…) are rated"),
+    "registered_years": gettext_lazy("wait until the cooperative has been registered for %(min)s years"),
+    "not_abnormal_listed": gettext_lazy("have the cooperative removed from the abnormal-operations list"),
+    "no_recent_abnormal": gettext_lazy("wait until %(years)s years have passed since the abnormal listing"),
+    "annual_report_on_time": gettext_lazy("file the annual report between 1 January and the deadline"),
+    "surplus_return_min": gettext_lazy(
+        "return at least %(share)s of the distributable surplus by transactions"
+    ),
+    "compliance_clean": gettext_lazy("put right the failed compliance items: %(items)s"),
+    "holds_title": gettext_lazy("obtain a county standardised cooperative title or higher"),
+}
+
+# doing a thing (bool and level measures), for "what it takes"
+MEASURE_ACTIONS = {
+    "member_structure": gettext_lazy(
+        "make the member structure lawful (farmer members at least 80%, entity members within the cap)"
+    ),
+    "assembly_level": gettext_lazy(
+        "hold the annual general assembly with a two-thirds quorum and signed minutes"
+    ),
+    "organs_ok": gettext_lazy("put the chair, board and supervisor in place with no forbidden dual roles"),
+    "member_register": gettext_lazy("keep the member register and file member changes"),
+    "accounting_ok": gettext_lazy(
+        "keep accounts per the cooperative accounting system, book member and "
+        "non-member trade apart, and give members the documents 15 days before the "
+        "assembly"
+    ),
+    "annual_report_on_time": gettext_lazy(
+        "file the annual report by the deadline and leave the abnormal list"
+    ),
+    "loss_plan_approved": gettext_lazy("have the loss plan approved by the assembly"),
+    "internal_audit": gettext_lazy("have the supervisor's audit reported to the assembly"),
+    "subsidy_quantified": gettext_lazy("quantify the subsidy-formed assets to the member accounts"),
+    "traceability": gettext_lazy("keep production records with traceability"),
+    "trademark": gettext_lazy("register a trademark"),
+    "certification": gettext_lazy("obtain a green food, organic or geographical-indication certification"),
+    "title_rank": gettext_lazy("obtain a demonstration title of level %(to)s"),
+}
+
+# what a numeric measure is, for "raise X from a to b"
+MEASURE_NOUNS = {
+    "farmer_share": gettext_lazy("the share of farmer members"),
+    "member_account_share": gettext_lazy("the share of members with a member account"),
+    "surplus_return_share": gettext_lazy("the surplus returned by transactions"),
+    "extra_vote_share": gettext_lazy("the extra votes"),
+    "member_trade_share": gettext_lazy("the share of trade with members"),
+    "member_households": gettext_lazy("the member households"),
+    "driven_households": gettext_lazy("the non-member households driven"),
+    "members": gettext_lazy("the members"),
+    "revenue": gettext_lazy("the operating revenue"),
+    "income_uplift": gettext_lazy("the member income above local peers"),
+    "unified_service_rate": gettext_lazy("the unified purchase and sale rates"),
+    "capital_assets": gettext_lazy("the member capital or fixed assets"),
+}
+
+STATUS_FIELD_LABELS = {
+    "registration_date": gettext_lazy("registration date"),
+    "suspended_since": gettext_lazy("suspended since"),
+    "title_rank": gettext_lazy("demonstration titles"),
+}
+
+
+def fmt_value(kind: str, value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "—"
+    if kind == "share":
+        return f"{float(value) * 100:.0f}%"
+    if kind == "money":
+        return _("%(n)s ten-thousand yuan") % {"n": f"{float(value) / 10000:,.2f}"}
+    if kind == "count":
+        return f"{float(value):,.0f}"
+    if kind == "bool":
+        return _("Yes") if value else _("No")
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    return str(value)
+
+
+def field_label(name: str) -> str:
+    from hezuo.registry.models import Cooperative, YearlyFact
+
+    if name in STATUS_FIELD_LABELS:
+        return str(STATUS_FIELD_LABELS[name])
+    for model in (YearlyFact, Cooperative):
+        try:
+            return str(model._meta.get_field(name).verbose_name)
+        except Exception:
+            continue
+    return name
+
+
+def indicator_index(definition: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for dim in definition.get("dimensions", []):
+        for ind in dim.get("indicators", []):
+            out[ind["key"]] = {
+                **ind,
+                "dimension": dim["key"],
+                "dimension_label": label_text(dim.get("label")),
+            }
+    return out
+
+
+def tier_text(kind: str, lower: bool, tiers: Any) -> str:
+    sign = "≤" if lower else "≥"
+    parts = []
+    for threshold, points in tiers or ():
+        if kind in ("bool",):
+            parts.append(f"{_('Yes')} → {points:g}")
+        else:
+            parts.append(f"{sign} {fmt_value(kind, threshold)} → {points:g}")
+    return "; ".join(parts)
+
+
+def indicator_rows(explanation: Mapping[str, Any], definition: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each indicator's points with its reason (value found, tier reached, or what is missing)."""
+    index = indicator_index(definition)
+    rows = []
+    for item in explanation.get("indicators", []):
+        ind = index.get(item["key"], {})
+        measure = MEASURES.get(ind.get("measure", ""))
+        kind = measure.kind if measure else ""
+        lower = measure is not None and measure.better == "lower"
+        tiers = ind.get("relaxed_tiers") if item.get("relaxed") else ind.get("tiers")
+        if item.get("missing"):
+            reason = _("Missing: %(fields)s") % {"fields": "、".join(field_label(f) for f in item["missing"])}
+        elif item.get("alt"):
+            alt = ind.get("otherwise") or {}
+            alt_measure = MEASURES.get(alt.get("measure", ""))
+            if alt_measure is not None and item.get("value") is not None:
+                reason = _("Does not apply (no surplus); %(what)s: %(value)s") % {
+                    "what": alt.get("measure"),
+                    "value": fmt_value(alt_measure.kind, item["value"]),
+                }
+            else:
+                reason = _("Does not apply")
+            tiers = alt.get("tiers")
+            if alt_measure is not None:
+                kind = alt_measure.kind
+        elif kind == "bool":
+            reason = _("Yes: met") if item["points"] else _("No: not met")
+        elif item["tier"] >= 0 and tiers:
+            threshold = tiers[item["tier"]][0]
+            reason = _("%(value)s: tier %(tier)s reached (%(sign)s %(threshold)s)") % {
+                "value": fmt_value(kind, item["value"]),
+                "tier": item["tier"] + 1,
+                "sign": "≤" if lower else "≥",
+                "threshold": fmt_value(kind, threshold),
+            }
+        else:
+            first = tiers[0][0] if tiers else None
+            reason = _("%(value)s: below the first tier (%(sign)s %(threshold)s)") % {
+                "value": fmt_value(kind, item["value"]),
+                "sign": "≤" if lower else "≥",
+                "threshold": fmt_value(kind, first),
+            }
+        if item.get("relaxed"):
+            reason += " · " + _("relaxed tiers for service cooperatives")
+        rows.append(
+            {
+                "key": item["key"],
+                "label": label_text(ind.get("label")),
+                "dimension": ind.get("dimension", ""),
+                "points": item["points"],
+                "max": item["max"],
+                "reason": reason,
+                "missing": bool(item.get("missing")),
+                "tiers": tier_text(kind, lower, tiers),
+            }
+        )
+    return rows
+
+
+def check_text(
+    name: str, params: Mapping[str, Any] | None = None, definition: Mapping[str, Any] | None = None
+) -> str:
+    params = dict(params or {})
+    if "flags" in params:
+        params["flags"] = ", ".join(field_label(f) for f in params["flags"])
+    if "share" in params:
+        params["share"] = fmt_value("share", params["share"])
+    if "indicator" in params and definition is not None:
+        ind = indicator_index(definition).get(params["indicator"], {})
+        params["indicator"] = f"{params['indicator']} {label_text(ind.get('label'))}".strip()
+        params.setdefault("min", 1)
+    text = CHECK_LABELS.get(name)
+    if text is None:
+        return name
+    try:
+        return str(text) % params
+    except (KeyError, TypeError, ValueError):
+        return str(text)
+
+
+def gate_rows(explanation: Mapping[str, Any], definition: Mapping[str, Any]) -> list[dict[str, Any]]:
+    gates = {g["key"]: g for g in definition.get("gates", [])}
+    rows = []
+    for gate in explanation.get("gates", []):
+        spec = gates.get(gate["key"], {})
+        specs = [c if isinstance(c, dict) else {"check": c} for c in spec.get("checks", [])]
+        checks = []
+        for index, chk in enumerate(gate["checks"]):
+            params = specs[index].get("params") if index < len(specs) else {}
+            detail = ""
+            if chk.get("missing"):
+                detail = _("Missing: %(fields)s") % {
+                    "fields": "、".join(field_label(f) for f in chk["missing"])
+                }
+            elif chk["check"] == "compliance_clean" and chk.get("value"):
+                detail = _("Failed items: %(items)s") % {"items": ", ".join(chk["value"])}
+            elif chk.get("value") not in (None, [], ""):
+                detail = str(chk["value"])
+            checks.append(
+                {"text": check_text(chk["check"], params, definition), "ok": chk["ok"], "detail": detail}
+            )
+        rows.append(
+            {
+                "key": gate["key"],
+                "label": label_text(spec.get("label")),
+                "star": gate["star"],
+                "passed": gate["passed"],
+                "checks": checks,
+            }
+        )
+    return rows
+
+
+def missing_text(fields: Any) -> str:
+    return "、".join(field_label(f) for f in fields or ())
+
+
+def advice_lines(advice: Mapping[str, Any], definition: Mapping[str, Any]) -> list[str]:
+    """'hold the annual general assembly …: +5 and passes gate G3; raise … from 52% to 60%: +6'."""
+    index = indicator_index(definition)
+    gates = {g["key"]: g for g in definition.get("gates", [])}
+    lines = []
+    for item in advice.get("items", []):
+        if item["kind"] == "indicator":
+            ind = index.get(item["key"], {})
+            measure = MEASURES.get(ind.get("measure", ""))
+            name = ind.get("measure", "")
+            kind = measure.kind if measure else ""
+            if kind in ("bool", "level") or name in MEASURE_ACTIONS:
+                text = str(MEASURE_ACTIONS.get(name, label_text(ind.get("label"))))
+                with contextlib.suppress(KeyError, TypeError, ValueError):
+                    text = text % {"to": item.get("to")}
+            else:
+                noun = str(MEASURE_NOUNS.get(name, label_text(ind.get("label"))))
+                values = {
+                    "what": noun,
+                    "from": fmt_value(kind, item.get("from")),
+                    "to": fmt_value(kind, item["to"]),
+                }
+                if item.get("from") is None:
+                    text = _("report %(what)s (at least %(to)s)") % values
+                elif measure is not None and measure.better == "lower":
+                    text = _("lower %(what)s from %(from)s to %(to)s") % values
+                else:
+                    text = _("raise %(what)s from %(from)s to %(to)s") % values
+            text = f"{text} ({item['key']})"
+        else:
+            spec = gates.get(item["key"], {})
+            params: dict[str, Any] = {}
+            checks = [c if isinstance(c, dict) else {"check": c} for c in spec.get("checks", [])]
+            position = item.get("index", -1)
+            if 0 <= position < len(checks) and checks[position]["check"] == item["check"]:
+                params = dict(checks[position].get("params") or {})
+            else:
+                params = dict(
+                    next((c.get("params") or {} for c in checks if c["check"] == item["check"]), {})
+                )
+            if "share" in params:
+                params["share"] = fmt_value("share", params["share"])
+            if "flags" in params:
+                params["flags"] = ", ".join(str(field_label(f)) for f in params["flags"])
+            if item["check"] == "compliance_clean":
+                params["items"] = ", ".join(item.get("from") or [])
+            if item["check"] == "indicator_points":
+                ind = index.get(params.get("indicator", ""), {})
+                text = str(MEASURE_ACTIONS.get(ind.get("measure", ""), label_text(ind.get("label"))))
+                with contextlib.suppress(KeyError, TypeError, ValueError):
+                    text = text % {"to": params.get("min")}
+            else:
+                try:
+                    text = str(CHECK_ACTIONS.get(item["check"], item["check"])) % params
+                except (KeyError, TypeError, ValueError):
+                    text = str(CHECK_ACTIONS.get(item["check"], item["check"]))
+        suffix = []
+        if item.get("gain"):
+            suffix.append(f"+{item['gain']:g}")
+        if item.get("gates"):
+            suffix.append(_("passes gate %(gates)s") % {"gates": ", ".join(item["gates"])})
+        lines.append(f"{text}: {_(' and ').join(suffix)}" if suffix else text)
+    return lines
+
+
+def blocked_lines(advice: Mapping[str, Any], definition: Mapping[str, Any]) -> list[str]:
+    gates = {g["key"]: g for g in definition.get("gates", [])}
+    lines = []
+    for gate_key, name in advice.get("blocked", []):
+        params: dict[str, Any] = {}
+        for chk in gates.get(gate_key, {}).get("checks", []):
+            chk = chk if isinstance(chk, dict) else {"check": chk}
+            if chk["check"] == name:
+                params = dict(chk.get("params") or {})
+        try:
+            text = str(CHECK_ACTIONS.get(name, name)) % params
+        except (KeyError, TypeError, ValueError):
+            text = str(CHECK_ACTIONS.get(name, name))
+        lines.append(f"{gate_key}: {text}")
+    return lines

@@ -1,0 +1,945 @@
+"""The importer: a file in, validated row by row exactly like the forms, then written all or nothing.
+
+    outcome = run_import(path, "cooperatives", user, filename="宁海县名录.xlsx", dry_run=True)
+
+Rows are read, checked and written in chunks (HEZUO_IMPORT_CHUNK_ROWS), so memory stays flat whatever the
+file's length. Each row is turned into a model instance and checked with the model's own rules: every
+field's `clean()` (the checks of `Model.clean_fields`, remembered per distinct value so that a column of
+repeated values costs one check) and the model's `clean()`; the credit code goes through
+`registry.creditcode.check`, duplicates and scope are checked the way the edit forms check them. Foreign
+keys are never taken from the file as ids: divisions are found by name or code, cooperatives by credit code
+and organisations by name, each through the user's scope.
+
+A commit writes with bulk_create / bulk_update and `record_bulk` inside one transaction and one change
+context (source "import", reason = the file's name), so the change history names the file under one
+request id; any error, or an unconfirmed warning, rolls everything back. The counts returned by a commit
+are the rows written.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from hezuo.core.context import change_context
+from hezuo.core.models import ChangeRecord
+from hezuo.core.scoping import ADD, CHANGE, VIEW, can, scope_for
+from hezuo.core.services import ScopeViolation, record_bulk, snapshot
+from hezuo.geo.models import Division
+from hezuo.registry import creditcode
+from hezuo.registry.models import Cooperative, Organization
+
+from . import conf
+from .readers import FileProblem, Table, open_table
+from .specs import (
+    BOOL,
+    CHOICE,
+    CODE,
+    COOPERATIVE_NAME,
+    DATE,
+    DECIMAL,
+    DIVISION,
+    DIVISION_PATH,
+    INTEGER,
+    MONEY,
+    ORGANIZATION,
+    TEXT,
+    YEAR,
+    Column,
+    Kind,
+    get_kind,
+)
+from .values import (
+    CellError,
+    clean_text,
+    is_empty,
+    normalize,
+    parse_bool,
+    parse_date,
+    parse_decimal,
+    parse_integer,
+    parse_text,
+    parse_year,
+)
+
+EMPTY = object()  # an empty cell in a column the file has
+TOTAL_WORDS = {"合计", "总计", "小计", "合 计", "total"}
+# columns that are expected in such files and carry nothing to import (serial numbers, our error reports)
+IGNORED_HEADERS = {normalize(h) for h in ("序号", "编号", "行号", "错误原因", "原始行号", "no.", "#")}
+
+
+@dataclass
+class Problem:
+    row: int | None  # the row number in the file (None: the file as a whole)
+    column: str  # the column's header as in the file
+    message: str
+    level: str = "error"  # error or warning
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"row": self.row, "column": self.column, "message": self.message, "level": self.level}
+
+
+@dataclass
+class Binding:
+    index: int  # the cell's position in the row
+    column: Column
+    unit: str | None
+    header: str  # as written in the file
+
+
+@dataclass
+class Outcome:
+    kind: str
+    dry_run: bool
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rows: int = 0
+    errors: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    error_count: int = 0
+    warning_count: int = 0
+    error_rows: set[int] = field(default_factory=set)
+    fatal: str = ""
+    notices: list[str] = field(default_factory=list)
+    headers: list[str] = field(default_factory=list)
+    mapping: dict[str, str] = field(default_factory=dict)  # header -> column key ("" = ignored)
+    unmatched: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # required column keys the file lacks
+    sheet: str = ""
+    header_row: int = 0
+    written: bool = False
+    request_id: uuid.UUID | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.fatal and not self.error_count
+
+    @property
+    def needs_mapping(self) -> bool:
+        return bool(self.missing or self.unmatched)
+
+
+# ---------------------------------------------------------------------------------------------------------
+def match_headers(
+    kind: Kind, headers: list[str], override: dict[str, str] | None = None
+) -> tuple[list[Binding], list[str], list[str], list[str]]:
+    """Bind the file's columns to the kind's columns.
+
+    Returns (bindings, unmatched headers, missing required column keys, problems). `override` maps a header
+    (as in the file) to a column key, or to "" to ignore the column.
+    """
+    override = override or {}
+    bindings: list[Binding] = []
+    unmatched: list[str] = []
+    problems: list[str] = []
+    for index, header in enumerate(headers):
+        if not header:
+            continue
+        if header in override:
+            key = override[header]
+            if not key:
+                continue
+            try:
+                column = kind.column(key)
+            except KeyError:
+                unmatched.append(header)
+                continue
+            matched, unit = kind.match(column.title)
+            bindings.append(Binding(index, column, unit if matched is column else column.unit, header))
+            continue
+        column_or_none, unit = kind.match(header)
+        if column_or_none is None:
+            if normalize(header) not in IGNORED_HEADERS:
+                unmatched.append(header)
+        else:
+            bindings.append(Binding(index, column_or_none, unit, header))
+    seen: dict[str, Binding] = {}
+    for binding in bindings:
+        other = seen.get(binding.column.key)
+        if other is not None:
+            problems.append(
+                _("The columns %(first)s and %(second)s both mean %(meaning)s; map one of them to another column "
+                  "or to \"ignore\".") % {"first": other.header, "second": binding.header,
+                                          "meaning": binding.column.title}
+            )
+        seen[binding.column.key] = binding
+    bound = set(seen)
+    missing = []
+    for column in kind.required:
+        if column.key in bound:
+            continue
+        if column.key in ("district", "town") and (DIVISION_PATH in bound or (column.key == "district" and "town" in bound)):
+            continue
+        missing.append(column.key)
+    return bindings, unmatched, missing, problems
+
+
+def header_score(kind: Kind) -> Callable[[list[Any]], int]:
+    def score(cells: list[Any]) -> int:
+        found = set()
+        for cell in cells:
+            if isinstance(cell, str) and cell.strip():
+                column, _unit = kind.match(cell)
+                if column is not None:
+                    found.add(column.key)
+        return len(found)
+
+    return score
+
+
+# ---------------------------------------------------------------------------------------------------------
+class FieldChecker:
+    """The checks of `Model.clean_fields()` on the model's own fields, remembered per distinct value.
+
+    A field's clean() depends on the value only (foreign keys, which look at the database, are resolved
+    through the user's scope instead), so the result of one check holds for every equal value."""
+
+    def __init__(self, model: type[models.Model]) -> None:
+        self.fields = [f for f in model._meta.fields if not f.is_relation and not f.primary_key]
+        self.memo: dict[str, dict[Any, tuple[bool, Any]]] = {f.name: {} for f in self.fields}
+
+    def check(self, obj: models.Model) -> dict[str, list[str]]:
+        errors: dict[str, list[str]] = {}
+        for f in self.fields:
+            raw = getattr(obj, f.attname)
+            if f.blank and raw in f.empty_values:
+                continue
+            memo = self.memo[f.name]
+            key = (raw.__class__, str(raw) if isinstance(raw, Decimal) else raw)
+            result = memo.get(key)
+            if result is None:
+                try:
+                    result = (True, f.clean(raw, obj))
+                except ValidationError as exc:
+                    result = (False, [m for e in exc.error_list for m in e.messages])
+                if len(memo) < 100_000:
+                    memo[key] = result
+            ok, value = result
+            if ok:
+                setattr(obj, f.attname, value)
+            else:
+                errors[f.name] = value
+        return errors
+
+
+class Divisions:
+    """Divisions by code, by name within their parent, and by path ("宁海县 跃龙街道")."""
+
+    SEPARATORS = str.maketrans({c: " " for c in "/／>›-—－|，,、"})
+
+    def __init__(self) -> None:
+        self.by_code: dict[str, Division] = {}
+        self.by_id: dict[int, Division] = {}
+        self.by_parent: dict[tuple[int | None, str], Division] = {}
+        self.by_level_name: dict[tuple[str, str], list[Division]] = defaultdict(list)
+        self.cities: set[str] = set()
+        for d in Division.objects.all().only("id", "code", "name", "level", "parent_id", "district_id"):
+            self.by_code[d.code] = d
+            self.by_id[d.pk] = d
+            if d.level == Division.Level.CITY:
+                self.cities.add(normalize(d.name))
+                continue
+            self.by_parent[(d.parent_id, normalize(d.name))] = d
+            self.by_level_name[(d.level, normalize(d.name))].append(d)
+            if d.level == Division.Level.DISTRICT and len(d.name) > 2 and d.name[-1] in "区县市":
+                self.by_level_name[(d.level, normalize(d.name[:-1]))].append(d)
+        self.memo: dict[tuple[str, str, int | None], Division | str] = {}
+
+    def chain(self, division: Division) -> dict[str, Division]:
+        """The division and its parents by level: {"district": ..., "town": ..., "village": ...}."""
+        found: dict[str, Division] = {}
+        node: Division | None = division
+        while node is not None and node.level != Division.Level.CITY:
+            found[node.level] = node
+            node = self.by_id.get(node.parent_id) if node.parent_id else None
+        return found
+
+    def resolve(self, text: str, level: str | None, within: Division | None = None) -> Division:
+        """The division a cell names (raises CellError). `level` None accepts any level (a path column)."""
+        key = (text, level or "", within.pk if within is not None else None)
+        found = self.memo.get(key)
+        if found is None:
+            try:
+                found = self._resolve(text, level, within)
+            except CellError as exc:
+                found = str(exc)
+            self.memo[key] = found
+        if isinstance(found, str):
+            raise CellError(found)
+        return found
+
+    def _resolve(self, text: str, level: str | None, within: Division | None) -> Division:
+        value = unicodedata.normalize("NFKC", text).lower().translate(self.SEPARATORS)
+        compact = re.sub(r"\s+", "", value)
+        if compact.isdigit():
+            division = self.by_code.get(compact)
+            if division is None:
+                raise CellError(_("No division has the code %(code)s.") % {"code": compact})
+            if level and division.level != level:
+                raise CellError(_("%(code)s is the code of %(name)s, a %(found)s, not a %(level)s.") % {
+                    "code": compact, "name": division.name, "found": division.get_level_display(),
+                    "level": Division.Level(level).label})
+            return division
+        parts = value.split()
+        if parts and parts[0] in self.cities and len(parts) > 1:
+            parts = parts[1:]
+        if len(parts) > 1:
+            node = self._one(parts[0], Division.Level.DISTRICT, None)
+            for part in parts[1:]:
+                child = self.by_parent.get((node.pk, part))
+                if child is None:
+                    raise CellError(_("%(parent)s has no division named %(name)s.") % {"parent": node.name,
+                                                                                       "name": part})
+                node = child
+            if level and node.level != level:
+                raise CellError(_("%(name)s is a %(found)s, not a %(level)s.") % {
+                    "name": text, "found": node.get_level_display(), "level": Division.Level(level).label})
+            return node
+        name = parts[0] if parts else compact
+        if level is None:
+            for candidate_level in (Division.Level.DISTRICT, Division.Level.TOWN, Division.Level.VILLAGE):
+                if self.by_level_name.get((candidate_level, name)):
+                    return self._one(name, candidate_level, within)
+            raise CellError(_("No division is named %(name)s.") % {"name": text})
+        return self._one(name, level, within)
+
+    def _one(self, name: str, level: str, within: Division | None) -> Division:
+        if within is not None and level != Division.Level.DISTRICT:
+            found = self.by_parent.get((within.pk, name))
+            if found is None and level == Division.Level.VILLAGE and within.level == Division.Level.DISTRICT:
+                found = next((d for d in self.by_level_name.get((level, name), []) if d.district_id == within.pk),
+                             None)
+            if found is None or found.level != level:
+                raise CellError(_("%(parent)s has no %(level)s named %(name)s.") % {
+                    "parent": within.name, "level": Division.Level(level).label, "name": name})
+            return found
+        candidates = self.by_level_name.get((level, name), [])
+        if not candidates:
+            raise CellError(_("No %(level)s is named %(name)s.") % {"level": Division.Level(level).label,
+                                                                    "name": name})
+        if len(candidates) > 1:
+            raise CellError(_("Several divisions are named %(name)s; give the district too or the code.")
+                            % {"name": name})
+        return candidates[0]
+
+
+class Organizations:
+    """The system's units the user may see, by name (for sponsors and federations)."""
+
+    def __init__(self, user: Any, federations_only: bool) -> None:
+        qs = Organization.objects.restrict(user, VIEW).filter(retired_at__isnull=True)
+        if federations_only:
+            qs = qs.filter(kind__startswith="federation")
+        self.by_name: dict[str, list[Organization]] = defaultdict(list)
+        for org in qs.only("id", "name", "kind", "district_id"):
+            self.by_name[normalize(org.name)].append(org)
+
+    def resolve(self, text: str) -> Organization:
+        found = self.by_name.get(normalize(text), [])
+        if not found:
+            raise CellError(_("No unit named %(name)s is registered on the platform (in your scope).")
+                            % {"name": text})
+        if len(found) > 1:
+            raise CellError(_("Several units are named %(name)s; rename one of them first.") % {"name": text})
+        return found[0]
+
+
+# ---------------------------------------------------------------------------------------------------------
+@dataclass
+class Row:
+    number: int
+    cells: list[Any]
+    values: dict[str, Any] = field(default_factory=dict)
+    has_error: bool = False
+    obj: Any = None
+    before: dict[str, Any] | None = None
+    before_values: dict[str, Any] | None = None
+    changed: tuple[str, ...] = ()
+
+
+class Importer:
+    def __init__(
+        self,
+        kind: Kind,
+        user: Any,
+        *,
+        dry_run: bool,
+        confirm_warnings: bool,
+        filename: str,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.kind = kind
+        self.model = kind.model
+        self.user = user
+        self.dry_run = dry_run
+        self.confirm_warnings = confirm_warnings
+        self.filename = filename
+        self.progress = progress
+        self.outcome = Outcome(kind.name, dry_run)
+        self.checker = FieldChecker(self.model)
+        self.scope = scope_for(user)
+        self.can_add = can(user, self.model, ADD)
+        self.can_change = can(user, self.model, CHANGE)
+        self.seen: dict[tuple[Any, ...], int] = {}
+        self.max_problems = conf.max_problems()
+        self.bindings: list[Binding] = []
+        self.by_key: dict[str, Binding] = {}
+        self.divisions: Divisions | None = None
+        self.organizations: Organizations | None = None
+        self.code_checks: dict[str, creditcode.CreditCodeCheck] = {}
+        self.labels: dict[str, dict[str, str]] = {}
+        self.blocked = False  # nothing more is written once a row fails (the transaction rolls back)
+
+    # problems ---------------------------------------------------------------------------------------------
+    def error(self, row: Row | None, column: str, message: str) -> None:
+        out = self.outcome
+        out.error_count += 1
+        if row is not None:
+            row.has_error = True
+            if len(out.error_rows) < self.max_problems:
+                out.error_rows.add(row.number)
+        if len(out.errors) < self.max_problems:
+            out.errors.append(Problem(row.number if row else None, column, str(message)))
+        self.blocked = True
+
+    def warning(self, row: Row, column: str, message: str) -> None:
+        out = self.outcome
+        out.warning_count += 1
+        if len(out.warnings) < self.max_problems:
+            out.warnings.append(Problem(row.number, column, str(message), "warning"))
+        if not self.confirm_warnings and not self.dry_run:
+            self.blocked = True
+
+    def header_for(self, field_name: str) -> str:
+        binding = self.by_key.get(field_name)
+        if binding is not None:
+            return binding.header
+        if field_name == NON_FIELD_ERRORS:
+            return ""
+        for column in self.kind.columns:
+            if column.key == field_name:
+                return column.title
+        try:
+            return str(self.model._meta.get_field(field_name).verbose_name)
+        except Exception:  # noqa: BLE001
+            return field_name
+
+    # the run ----------------------------------------------------------------------------------------------
+    def run(self, table: Table, override: dict[str, str] | None) -> Outcome:
+        out = self.outcome
+        out.headers, out.sheet, out.header_row = table.headers, table.sheet, table.header_row
+        out.notices.extend(table.notices)
+        bindings, unmatched, missing, problems = match_headers(self.kind, table.headers, override)
+        self.bindings = bindings
+        self.by_key = {b.column.key: b for b in bindings}
+        out.mapping = {b.header: b.column.key for b in bindings}
+        for header, key in (override or {}).items():
+            if not key and header in table.headers:
+                out.mapping[header] = ""
+        out.unmatched = unmatched
+        out.missing = missing
+        if unmatched:
+            out.notices.append(_("These columns match nothing and were ignored: %(columns)s.")
+                               % {"columns": "、".join(unmatched)})
+        if problems:
+            out.fatal = " ".join(problems)
+            return out
+        if missing:
+            names = "、".join(self.kind.column(k).title for k in missing)
+            out.fatal = _("Required columns are missing: %(columns)s. Check the header row (row %(row)d), or map "
+                          "the file's columns below.") % {"columns": names, "row": table.header_row}
+            return out
+        if not self.can_add and not self.can_change:
+            out.fatal = _("You may not import %(kind)s.") % {"kind": self.kind.label}
+            return out
+        if any(b.column.type == DIVISION for b in bindings):
+            self.divisions = Divisions()
+        if any(b.column.type == ORGANIZATION for b in bindings):
+            self.organizations = Organizations(self.user, federations_only=self.kind.name == "memberships")
+        chunk_size = conf.chunk_rows()
+        total = max(table.estimated_rows, 1)
+        rows_iter = self._rows(table)
+        with change_context(user=self.user, source="import", reason=self.filename[:500]) as ctx:
+            out.request_id = ctx.request_id
+            if self.dry_run:
+                self.loop(rows_iter, chunk_size, total)
+            else:
+                with transaction.atomic():
+                    self.loop(rows_iter, chunk_size, total)
+                    if self.blocked or not out.rows:
+                        transaction.set_rollback(True)
+                    else:
+                        out.written = True
+        if not self.dry_run and not out.written:
+            out.created = out.updated = out.unchanged = 0
+            if not out.error_count and out.warning_count and not self.confirm_warnings:
+                out.fatal = _("The file has warnings: read them and confirm them to import it.")
+        if out.rows == 0 and not out.fatal:
+            out.fatal = _("The file has a header row but no data rows.")
+        return out
+
+    def loop(self, rows_iter: Iterator[Row], chunk_size: int, total: int) -> None:
+        while True:
+            chunk = list(islice(rows_iter, chunk_size))
+            if not chunk:
+                break
+            self.process(chunk)
+            if self.progress is not None:
+                self.progress(min(self.outcome.rows, total), total)
+
+    def _rows(self, table: Table) -> Iterator[Row]:
+        first_key = self.kind.key[0]
+        key_binding = self.by_key.get(first_key)
+        for number, cells in table.rows():
+            row = Row(number, cells)
+            if key_binding is not None:
+                key_cell = cells[key_binding.index] if key_binding.index < len(cells) else None
+                first = next((c for c in cells if not is_empty(c)), None)
+                if is_empty(key_cell) and isinstance(first, str) and normalize(first) in TOTAL_WORDS:
+                    self.outcome.notices.append(_("Row %(row)d is a total row and was ignored.") % {"row": number})
+                    continue
+            for binding in self.bindings:
+                if (number, binding.index) in table.formula_cells:
+                    self.error(row, binding.header, _("The cell holds a formula with no computed value: open the "
+                                                      "file in Excel, save it, and upload it again."))
+                    continue
+                raw = cells[binding.index] if binding.index < len(cells) else None
+                if is_empty(raw):
+                    row.values[binding.column.key] = EMPTY
+                    continue
+                try:
+                    row.values[binding.column.key] = self.parse(binding, raw)
+                except CellError as exc:
+                    self.error(row, binding.header, str(exc))
+            self.outcome.rows += 1
+            yield row
+
+    def parse(self, binding: Binding, raw: Any) -> Any:
+        column = binding.column
+        kind = column.type
+        if kind in (TEXT, DIVISION, ORGANIZATION):
+            return parse_text(raw)
+        if kind == CODE:
+            return creditcode.normalize(clean_text(raw))
+        if kind == DATE:
+            return parse_date(raw)
+        if kind in (MONEY, DECIMAL):
+            return parse_decimal(raw, binding.unit)
+        if kind == INTEGER:
+            return parse_integer(raw)
+        if kind == YEAR:
+            return parse_year(raw)
+        if kind == BOOL:
+            return parse_bool(raw)
+        if kind == CHOICE:
+            labels = self._choice_labels(column)
+            code = labels.get(normalize(clean_text(raw)))
+            if code is None:
+                raise CellError(_("%(value)s is not one of the allowed values: %(allowed)s.")
+                                % {"value": clean_text(raw), "allowed": column.allowed_values()})
+            return code
+        raise AssertionError(kind)
+
+    def _choice_labels(self, column: Column) -> dict[str, str]:
+        labels = self.labels.get(column.key)
+        if labels is None:
+            labels = self.labels[column.key] = column.choice_labels()
+        return labels
+
+    # one chunk ---------------------------------------------------------------------------------------------
+    def process(self, rows: list[Row]) -> None:
+        if self.kind.child:
+            self.prepare_children(rows)
+        else:
+            self.prepare_cooperatives(rows)
+        creates: list[Row] = []
+        updates: list[Row] = []
+        for row in rows:
+            if row.has_error or row.obj is None:
+                continue
+            self.validate(row)
+            if row.has_error:
+                continue
+            if row.before is None:
+                creates.append(row)
+            elif row.changed:
+                updates.append(row)
+            else:
+                self.outcome.unchanged += 1
+        if self.dry_run:
+            self.outcome.created += len(creates)
+            self.outcome.updated += len(updates)
+            return
+        if self.blocked:
+            return
+        self.write(creates, updates)
+
+    def apply(self, row: Row, obj: models.Model) -> None:
+        """Set the file's values on the instance; remember what they were before."""
+        before_values: dict[str, Any] = {}
+        for key, value in row.values.items():
+            binding = self.by_key[key]
+            column = binding.column
+            if column.type in (DIVISION, CODE) or key == COOPERATIVE_NAME:
+                continue
+            model_field = self.model._meta.get_field(key)
+            if column.type == ORGANIZATION:
+                before_values[model_field.attname] = getattr(obj, model_field.attname)
+                setattr(obj, key, None if value is EMPTY else value)
+                continue
+            before_values[model_field.attname] = getattr(obj, model_field.attname)
+            if value is EMPTY:
+                if not model_field.blank and not model_field.has_default():
+                    self.error(row, binding.header, _("This column is required; the cell is empty."))
+                    continue
+                value = empty_value(model_field, creating=row.before is None)
+                if value is None and not model_field.null:
+                    value = before_values[model_field.attname]
+            setattr(obj, model_field.attname, value)
+        row.before_values = before_values
+
+    def validate(self, row: Row) -> None:
+        obj = row.obj
+        errors = self.checker.check(obj)
+        try:
+            obj.clean()
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                errors.setdefault(name, []).extend(messages)
+        for name, messages in errors.items():
+            for message in messages:
+                self.error(row, self.header_for(name), message)
+        if row.has_error or row.before_values is None:
+            return
+        if row.before is not None:
+            changed = [
+                name for name, old in row.before_values.items() if getattr(obj, name) != old
+            ]
+            row.changed = tuple(changed)
+
+    # cooperatives ------------------------------------------------------------------------------------------
+    def prepare_cooperatives(self, rows: list[Row]) -> None:
+        code_binding = self.by_key["credit_code"]
+        codes: set[str] = set()
+        for row in rows:
+            code = row.values.get("credit_code")
+            if row.has_error or code is EMPTY or code is None:
+                if code is EMPTY:
+                    self.error(row, code_binding.header, _("This column is required; the cell is empty."))
+                continue
+            result = self.code_checks.get(code)
+            if result is None:
+                result = self.code_checks[code] = creditcode.check(code)
+            for message in result.errors:
+                self.error(row, code_binding.header, message)
+            if result.errors:
+                continue
+            for message in result.warnings:
+                self.warning(row, code_binding.header, message)
+            row.values["credit_code"] = result.code
+            first = self.seen.get((result.code,))
+            if first is not None:
+                self.error(row, code_binding.header,
+                           _("The same credit code is on row %(row)d of this file.") % {"row": first})
+                continue
+            self.seen[(result.code,)] = row.number
+            codes.add(result.code)
+        existing = {
+            c.credit_code: c
+            for c in Cooperative.objects.restrict(self.user, CHANGE).filter(credit_code__in=codes)
+            .select_related("district", "town", "village")
+        }
+        # like the edit form: a code registered outside the user's scope is refused without showing the record
+        elsewhere = set(
+            Cooperative.objects.filter(credit_code__in=codes - existing.keys()).values_list("credit_code", flat=True)
+        ) if len(existing) < len(codes) else set()
+        for row in rows:
+            if row.has_error:
+                continue
+            code = row.values["credit_code"]
+            obj = existing.get(code)
+            if code in elsewhere:
+                self.error(row, code_binding.header, _("This credit code is already registered (outside your scope)."))
+                continue
+            if obj is None:
+                if not self.can_add:
+                    self.error(row, code_binding.header,
+                               _("No cooperative with this credit code is registered in your scope."))
+                    continue
+                obj = Cooperative(credit_code=code)
+                row.before = None
+            else:
+                if obj.retired_at is not None:
+                    self.error(row, code_binding.header,
+                               _("This cooperative is retired; restore it before importing changes to it."))
+                    continue
+                row.before = snapshot(obj)
+            row.obj = obj
+            self.apply(row, obj)
+            self.place(row, obj)
+
+    def place(self, row: Row, obj: Cooperative) -> None:
+        """District, town and village from the division columns; and the edit form's scope check."""
+        values = row.values
+        if not any(k in values for k in ("district", "town", "village", DIVISION_PATH)):
+            return
+        divisions = self.divisions
+        assert divisions is not None and row.before_values is not None
+        found: dict[str, Division | None] = {"district": None, "town": None, "village": None}
+        path = values.get(DIVISION_PATH)
+        if path not in (None, EMPTY):
+            try:
+                found.update(divisions.chain(divisions.resolve(path, None)))
+            except CellError as exc:
+                self.error(row, self.by_key[DIVISION_PATH].header, str(exc))
+                return
+        for level in ("district", "town", "village"):
+            text = values.get(level)
+            if text in (None, EMPTY):
+                continue
+            within = None if level == "district" else (found["town"] if level == "village" else None) or found["district"]
+            try:
+                division = divisions.resolve(text, level, within)
+            except CellError as exc:
+                self.error(row, self.by_key[level].header, str(exc))
+                return
+            for upper, node in divisions.chain(division).items():
+                if upper == level or found[upper] is None:
+                    found[upper] = node
+        creating = row.before is None
+        if found["town"] is None and creating and ("town" in values or DIVISION_PATH in values):
+            binding = self.by_key.get("town") or self.by_key[DIVISION_PATH]
+            self.error(row, binding.header, _("This column is required; the cell is empty."))
+            return
+        path_given = path not in (None, EMPTY)
+        for level in ("district", "town", "village"):
+            attname = f"{level}_id"
+            row.before_values[attname] = getattr(obj, attname)
+            node = found[level]
+            if node is not None:
+                setattr(obj, level, node)
+            elif level == "village" and (values.get("village") is EMPTY or (path_given and "village" not in values)):
+                obj.village = None
+        if obj.district_id is not None and not self.district_allowed(obj.district_id):
+            binding = self.by_key.get("district") or self.by_key.get("town") or self.by_key.get(DIVISION_PATH)
+            self.error(row, binding.header if binding else "", _(
+                "%(district)s is outside your scope: you may add and change cooperatives of your own district "
+                "only.") % {"district": obj.district.name})
+
+    def district_allowed(self, district_id: int) -> bool:
+        return self.scope.everything or district_id in self.scope.district_ids
+
+    # records under a cooperative ---------------------------------------------------------------------------
+    def prepare_children(self, rows: list[Row]) -> None:
+        code_binding = self.by_key["credit_code"]
+        codes = set()
+        for row in rows:
+            code = row.values.get("credit_code")
+            if code is EMPTY:
+                self.error(row, code_binding.header, _("This column is required; the cell is empty."))
+            elif not row.has_error and code:
+                codes.add(code)
+        coops = {
+            c.credit_code: c
+            for c in Cooperative.objects.restrict(self.user, VIEW).filter(credit_code__in=codes)
+            .only("id", "name", "credit_code", "registration_date", "district_id", "retired_at")
+        }
+        for row in rows:
+            if row.has_error:
+                continue
+            coop = coops.get(row.values["credit_code"])
+            if coop is None:
+                self.error(row, code_binding.header,
+                           _("No cooperative with this credit code is registered in your scope."))
+                continue
+            name = row.values.get(COOPERATIVE_NAME)
+            if name not in (None, EMPTY) and normalize(name) != normalize(coop.name):
+                self.warning(row, self.by_key[COOPERATIVE_NAME].header,
+                             _("The name differs from the registered name %(name)s; check the credit code.")
+                             % {"name": coop.name})
+            row.obj = coop  # the parent, for now
+            for binding in self.bindings:
+                if binding.column.type == ORGANIZATION:
+                    value = row.values.get(binding.column.key)
+                    if value in (None, EMPTY):
+                        row.values[binding.column.key] = None
+                        continue
+                    assert self.organizations is not None
+                    try:
+                        row.values[binding.column.key] = self.organizations.resolve(value)
+                    except CellError as exc:
+                        self.error(row, binding.header, str(exc))
+        coop_ids = {row.obj.pk for row in rows if not row.has_error and row.obj is not None}
+        existing: dict[tuple[Any, ...], models.Model] = {}
+        changeable: set[int] = set()
+        if coop_ids:
+            qs = self.model._default_manager.restrict(self.user, VIEW).filter(  # type: ignore[attr-defined]
+                cooperative_id__in=coop_ids, retired_at__isnull=True
+            ).order_by("pk")
+            for record in qs:
+                existing.setdefault(self.record_key(record), record)
+            if existing and self.can_change:
+                changeable = set(
+                    self.model._default_manager.restrict(self.user, CHANGE)  # type: ignore[attr-defined]
+                    .filter(pk__in=[r.pk for r in existing.values()]).values_list("pk", flat=True)
+                )
+        for row in rows:
+            if row.has_error or row.obj is None:
+                row.obj = None
+                continue
+            coop = row.obj
+            key = self.row_key(row, coop)
+            if key is None:
+                row.obj = None
+                continue
+            first = self.seen.get(key)
+            if first is not None:
+                self.error(row, code_binding.header,
+                           _("The same record is on row %(row)d of this file.") % {"row": first})
+                row.obj = None
+                continue
+            self.seen[key] = row.number
+            record = existing.get(key)
+            if record is not None:
+                if record.pk not in changeable:
+                    self.error(row, code_binding.header, _("You may not change this record."))
+                    row.obj = None
+                    continue
+                record.cooperative = coop  # type: ignore[attr-defined]
+                row.before = snapshot(record)
+                obj = record
+            else:
+                if not self.can_add:
+                    self.error(row, code_binding.header,
+                               _("You may not add %(kind)s.") % {"kind": self.model._meta.verbose_name_plural})
+                    row.obj = None
+                    continue
+                obj = self.model(cooperative=coop)
+                row.before = None
+            row.obj = obj
+            self.apply(row, obj)
+
+    def record_key(self, record: models.Model) -> tuple[Any, ...]:
+        parts: list[Any] = [record.cooperative_id]  # type: ignore[attr-defined]
+        for key in self.kind.key[1:]:
+            column = self.kind.column(key)
+            parts.append(getattr(record, f"{key}_id") if column.type == ORGANIZATION else getattr(record, key))
+        return tuple(parts)
+
+    def row_key(self, row: Row, coop: Cooperative) -> tuple[Any, ...] | None:
+        parts: list[Any] = [coop.pk]
+        for key in self.kind.key[1:]:
+            value = row.values.get(key)
+            if value in (None, EMPTY):
+                binding = self.by_key.get(key)
+                self.error(row, binding.header if binding else self.kind.column(key).title,
+                           _("This column is required; the cell is empty."))
+                return None
+            parts.append(value.pk if isinstance(value, models.Model) else value)
+        return tuple(parts)
+
+    # writing -----------------------------------------------------------------------------------------------
+    def write(self, creates: list[Row], updates: list[Row]) -> None:
+        model = self.model
+        now = timezone.now()
+        if creates:
+            objs = [row.obj for row in creates]
+            if model is Cooperative:
+                for obj in objs:
+                    obj.refresh_search_text()
+            written = model._default_manager.bulk_create(objs, batch_size=500)
+            record_bulk(written, ChangeRecord.Action.CREATE)
+            self.verify(ADD, [o.pk for o in written])
+            self.outcome.created += len(written)
+        if updates:
+            groups: dict[tuple[str, ...], list[Row]] = defaultdict(list)
+            for row in updates:
+                obj = row.obj
+                fields = set(row.changed)
+                if model is Cooperative and fields & {"name", "credit_code", "legal_representative"}:
+                    obj.refresh_search_text()
+                    fields.add("search_text")
+                obj.updated_at = now
+                fields.add("updated_at")
+                groups[tuple(sorted(fields))].append(row)
+            count = 0
+            for fields, group in groups.items():
+                names = [model._meta.get_field(f[:-3] if f.endswith("_id") else f).name for f in fields]
+                count += model._default_manager.bulk_update([r.obj for r in group], names, batch_size=500)
+            record_bulk([r.obj for r in updates], ChangeRecord.Action.UPDATE, [r.before for r in updates])
+            self.verify(CHANGE, [r.obj.pk for r in updates])
+            self.outcome.updated += count
+
+    def verify(self, action: str, pks: list[int]) -> None:
+        """Re-read the written rows through the user's scope (like save_record): all or nothing."""
+        if not getattr(self.user, "pk", None) or not pks:
+            return
+        reachable = self.model._default_manager.restrict(self.user, action).filter(pk__in=pks).count()  # type: ignore[attr-defined]
+        if reachable != len(pks):
+            raise ScopeViolation(_("This change would put the record outside your scope."))
+
+
+def empty_value(model_field: models.Field, creating: bool) -> Any:
+    if model_field.null:
+        return None
+    if isinstance(model_field, models.BooleanField):
+        return False
+    if model_field.has_default():
+        return model_field.get_default()
+    if isinstance(model_field, models.CharField | models.TextField):
+        return ""
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+def run_import(
+    path: Path | str,
+    kind: str,
+    user: Any,
+    *,
+    filename: str = "",
+    dry_run: bool = True,
+    mapping: dict[str, str] | None = None,
+    confirm_warnings: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    mapping_for: Callable[[list[str]], dict[str, str] | None] | None = None,
+) -> Outcome:
+    """Import (or, with dry_run, only check) one file. Never raises for bad input: the outcome says."""
+    spec = get_kind(kind)
+    path = Path(path)
+    filename = filename or path.name
+    importer = Importer(spec, user, dry_run=dry_run, confirm_warnings=confirm_warnings, filename=filename,
+                        progress=progress)
+    try:
+        table = open_table(path, filename, header_score(spec))
+    except FileProblem as exc:
+        importer.outcome.fatal = str(exc)
+        return importer.outcome
+    if mapping is None and mapping_for is not None:
+        mapping = mapping_for(table.headers)
+        if mapping:
+            importer.outcome.notices.append(_("The column mapping saved for files with these headers was applied."))
+    try:
+        return importer.run(table, mapping)
+    except ScopeViolation as exc:
+        importer.outcome.fatal = str(exc)
+        importer.outcome.written = False
+        importer.outcome.created = importer.outcome.updated = 0
+        return importer.outcome
+    finally:
+        table.close()
+
