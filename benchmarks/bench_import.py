@@ -1,6 +1,6 @@
 """Bulk import: `bench: import_coops_seconds`, `import_update_seconds`, `import_facts_rows_per_s`,
-`import_peak_rss_mb`, `import_speedup_vs_django_import_export`, `import_update_speedup_vs_django_import_export`,
-`import_ratio_to_floor` (issue 6).
+`import_peak_rss_mb`, `import_speedup_vs_django_import_export`,
+`import_update_speedup_vs_django_import_export`, `import_ratio_to_floor` (issue 6).
 
 Generates a 50,000-row cooperatives .xlsx (and the same file with every row changed) and a 200,000-row
 yearly-facts .xlsx, then imports them end to end (file, validation, history and all) into an EMPTY
@@ -9,7 +9,7 @@ creates beside it and drops at the end. The registry benchmark's database is not
 
 Each measured step runs in a fresh Python process (so that peak memory is the step's own):
   ours: coops (50,000 new), facts (200,000 new), update (50,000 changed rows);
-  floor: reading the cells with python-calamine + bulk_create of the same rows, no validation, lookups or history;
+  floor: python-calamine reads the cells, bulk_create inserts the same rows; no validation, lookups, history;
   django-import-export: the same files into the same models, `import_id_fields = ["credit_code"]`.
 
 django-import-export is not a dependency of the project; install it in the environment to get the two
@@ -38,14 +38,52 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 COOPS = int(os.environ.get("BENCH_IMPORT_COOPS", "50000"))
 FACTS = int(os.environ.get("BENCH_IMPORT_FACTS", "200000"))
-COOP_HEADERS = ["合作社名称", "统一社会信用代码", "成立日期", "注册资本（万元）", "法定代表人", "联系电话", "住所",
-                "区县", "乡镇（街道）", "行业", "主要产品", "经营状态", "绿色食品认证"]
-FACT_HEADERS = ["统一社会信用代码", "合作社名称", "年度", "成员数", "农民成员数", "单位成员数", "成员户数",
-                "带动非成员农户数", "经营收入（万元）", "固定资产（万元）", "成员出资总额（万元）", "可分配盈余（万元）",
-                "按交易量返还盈余（万元）", "召开成员大会", "报送年度报告"]
+COOP_HEADERS = [
+    "合作社名称",
+    "统一社会信用代码",
+    "成立日期",
+    "注册资本（万元）",
+    "法定代表人",
+    "联系电话",
+    "住所",
+    "区县",
+    "乡镇（街道）",
+    "行业",
+    "主要产品",
+    "经营状态",
+    "绿色食品认证",
+]
+FACT_HEADERS = [
+    "统一社会信用代码",
+    "合作社名称",
+    "年度",
+    "成员数",
+    "农民成员数",
+    "单位成员数",
+    "成员户数",
+    "带动非成员农户数",
+    "经营收入（万元）",
+    "固定资产（万元）",
+    "成员出资总额（万元）",
+    "可分配盈余（万元）",
+    "按交易量返还盈余（万元）",
+    "召开成员大会",
+    "报送年度报告",
+]
 INDUSTRIES = ["水果", "蔬菜", "粮油", "茶叶", "畜禽", "水产", "花卉苗木", "林业竹木", "农机服务"]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙胡朱高林何郭马罗"
 BENCH_USER = "bench-import"
+INDUSTRY_CODES = {
+    "水果": "fruit",
+    "蔬菜": "vegetables",
+    "粮油": "grain",
+    "茶叶": "tea",
+    "畜禽": "livestock",
+    "水产": "aquaculture",
+    "花卉苗木": "flowers",
+    "林业竹木": "forestry",
+    "农机服务": "machinery",
+}
 
 
 def emit(key: str, value: float | int, unit: str = "") -> None:
@@ -57,7 +95,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-# -------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # the files
 def towns() -> list[tuple[str, str, str]]:
     """(district code, district name, town name) of every town, from the shipped divisions file."""
@@ -80,28 +118,42 @@ def generate(folder: Path) -> None:
     coops = []
     for n in range(COOPS):
         district, district_name, town = all_towns[n % len(all_towns)]
-        coops.append({
-            "name": f"{district_name}{town}第{n}号{rng.choice(INDUSTRIES)}专业合作社",
-            "code": make_code(district, f"BM{n:07d}"),
-            "registered": dt.date(2008 + n % 15, 1 + n % 12, 1 + n % 28),
-            "capital": rng.randint(10, 5000) / 10,
-            "person": rng.choice(SURNAMES) + rng.choice(SURNAMES) + "明",
-            "phone": f"139{n:08d}",
-            "district": district_name,
-            "town": town,
-            "industry": INDUSTRIES[n % len(INDUSTRIES)],
-        })
+        coops.append(
+            {
+                "name": f"{district_name}{town}第{n}号{rng.choice(INDUSTRIES)}专业合作社",
+                "code": make_code(district, f"BM{n:07d}"),
+                "registered": dt.date(2005 + n % 15, 1 + n % 12, 1 + n % 28),
+                "capital": rng.randint(10, 5000) / 10,
+                "person": rng.choice(SURNAMES) + rng.choice(SURNAMES) + "明",
+                "phone": f"139{n:08d}",
+                "district": district_name,
+                "town": town,
+                "industry": INDUSTRIES[n % len(INDUSTRIES)],
+            }
+        )
 
     def coop_file(path: Path, changed: bool) -> None:
         workbook = Workbook(write_only=True)
         sheet = workbook.create_sheet("合作社")
         sheet.append(COOP_HEADERS)
         for n, c in enumerate(coops):
-            sheet.append([
-                c["name"], c["code"], c["registered"], c["capital"] + (1 if changed else 0),
-                c["person"], c["phone"], f"{c['town']}{n % 300}号", c["district"], c["town"], c["industry"],
-                "枇杷、杨梅" if not changed else "枇杷、杨梅、柑橘", "正常经营", "是" if n % 7 == 0 else "否",
-            ])
+            sheet.append(
+                [
+                    c["name"],
+                    c["code"],
+                    c["registered"],
+                    c["capital"] + (1 if changed else 0),
+                    c["person"],
+                    c["phone"],
+                    f"{c['town']}{n % 300}号",
+                    c["district"],
+                    c["town"],
+                    c["industry"],
+                    "枇杷、杨梅" if not changed else "枇杷、杨梅、柑橘",
+                    "正常经营",
+                    "是" if n % 7 == 0 else "否",
+                ]
+            )
         workbook.save(path)
 
     coop_file(folder / "coops.xlsx", changed=False)
@@ -117,22 +169,36 @@ def generate(folder: Path) -> None:
                 break
             members = rng.randint(5, 400)
             surplus = rng.randint(0, 50000) / 100
-            sheet.append([
-                c["code"], c["name"], year, members, members - rng.randint(0, min(5, members)), rng.randint(0, 3),
-                members - rng.randint(0, 3), rng.randint(0, 2000), rng.randint(0, 900000) / 100,
-                rng.randint(0, 90000) / 100, rng.randint(100, 90000) / 100, surplus, round(surplus * 0.6, 2),
-                "是", "是" if year < 2024 else "否",
-            ])
+            sheet.append(
+                [
+                    c["code"],
+                    c["name"],
+                    year,
+                    members,
+                    members - rng.randint(0, min(5, members)),
+                    rng.randint(0, 3),
+                    members - rng.randint(0, 3),
+                    rng.randint(0, 2000),
+                    rng.randint(0, 900000) / 100,
+                    rng.randint(0, 90000) / 100,
+                    rng.randint(100, 90000) / 100,
+                    surplus,
+                    round(surplus * 0.6, 2),
+                    "是",
+                    "是" if year < 2024 else "否",
+                ]
+            )
             written += 1
     workbook.save(folder / "facts.xlsx")
 
 
-# -------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # one step in its own process
 def django_setup() -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hezuo.settings")
     os.environ["TASKS_BACKEND"] = "django_tasks.backends.immediate.ImmediateBackend"
+    os.environ["DEBUG"] = "0"  # as in production: no log of every SQL statement
     import django
 
     django.setup()
@@ -161,8 +227,14 @@ def step_ours(path: str) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     if not outcome.written:
         raise SystemExit(f"import failed: {outcome.fatal} {[p.as_dict() for p in outcome.errors[:5]]}")
-    return {"seconds": seconds, "rows": outcome.rows, "created": outcome.created, "updated": outcome.updated,
-            "unchanged": outcome.unchanged, "rss": peak_rss_mb()}
+    return {
+        "seconds": seconds,
+        "rows": outcome.rows,
+        "created": outcome.created,
+        "updated": outcome.updated,
+        "unchanged": outcome.unchanged,
+        "rss": peak_rss_mb(),
+    }
 
 
 def step_floor(path: str) -> dict[str, Any]:
@@ -177,8 +249,6 @@ def step_floor(path: str) -> dict[str, Any]:
     from hezuo.registry.models import Cooperative
 
     towns_by_name = {d.name: d for d in Division.objects.filter(level="town")}
-    industry = {"水果": "fruit", "蔬菜": "vegetables", "粮油": "grain", "茶叶": "tea", "畜禽": "livestock",
-                "水产": "aquaculture", "花卉苗木": "flowers", "林业竹木": "forestry", "农机服务": "machinery"}
     started = time.perf_counter()
     workbook = CalamineWorkbook.from_path(path)
     rows = workbook.get_sheet_by_index(0).iter_rows()
@@ -187,11 +257,23 @@ def step_floor(path: str) -> dict[str, Any]:
     count = 0
     for r in rows:
         town = towns_by_name[r[8]]
-        batch.append(Cooperative(
-            name=r[0], credit_code=r[1], registration_date=r[2], registered_capital=Decimal(repr(r[3])) * 10000,
-            legal_representative=r[4], phone=str(r[5]), address=r[6], district_id=town.district_id, town=town,
-            industry=industry[r[9]], main_products=r[10], operating_status="operating", cert_green=r[12] == "是",
-        ))
+        batch.append(
+            Cooperative(
+                name=r[0],
+                credit_code=r[1],
+                registration_date=r[2],
+                registered_capital=Decimal(repr(r[3])) * 10000,
+                legal_representative=r[4],
+                phone=str(r[5]),
+                address=r[6],
+                district_id=town.district_id,
+                town=town,
+                industry=INDUSTRY_CODES[r[9]],
+                main_products=r[10],
+                operating_status="operating",
+                cert_green=r[12] == "是",
+            )
+        )
         if len(batch) >= 2000:
             Cooperative.objects.bulk_create(batch, batch_size=500)
             count += len(batch)
@@ -211,9 +293,6 @@ def step_die(path: str) -> dict[str, Any]:
 
     from hezuo.geo.models import Division
     from hezuo.registry.models import Cooperative
-
-    industry = {"水果": "fruit", "蔬菜": "vegetables", "粮油": "grain", "茶叶": "tea", "畜禽": "livestock",
-                "水产": "aquaculture", "花卉苗木": "flowers", "林业竹木": "forestry", "农机服务": "machinery"}
 
     class WanWidget(widgets.DecimalWidget):
         def clean(self, value: Any, row: Any = None, **kwargs: Any) -> Any:
@@ -235,25 +314,46 @@ def step_die(path: str) -> dict[str, Any]:
     class CooperativeResource(resources.ModelResource):
         name = fields.Field("name", column_name="合作社名称")
         credit_code = fields.Field("credit_code", column_name="统一社会信用代码")
-        registration_date = fields.Field("registration_date", column_name="成立日期", widget=widgets.DateWidget())
-        registered_capital = fields.Field("registered_capital", column_name="注册资本（万元）", widget=WanWidget())
+        registration_date = fields.Field(
+            "registration_date", column_name="成立日期", widget=widgets.DateWidget()
+        )
+        registered_capital = fields.Field(
+            "registered_capital", column_name="注册资本（万元）", widget=WanWidget()
+        )
         legal_representative = fields.Field("legal_representative", column_name="法定代表人")
         phone = fields.Field("phone", column_name="联系电话")
         address = fields.Field("address", column_name="住所")
-        district = fields.Field("district", column_name="区县", widget=widgets.ForeignKeyWidget(Division, "name"))
-        town = fields.Field("town", column_name="乡镇（街道）", widget=widgets.ForeignKeyWidget(Division, "name"))
-        industry = fields.Field("industry", column_name="行业", widget=ChoiceWidget(industry))
+        district = fields.Field(
+            "district", column_name="区县", widget=widgets.ForeignKeyWidget(Division, "name")
+        )
+        town = fields.Field(
+            "town", column_name="乡镇（街道）", widget=widgets.ForeignKeyWidget(Division, "name")
+        )
+        industry = fields.Field("industry", column_name="行业", widget=ChoiceWidget(INDUSTRY_CODES))
         main_products = fields.Field("main_products", column_name="主要产品")
-        operating_status = fields.Field("operating_status", column_name="经营状态",
-                                        widget=ChoiceWidget({"正常经营": "operating"}))
+        operating_status = fields.Field(
+            "operating_status", column_name="经营状态", widget=ChoiceWidget({"正常经营": "operating"})
+        )
         cert_green = fields.Field("cert_green", column_name="绿色食品认证", widget=BoolWidget())
 
         class Meta:
             model = Cooperative
             import_id_fields = ["credit_code"]
-            fields = ("name", "credit_code", "registration_date", "registered_capital", "legal_representative",
-                      "phone", "address", "district", "town", "industry", "main_products", "operating_status",
-                      "cert_green")
+            fields = (
+                "name",
+                "credit_code",
+                "registration_date",
+                "registered_capital",
+                "legal_representative",
+                "phone",
+                "address",
+                "district",
+                "town",
+                "industry",
+                "main_products",
+                "operating_status",
+                "cert_green",
+            )
 
     started = time.perf_counter()
     with open(path, "rb") as handle:
@@ -261,14 +361,19 @@ def step_die(path: str) -> dict[str, Any]:
     result = CooperativeResource().import_data(dataset, dry_run=False, raise_errors=True)
     seconds = time.perf_counter() - started
     totals = result.totals
-    return {"seconds": seconds, "rows": len(dataset), "created": totals.get("new", 0),
-            "updated": totals.get("update", 0), "rss": peak_rss_mb()}
+    return {
+        "seconds": seconds,
+        "rows": len(dataset),
+        "created": totals.get("new", 0),
+        "updated": totals.get("update", 0),
+        "rss": peak_rss_mb(),
+    }
 
 
 STEPS = {"setup": step_setup, "ours": step_ours, "floor": step_floor, "die": step_die}
 
 
-# -------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # databases of our own
 class Databases:
     """Fresh databases for the steps: SQLite files in a temporary folder, or PostgreSQL databases created
@@ -311,12 +416,16 @@ def run_step(step: str, url: str, *args: str) -> dict[str, Any]:
     env = dict(os.environ, DATABASE_URL=url, PYTHONPATH=str(ROOT))
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.bench_import", step, *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if done.returncode != 0:
         raise RuntimeError(f"step {step} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     line = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")][-1]
-    return json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT ") :])
 
 
 def run() -> None:
@@ -330,8 +439,11 @@ def run() -> None:
         folder = Path(tmp)
         started = time.perf_counter()
         generate(folder)
-        print(f"# generated {COOPS} cooperatives and {FACTS} facts rows in {time.perf_counter() - started:.1f} s",
-              flush=True)
+        print(
+            f"# generated {COOPS} cooperatives and {FACTS} facts rows "
+            f"in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
         dbs = Databases(folder)
         try:
             ours = dbs.new("ours")
@@ -359,11 +471,16 @@ def run() -> None:
                 die_update = run_step("die", die_db, str(folder / "coops-changed.xlsx"))
                 print(f"# django-import-export, update: {die_update}", flush=True)
                 emit("import_speedup_vs_django_import_export", die_new["seconds"] / coops["seconds"])
-                emit("import_update_speedup_vs_django_import_export", die_update["seconds"] / update["seconds"])
+                emit(
+                    "import_update_speedup_vs_django_import_export", die_update["seconds"] / update["seconds"]
+                )
             else:
-                print("# skipped import_speedup_vs_django_import_export and import_update_speedup_vs_django_"
-                      "import_export: django-import-export is not installed "
-                      "(.venv/bin/pip install django-import-export==4.4.3)", flush=True)
+                print(
+                    "# skipped import_speedup_vs_django_import_export and import_update_speedup_vs_django_"
+                    "import_export: django-import-export is not installed "
+                    "(.venv/bin/pip install django-import-export==4.4.3)",
+                    flush=True,
+                )
             emit("import_ratio_to_floor", coops["seconds"] / floor["seconds"])
         finally:
             dbs.drop()

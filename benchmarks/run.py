@@ -13,7 +13,7 @@ import time
 
 from .common import configure, emit, machine, peak_rss_mb, prepare
 
-BENCHMARKS = ["registry"]
+BENCHMARKS = ["registry", "rating"]
 
 
 def main(argv: list[str]) -> None:

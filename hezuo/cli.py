@@ -9,6 +9,7 @@ COMMANDS = [
     ("setup", "migrate the database and load the shipped divisions (idempotent)"),
     ("demo", "generate the demo city (--size N, --seed S); `make demo` runs setup, demo and serve"),
     ("serve", "serve the site (development server and a task worker; production: gunicorn, see README)"),
+    ("rate", "rate every cooperative with facts for a year: --year Y [--district CODE]"),
     ("load_divisions", "load a city's divisions from a CSV (code,name,level,parent_code)"),
     ("createsuperuser", "create a city-staff superuser"),
     ("check", "check the configuration (add --deploy under production settings)"),

@@ -4,10 +4,12 @@ from rest_framework import serializers
 from rest_framework.routers import BaseRouter
 
 from hezuo.core.api import RecordSerializer, ScopedViewSet
+from hezuo.core.scoping import scope_for
 from hezuo.registry.api import ScopedPrimaryKeyField
 from hezuo.registry.models import Cooperative
 
 from .models import CounselorAssignment, User
+from .roles import Role
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -25,8 +27,21 @@ class UserViewSet(ScopedViewSet):
     http_method_names = ["get", "head", "options"]
 
 
+class CounselorField(serializers.PrimaryKeyRelatedField):
+    """Only counselors of the caller's part of the city: other users' ids do not exist for it."""
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        qs = User.objects.filter(role=Role.COUNSELOR)
+        request = self.context.get("request")
+        scope = scope_for(getattr(request, "user", None))
+        if not scope.everything:
+            qs = qs.filter(district_id__in=sorted(scope.district_ids))
+        return qs
+
+
 class CounselorAssignmentSerializer(RecordSerializer):
     cooperative = ScopedPrimaryKeyField(queryset=Cooperative.objects.all())
+    counselor = CounselorField()
 
     class Meta:
         model = CounselorAssignment

@@ -14,6 +14,8 @@ from .scoping import VIEW, can
 MENU: list[tuple[Any, str, str | None]] = [
     (_("Home"), "home", None),
     (_("Cooperatives"), "registry:cooperative_list", "registry.cooperative"),
+    (_("Ratings"), "rating:rating_list", "rating.rating"),
+    (_("Alerts"), "rating:alert_list", "rating.alert"),
     (_("Organisations"), "registry:organization_list", "registry.organization"),
     (_("Users"), "accounts:user_list", "accounts.user"),
     (_("Change log"), "core:change_list", "core.changerecord"),

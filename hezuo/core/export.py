@@ -13,7 +13,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
-Column = tuple[str, str, Callable[[Any], Any]]  # (key, header, getter)
+Column = tuple[str, Any, Callable[[Any], Any]]  # (key, header (str or lazy str), getter)
 
 
 def cell_value(value: Any) -> Any:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import uuid
-from collections.abc import Iterable, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
@@ -26,6 +28,50 @@ from .scoping import ADD, CHANGE, RETIRE, ScopedQuerySet, can
 
 class ScopeViolation(PermissionDenied):
     """The change would put the record outside the acting user's scope."""
+
+
+# Follow-up work other apps attach to changes of a model (e.g. the star rating's monitoring re-evaluates a
+# cooperative when its facts change). Registered explicitly in an AppConfig.ready(), never by signals;
+# run after the transaction commits, so a rolled-back change triggers nothing.
+_AFTER_CHANGE: dict[str, list[Callable[[models.Model], Any]]] = defaultdict(list)
+_AFTER_BULK: dict[str, list[Callable[[list[int]], Any]]] = defaultdict(list)
+
+
+def after_change(*model_labels: str) -> Callable[[Callable[[models.Model], Any]], Callable[[models.Model], Any]]:
+    """Register `fn(obj)` to run after each committed single-record change of these models."""
+
+    def register(fn: Callable[[models.Model], Any]) -> Callable[[models.Model], Any]:
+        for label in model_labels:
+            _AFTER_CHANGE[label.lower()].append(fn)
+        return fn
+
+    return register
+
+
+def after_bulk_change(*model_labels: str) -> Callable[[Callable[[list[int]], Any]], Callable[[list[int]], Any]]:
+    """Register `fn(pks)` to run after a committed bulk change (imports) of these models."""
+
+    def register(fn: Callable[[list[int]], Any]) -> Callable[[list[int]], Any]:
+        for label in model_labels:
+            _AFTER_BULK[label.lower()].append(fn)
+        return fn
+
+    return register
+
+
+def _notify(obj: models.Model) -> None:
+    for fn in _AFTER_CHANGE.get(obj._meta.label_lower, ()):
+        transaction.on_commit(partial(fn, obj))
+
+
+def _notify_bulk(objs: Sequence[models.Model]) -> None:
+    if not objs:
+        return
+    hooks = _AFTER_BULK.get(objs[0]._meta.label_lower, ())
+    if hooks:
+        pks = [obj.pk for obj in objs]
+        for fn in hooks:
+            transaction.on_commit(partial(fn, pks))
 
 
 def _json_value(value: Any) -> Any:
@@ -152,6 +198,7 @@ def save_record(
             return None
         record = _record(obj, ChangeRecord.Action.UPDATE, before, after, ctx)
     record.save()
+    _notify(obj)
     return record
 
 
@@ -167,6 +214,7 @@ def retire_record(obj: RecordModel, *, ctx: ChangeContext | None = None) -> Chan
     obj.save(update_fields=["retired_at", "updated_at"])
     record = _record(obj, ChangeRecord.Action.RETIRE, before, snapshot(obj), ctx)
     record.save()
+    _notify(obj)
     return record
 
 
@@ -179,6 +227,7 @@ def restore_record(obj: RecordModel, *, ctx: ChangeContext | None = None) -> Cha
     obj.save(update_fields=["retired_at", "updated_at"])
     record = _record(obj, ChangeRecord.Action.RESTORE, before, snapshot(obj), ctx)
     record.save()
+    _notify(obj)
     return record
 
 
@@ -211,6 +260,7 @@ def record_bulk(
     if rows:
         ChangeRecord.objects.bulk_create(rows)
         written += len(rows)
+    _notify_bulk(objs)
     return written
 
 

@@ -35,7 +35,6 @@ from typing import Any, ClassVar
 from django import forms
 from django.db import models
 from django.db.models import Q
-from django.http import HttpResponse
 from django.test import Client
 from django.urls import NoReverseMatch, reverse
 from openpyxl import load_workbook
@@ -46,6 +45,7 @@ from .services import snapshot
 from .ui import ModelUI
 
 World = dict[str, Any]
+Response = Any  # what django.test.Client returns (an HttpResponse with .context, .json(), …)
 REASON = "checked against the 2024 annual report"
 
 
@@ -79,17 +79,17 @@ def edit_form_data(ui: ModelUI, obj: models.Model, user: Any, **changes: Any) ->
     return data
 
 
-def listed(response: HttpResponse) -> list[Any]:
+def listed(response: Response) -> list[Any]:
     """The records on a list page (current page)."""
     table = response.context["table"]
     return [row.record for row in table.paginated_rows]
 
 
-def listed_count(response: HttpResponse) -> int:
+def listed_count(response: Response) -> int:
     return response.context["table"].paginator.count
 
 
-def xlsx_rows(response: HttpResponse) -> list[list[Any]]:
+def xlsx_rows(response: Response) -> list[list[Any]]:
     """The rows of an .xlsx export, header first."""
     assert response.status_code == 200, response.status_code
     assert response["Content-Type"].startswith("application/vnd.openxmlformats"), response["Content-Type"]
@@ -98,17 +98,17 @@ def xlsx_rows(response: HttpResponse) -> list[list[Any]]:
     return [list(row) for row in sheet.iter_rows(values_only=True)]
 
 
-def xlsx_text(response: HttpResponse) -> str:
+def xlsx_text(response: Response) -> str:
     """Every cell of an export as one string (to look for names that must, or must not, appear)."""
     return "\n".join("\t".join("" if v is None else str(v) for v in row) for row in xlsx_rows(response))
 
 
-def api_ids(response: HttpResponse) -> set[int]:
+def api_ids(response: Response) -> set[int]:
     assert response.status_code == 200, (response.status_code, getattr(response, "data", None))
     return {row["id"] for row in response.json()["results"]}
 
 
-def is_login_redirect(response: HttpResponse) -> bool:
+def is_login_redirect(response: Response) -> bool:
     return response.status_code == 302 and response["Location"].startswith(reverse("login") + "?next=")
 
 
@@ -169,7 +169,7 @@ class ModelSpec:
     target: Callable[[World], models.Model] | None = None
     in_scope: Callable[[World], Q] | None = None
     label: Callable[[Any], str] = str
-    parent_rows: Callable[[HttpResponse], Iterable[Any]] | None = None
+    parent_rows: Callable[[Response], Iterable[Any]] | None = None
     api_basename: str = ""
 
     @property
@@ -179,12 +179,20 @@ class ModelSpec:
     def basename(self) -> str:
         return self.api_basename or self.ui.model_name
 
-    def url(self, action: str, obj: models.Model | None = None, parent: models.Model | None = None) -> str | None:
+    def url(
+        self, action: str, obj: models.Model | None = None, parent: models.Model | None = None
+    ) -> str | None:
         """The page's URL, or None when the model has no such page (e.g. no list for a child record)."""
         try:
             return self.ui.url(action, obj, parent)
         except NoReverseMatch:
             return None
+
+    def page(self, action: str, obj: models.Model | None = None, parent: models.Model | None = None) -> str:
+        """The page's URL; the page must exist."""
+        url = self.url(action, obj, parent)
+        assert url is not None, f"{self.ui.model_name} has no {action} page"
+        return url
 
     def api_url(self, obj: models.Model | None = None) -> str:
         if obj is None:
@@ -218,7 +226,9 @@ class ModelViewTests:
     spec: ClassVar[ModelSpec]
 
     # lists ------------------------------------------------------------------------------------------
-    def test_list_shows_in_scope_rows_only(self, city_data: World, client_for: Callable[[str], Client]) -> None:
+    def test_list_shows_in_scope_rows_only(
+        self, city_data: World, client_for: Callable[[str], Client]
+    ) -> None:
         spec = self.spec
         inside, outside = spec.make(city_data, "A"), spec.make(city_data, "B")
         client = client_for(spec.scoped)
@@ -233,7 +243,7 @@ class ModelViewTests:
             assert rows == set(expected.values_list("pk", flat=True))
             assert listed_count(response) == expected.count()
             if EXPORT not in spec.denied.get(spec.scoped, ()):
-                export = xlsx_text(client.get(spec.url("export")))  # type: ignore[arg-type]
+                export = xlsx_text(client.get(spec.page("export")))
                 assert spec.label(inside) in export
                 assert spec.label(outside) not in export
         else:
@@ -265,23 +275,24 @@ class ModelViewTests:
         create_data = spec.create_data(city_data)
         with ChangeLog() as log:
             for action in ("detail", "edit", "retire", "history"):
-                url = spec.url(action, outside)
-                assert url is not None
+                url = spec.page(action, outside)
                 assert client.get(url).status_code == 404, url
-            edit_url, retire_url = spec.url("edit", outside), spec.url("retire", outside)
-            assert client.post(edit_url, post_data).status_code == 404  # type: ignore[arg-type]
-            assert client.post(retire_url, {"reason": REASON}).status_code == 404  # type: ignore[arg-type]
+            edit_url, retire_url = spec.page("edit", outside), spec.page("retire", outside)
+            assert client.post(edit_url, post_data).status_code == 404
+            assert client.post(retire_url, {"reason": REASON}).status_code == 404
             parent = spec.parent(city_data, "B")
             if parent is not None:
-                add_url = spec.url("add", parent=parent)
-                assert client.get(add_url).status_code == 404  # type: ignore[arg-type]
+                add_url = spec.page("add", parent=parent)
+                assert client.get(add_url).status_code == 404
                 count = spec.model._default_manager.count()
-                assert client.post(add_url, create_data).status_code == 404  # type: ignore[arg-type]
+                assert client.post(add_url, create_data).status_code == 404
                 assert spec.model._default_manager.count() == count
             api_url = spec.api_url(outside)
             assert client.get(api_url).status_code == 404
             field_name, value = spec.api_change or spec.change
-            assert client.patch(api_url, {field_name: value}, content_type="application/json").status_code == 404
+            assert (
+                client.patch(api_url, {field_name: value}, content_type="application/json").status_code == 404
+            )
             assert client.delete(api_url).status_code == 404
         assert log.records == []
         outside.refresh_from_db()
@@ -289,14 +300,18 @@ class ModelViewTests:
         assert outside.retired_at is None  # type: ignore[attr-defined]
 
     # history ---------------------------------------------------------------------------------------
-    def test_create_writes_one_change_record(self, city_data: World, client_for: Callable[[str], Client]) -> None:
+    def test_create_writes_one_change_record(
+        self, city_data: World, client_for: Callable[[str], Client]
+    ) -> None:
         spec = self.spec
         editor = city_data[spec.editor]
         parent = spec.parent(city_data, "A")
         data = spec.create_data(city_data)
         count = spec.model._default_manager.count()
         with ChangeLog() as log:
-            response = client_for(spec.editor).post(spec.url("add", parent=parent), {**data, "reason": REASON})  # type: ignore[arg-type]
+            response = client_for(spec.editor).post(
+                spec.page("add", parent=parent), {**data, "reason": REASON}
+            )
         assert response.status_code == 302, response.context["form"].errors if response.context else response
         assert spec.model._default_manager.count() == count + 1
         (record,) = log.records
@@ -325,7 +340,7 @@ class ModelViewTests:
         before = snapshot(obj)
         data = edit_form_data(spec.ui, obj, editor, **{name: value, "reason": REASON})
         with ChangeLog() as log:
-            response = client_for(spec.editor).post(spec.url("edit", obj), data)  # type: ignore[arg-type]
+            response = client_for(spec.editor).post(spec.page("edit", obj), data)
         assert response.status_code == 302, response.context["form"].errors if response.context else response
         obj.refresh_from_db()
         (record,) = log.records
@@ -337,13 +352,15 @@ class ModelViewTests:
         form = spec.ui.form_class(data, instance=obj, user=editor, parent=spec.ui.parent_of(obj))
         assert model_value(obj, name) == field_value(form.fields[name], value)
 
-    def test_unchanged_edit_writes_nothing(self, city_data: World, client_for: Callable[[str], Client]) -> None:
+    def test_unchanged_edit_writes_nothing(
+        self, city_data: World, client_for: Callable[[str], Client]
+    ) -> None:
         spec = self.spec
         obj = spec.make(city_data, "A")
         before = snapshot(obj)
         data = edit_form_data(spec.ui, obj, city_data[spec.editor], reason=REASON)
         with ChangeLog() as log:
-            response = client_for(spec.editor).post(spec.url("edit", obj), data)  # type: ignore[arg-type]
+            response = client_for(spec.editor).post(spec.page("edit", obj), data)
         assert response.status_code == 302, response.context["form"].errors if response.context else response
         assert log.records == []
         obj.refresh_from_db()
@@ -357,7 +374,7 @@ class ModelViewTests:
         client = client_for(spec.editor)
         count = spec.model._default_manager.count()
         with ChangeLog() as log:
-            response = client.post(spec.url("retire", obj), {"reason": REASON})  # type: ignore[arg-type]
+            response = client.post(spec.page("retire", obj), {"reason": REASON})
         assert response.status_code == 302
         (record,) = log.records
         assert record.action == ChangeRecord.Action.RETIRE
@@ -373,15 +390,15 @@ class ModelViewTests:
         list_url = spec.url("list")
         if list_url is not None:
             assert obj.pk not in {r.pk for r in listed(client.get(list_url, {"per_page": 100}))}
-            assert obj.pk in {r.pk for r in listed(client.get(list_url, {"per_page": 100, "retired": "1"}))}
-            assert spec.label(obj) not in xlsx_text(client.get(spec.url("export")))  # type: ignore[arg-type]
+            assert obj.pk in {r.pk for r in listed(client.get(list_url, {"per_page": "100", "retired": "1"}))}
+            assert spec.label(obj) not in xlsx_text(client.get(spec.page("export")))
         else:
             assert obj.pk not in {r.pk for r in spec.shown_on_parent(client, obj)}
         assert obj.pk not in api_ids(client.get(spec.api_url(), {"page_size": 1000}))
-        assert client.get(spec.url("detail", obj)).status_code == 200  # type: ignore[arg-type]
+        assert client.get(spec.page("detail", obj)).status_code == 200
         # retiring twice is refused and writes nothing
         with ChangeLog() as log:
-            client.post(spec.url("retire", obj), {"reason": REASON})  # type: ignore[arg-type]
+            client.post(spec.page("retire", obj), {"reason": REASON})
         assert log.records == []
 
     # the API writes the same history --------------------------------------------------------------------
@@ -399,15 +416,23 @@ class ModelViewTests:
         (record,) = log.records
         obj = spec.model._default_manager.get(pk=response.json()["id"])
         assert (record.action, record.object_id, record.user, record.message) == (
-            ChangeRecord.Action.CREATE, obj.pk, editor, REASON)
+            ChangeRecord.Action.CREATE,
+            obj.pk,
+            editor,
+            REASON,
+        )
         assert record.after == snapshot(obj)
         assert record.request_id is not None and str(record.request_id) == response["X-Request-Id"]
 
         name, value = spec.api_change or spec.change
         before = snapshot(obj)
         with ChangeLog() as log:
-            response = client.patch(spec.api_url(obj), {name: value}, content_type="application/json",
-                                    headers={"X-Change-Reason": REASON})
+            response = client.patch(
+                spec.api_url(obj),
+                {name: value},
+                content_type="application/json",
+                headers={"X-Change-Reason": REASON},
+            )
         assert response.status_code == 200, response.json()
         obj.refresh_from_db()
         (record,) = log.records
@@ -458,32 +483,34 @@ class ModelViewTests:
                 client = client_for(persona)
                 where = f"{persona} on {target}"
                 view_status = 404 if VIEW in denied else 200
-                assert client.get(spec.url("detail", target)).status_code == view_status, where  # type: ignore[arg-type]
-                assert client.get(spec.url("history", target)).status_code == view_status, where  # type: ignore[arg-type]
+                assert client.get(spec.page("detail", target)).status_code == view_status, where
+                assert client.get(spec.page("history", target)).status_code == view_status, where
                 assert client.get(spec.api_url(target)).status_code == view_status, where
                 if ADD in denied:
-                    add_url = spec.url("add", parent=parent)
-                    assert client.get(add_url).status_code == 404, where  # type: ignore[arg-type]
-                    assert client.post(add_url, create_data).status_code == 404, where  # type: ignore[arg-type]
+                    add_url = spec.page("add", parent=parent)
+                    assert client.get(add_url).status_code == 404, where
+                    assert client.post(add_url, create_data).status_code == 404, where
                     if api_create is not None:
                         response = client.post(spec.api_url(), api_create, content_type="application/json")
                         assert response.status_code == 404, where
                 if CHANGE in denied:
-                    edit_url = spec.url("edit", target)
+                    edit_url = spec.page("edit", target)
                     name, value = spec.change
                     data = edit_form_data(spec.ui, target, city_data["city"], **{name: value})
-                    assert client.get(edit_url).status_code == 404, where  # type: ignore[arg-type]
-                    assert client.post(edit_url, data).status_code == 404, where  # type: ignore[arg-type]
+                    assert client.get(edit_url).status_code == 404, where
+                    assert client.post(edit_url, data).status_code == 404, where
                     name, value = spec.api_change or spec.change
-                    response = client.patch(spec.api_url(target), {name: value}, content_type="application/json")
+                    response = client.patch(
+                        spec.api_url(target), {name: value}, content_type="application/json"
+                    )
                     assert response.status_code == 404, where
                 if RETIRE in denied:
-                    retire_url = spec.url("retire", target)
-                    assert client.get(retire_url).status_code == 404, where  # type: ignore[arg-type]
-                    assert client.post(retire_url, {"reason": REASON}).status_code == 404, where  # type: ignore[arg-type]
+                    retire_url = spec.page("retire", target)
+                    assert client.get(retire_url).status_code == 404, where
+                    assert client.post(retire_url, {"reason": REASON}).status_code == 404, where
                     assert client.delete(spec.api_url(target)).status_code == 404, where
                 if EXPORT in denied and spec.url("export") is not None:
-                    assert client.get(spec.url("export")).status_code == 404, where  # type: ignore[arg-type]
+                    assert client.get(spec.page("export")).status_code == 404, where
         assert log.records == []
         assert spec.model._default_manager.count() == count
         target.refresh_from_db()

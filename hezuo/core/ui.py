@@ -39,7 +39,7 @@ class ModelUI:
     detail_template: ClassVar[str] = "core/object_detail.html"
     list_template: ClassVar[str] = "core/object_list.html"
     edit_template: ClassVar[str] = "core/object_edit.html"
-    search: ClassVar[Callable[[Any, str], Any] | None] = None
+    search: ClassVar[Callable[..., Any] | None] = None
     # without a `search` function, the list's search box matches these fields (icontains)
     search_fields: ClassVar[Sequence[str]] = ()
     search_placeholder: ClassVar[Any] = ""

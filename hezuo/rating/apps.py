@@ -6,3 +6,26 @@ class RatingConfig(AppConfig):
     name = "hezuo.rating"
     label = "rating"
     verbose_name = _("Star rating")
+
+    def ready(self) -> None:
+        from hezuo.core.services import after_bulk_change, after_change
+
+        from . import monitoring
+
+        # dynamic monitoring: a change of a cooperative, its facts or titles re-evaluates its stars
+        after_change("registry.cooperative", "registry.yearlyfact", "registry.demonstrationtitle")(
+            monitoring.reevaluate_for
+        )
+        after_bulk_change("registry.cooperative")(monitoring.reevaluate_many)
+        after_bulk_change("registry.yearlyfact")(lambda pks: monitoring.reevaluate_many(_owners("yearlyfact", pks)))
+        after_bulk_change("registry.demonstrationtitle")(
+            lambda pks: monitoring.reevaluate_many(_owners("demonstrationtitle", pks))
+        )
+
+
+def _owners(model_name: str, pks: list[int]) -> list[int]:
+    """The cooperatives the given child records belong to."""
+    from django.apps import apps
+
+    model = apps.get_model("registry", model_name)
+    return list(model.objects.filter(pk__in=pks).values_list("cooperative_id", flat=True).distinct())

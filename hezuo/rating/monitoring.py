@@ -42,7 +42,9 @@ def reevaluate_many(cooperative_ids: Iterable[int]) -> int:
     raised = 0
     ids = list(cooperative_ids)
     for start in range(0, len(ids), 500):
-        for coop in Cooperative.objects.filter(pk__in=ids[start : start + 500]):
+        # only cooperatives that hold a rating can lose stars
+        batch = Rating.objects.filter(cooperative_id__in=ids[start : start + 500]).values("cooperative_id")
+        for coop in Cooperative.objects.filter(pk__in=batch):
             if reevaluate(coop) is not None:
                 raised += 1
     return raised

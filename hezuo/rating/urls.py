@@ -15,7 +15,7 @@ urlpatterns = [
     path("", views.RatingListView.as_view(ui=rating_ui), name="rating_list"),
     path("export/", generic.ObjectExportView.as_view(ui=rating_ui), name="rating_export"),
     path("ratings/<int:pk>/", views.RatingDetailView.as_view(ui=rating_ui), name="rating_detail"),
-    path("ratings/<int:pk>/history/", generic.ObjectHistoryView.as_view(ui=rating_ui), name="rating_history"),
+    path("ratings/<int:pk>/history/", views.HistoryView.as_view(ui=rating_ui), name="rating_history"),
     path("ratings/<int:pk>/review/", views.review_rating, name="rating_review"),
     path("confirm/", views.confirm_ratings, name="confirm"),
     path("rerate/", views.rerate_requested, name="rerate"),
@@ -34,11 +34,11 @@ urlpatterns = [
     path("rubrics/<int:pk>/copy/", views.rubric_copy, name="rubric_copy"),
     path("rubrics/<int:pk>/publish/", views.rubric_publish, name="rubric_publish"),
     path("rubrics/<int:pk>/yaml/", views.rubric_yaml, name="rubric_yaml"),
-    path("rubrics/<int:pk>/history/", generic.ObjectHistoryView.as_view(ui=rubric_ui), name="rubric_history"),
+    path("rubrics/<int:pk>/history/", views.HistoryView.as_view(ui=rubric_ui), name="rubric_history"),
     # alerts
     path("alerts/", views.AlertListView.as_view(ui=alert_ui), name="alert_list"),
     path("alerts/export/", generic.ObjectExportView.as_view(ui=alert_ui), name="alert_export"),
     path("alerts/<int:pk>/", views.AlertDetailView.as_view(ui=alert_ui), name="alert_detail"),
-    path("alerts/<int:pk>/history/", generic.ObjectHistoryView.as_view(ui=alert_ui), name="alert_history"),
+    path("alerts/<int:pk>/history/", views.HistoryView.as_view(ui=alert_ui), name="alert_history"),
     path("alerts/<int:pk>/<str:action>/", views.alert_action, name="alert_action"),
 ]

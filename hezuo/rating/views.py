@@ -88,6 +88,14 @@ class AlertListView(generic.ObjectListView):
         return context
 
 
+class HistoryView(generic.ObjectHistoryView):
+    """The generic History page; the rating's records are changed by their own actions, not an edit form."""
+
+    def base_context(self, **extra: Any) -> dict[str, Any]:
+        extra.update(can_change=False, can_retire=False)
+        return super().base_context(**extra)
+
+
 class RubricUI(ModelUI):
     model = Rubric
     has_list = True

@@ -6,6 +6,7 @@ from typing import Any
 
 import django_filters as filters
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 from rest_framework.routers import BaseRouter
@@ -16,7 +17,14 @@ from hezuo.geo.models import Division
 
 from . import creditcode
 from .filters import CooperativeFilterSet
-from .models import Cooperative, DemonstrationTitle, FederationMembership, Organization, Sponsorship, YearlyFact
+from .models import (
+    Cooperative,
+    DemonstrationTitle,
+    FederationMembership,
+    Organization,
+    Sponsorship,
+    YearlyFact,
+)
 from .search import apply_search
 
 RECORD_FIELDS = ["id", "created_at", "updated_at", "retired_at"]
@@ -90,7 +98,7 @@ class CooperativeSerializer(RecordSerializer):
         warnings = getattr(self, "_credit_warnings", [])
         if warnings and not attrs.get("confirm_warnings"):
             raise serializers.ValidationError(
-                {"credit_code": [*warnings, "Send confirm_warnings=true to save despite the warning."]}
+                {"credit_code": [*warnings, gettext("Send confirm_warnings=true to save despite the warning.")]}
             )
         attrs.pop("confirm_warnings", None)
         return super().validate(attrs)

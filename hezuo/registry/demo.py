@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
@@ -372,7 +373,7 @@ class DemoResult:
     seconds: float = 0.0
     member_households: dict[int, int] = field(default_factory=dict)  # per year, over the generated facts
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -534,11 +535,11 @@ class _Generator:
         town_by_id = {t.pk: t for ts in towns.values() for t in ts}
         villages: dict[int, list[Division]] = {d.pk: [] for d in districts}
         for village in Division.objects.filter(level=Division.Level.VILLAGE).order_by("code"):
-            town = town_by_id.get(village.parent_id)
-            if town is None:
+            parent = town_by_id.get(village.parent_id or 0)
+            if parent is None or parent.district_id is None:
                 continue
-            village.parent = town  # attach (no query later)
-            villages[town.district_id].append(village)
+            village.parent = parent  # attach (no query later)
+            villages[parent.district_id].append(village)
         out = []
         for d in districts:
             d.district = d
@@ -548,7 +549,7 @@ class _Generator:
             if not towns[d.pk]:
                 continue  # a district without towns cannot hold cooperatives
             city = d.parent if d.parent is not None and d.parent.level == Division.Level.CITY else None
-            places = (d.name,)
+            places: tuple[str, ...] = (d.name,)
             if city is not None and d.name.endswith("区"):
                 places = (d.name, d.name, city.name + d.name)
             table = DISTRICT_PRODUCTS.get(d.code, GENERIC_PRODUCTS) + COMMON_PRODUCTS
@@ -1058,15 +1059,15 @@ class _Generator:
         rng = self.rng
         start_floor = max(coop.registration_date, dt.date(first_year, 1, 1))
         end_ceiling = min(dt.date(last_year, 12, 31), self.today)
-        stopped = status != OperatingStatus.OPERATING and stop_year is not None
-        if stopped:
-            end_ceiling = min(end_ceiling, dt.date(stop_year, 12, 31))
+        stop = stop_year if status != OperatingStatus.OPERATING else None
+        if stop is not None:
+            end_ceiling = min(end_ceiling, dt.date(stop, 12, 31))
         if start_floor > end_ceiling:
             return None
         start = _date_in(rng, start_floor, end_ceiling)
         end = None
-        if stopped:
-            end = _date_in(rng, max(start, dt.date(stop_year, 1, 1)), end_ceiling)
+        if stop is not None:
+            end = _date_in(rng, max(start, dt.date(stop, 1, 1)), end_ceiling)
         elif rng.random() < end_rate and start + dt.timedelta(days=200) < end_ceiling:
             end = _date_in(rng, start + dt.timedelta(days=200), end_ceiling)
         return start, end
@@ -1137,6 +1138,7 @@ class _Generator:
         rng = self.rng
         r = rng.random()
         town_fed = d.town_federations.get(town.pk)
+        federation: Organization | None
         if r < 0.12 and town_fed is not None:
             level, federation = FederationLevel.TOWN, town_fed
         elif r < 0.12 + 0.05 * (1 + size_class):
@@ -1237,7 +1239,7 @@ def demo_logins() -> list[tuple[str, str]]:
 
     out = []
     for u in sorted(users, key=key):
-        where = u.cooperative.name if u.cooperative_id else (u.district.name if u.district_id else "")
+        where = u.cooperative.name if u.cooperative else (u.district.name if u.district else "")
         out.append((u.username, f"{u.get_role_display()}{' · ' + where if where else ''}"))
     return out
 
@@ -1250,7 +1252,6 @@ def ensure_demo_users(seed: int = DEFAULT_SEED, password: str | None = None) -> 
     """
     rng = random.Random(f"{seed}:users")
     password = password if password is not None else settings.HEZUO_DEMO_PASSWORD
-    hashed = make_password(password)  # one hash for all: hashing is slow by design
     districts = list(Division.objects.filter(level=Division.Level.DISTRICT).order_by("code"))
     existing = set(User.objects.values_list("username", flat=True))
     new_users: list[User] = []
@@ -1261,9 +1262,7 @@ def ensure_demo_users(seed: int = DEFAULT_SEED, password: str | None = None) -> 
         given = rng.choice(GIVEN_CHARS) + rng.choice(GIVEN_CHARS)
         if username in existing:
             return None
-        user = User(
-            username=username, role=role, password=hashed, last_name=surname, first_name=given, **fields
-        )
+        user = User(username=username, role=role, last_name=surname, first_name=given, **fields)
         new_users.append(user)
         return user
 
@@ -1315,6 +1314,9 @@ def ensure_demo_users(seed: int = DEFAULT_SEED, password: str | None = None) -> 
             add(username, Role.COOPERATIVE, cooperative=coop_by_pk[pk])
     if not new_users:
         return 0, 0
+    hashed = make_password(password)  # one hash for all: hashing is slow by design
+    for user in new_users:
+        user.password = hashed
     with transaction.atomic(), change_context(source="demo", reason="demo city"):
         User.objects.bulk_create(new_users)
         record_bulk(new_users, ChangeRecord.Action.CREATE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -29,8 +30,11 @@ from .choices import (
 from .creditcode import normalize as normalize_code
 from .search import build_search_text
 
-MONEY = {"max_digits": 16, "decimal_places": 2, "validators": [MinValueValidator(Decimal("0"))]}
-PERCENT = {
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+MONEY: dict[str, Any] = {"max_digits": 16, "decimal_places": 2, "validators": [MinValueValidator(Decimal("0"))]}
+PERCENT: dict[str, Any] = {
     "max_digits": 5,
     "decimal_places": 2,
     "validators": [MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
@@ -157,7 +161,7 @@ class Cooperative(RecordModel):
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
-        errors: dict[str, list[str]] = {}
+        errors: dict[str, list[StrOrPromise]] = {}
         if self.registration_date and self.registration_date > today():
             errors.setdefault("registration_date", []).append(_("The registration date is in the future."))
         district_id = self.district_id
@@ -182,7 +186,7 @@ class Cooperative(RecordModel):
 
     @property
     def certifications(self) -> list[str]:
-        names = []
+        names: list[str] = []
         if self.cert_green:
             names.append(str(_("Green food")))
         if self.cert_organic:
@@ -285,9 +289,9 @@ class YearlyFact(CooperativeChild):
         return f"{self.cooperative} {self.year}"
 
     def clean(self) -> None:
-        errors: dict[str, list[str]] = {}
+        errors: dict[str, list[StrOrPromise]] = {}
 
-        def add(field: str, message: str) -> None:
+        def add(field: str, message: StrOrPromise) -> None:
             errors.setdefault(field, []).append(message)
 
         if self.year and self.year > today().year:
@@ -414,7 +418,7 @@ class FederationMembership(CooperativeChild):
         return f"{self.get_level_display()} {self.since:%Y-%m-%d}"
 
     def clean(self) -> None:
-        errors: dict[str, str] = {}
+        errors: dict[str, StrOrPromise] = {}
         if self.since and self.since > today():
             errors["since"] = _("The date is in the future.")
         if self.until and self.since and self.until < self.since:
@@ -455,7 +459,7 @@ class Sponsorship(CooperativeChild):
         return f"{self.get_kind_display()} · {self.sponsor}"
 
     def clean(self) -> None:
-        errors: dict[str, str] = {}
+        errors: dict[str, StrOrPromise] = {}
         if self.start_date and self.start_date > today():
             errors["start_date"] = _("The date is in the future.")
         if self.end_date and self.start_date and self.end_date < self.start_date:

@@ -58,6 +58,7 @@ TABS = [
     ("memberships", _("Federation membership")),
     ("sponsorships", _("Sponsorship")),
     ("counselors", _("Counselors")),
+    ("rating", _("Star rating")),
 ]
 
 
@@ -157,6 +158,11 @@ class CooperativeDetailView(generic.ObjectDetailView):
         assignments = CounselorAssignment.objects.restrict(user, VIEW).filter(cooperative=obj)
         if self.request.GET.get("retired") != "1":
             assignments = assignments.filter(retired_at__isnull=True)
+        if tab == "rating":
+            from hezuo.rating.views import rating_tab_context
+
+            year = self.request.GET.get("year", "")
+            context.update(rating_tab_context(user, obj, int(year) if year.isdigit() else None))
         context.update(
             tab=tab,
             tabs=TABS,

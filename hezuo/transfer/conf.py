@@ -1,15 +1,15 @@
 """Limits and thresholds of imports. Each can be set in Django settings (and so from the environment, once
 settings.py reads it); the defaults below apply otherwise.
 
-| setting                          | default     | meaning                                                      |
-|----------------------------------|-------------|--------------------------------------------------------------|
-| HEZUO_IMPORT_MAX_BYTES           | 40 MB       | largest file accepted; refused before it is read             |
-| HEZUO_IMPORT_MAX_UNCOMPRESSED    | 600 MB      | largest unpacked size of an .xlsx (guards against zip bombs) |
-| HEZUO_IMPORT_MAX_ROWS            | 250,000     | most data rows in one file                                   |
-| HEZUO_IMPORT_MAX_CELLS           | 6,000,000   | most cells (rows × columns) in the sheet read                |
-| HEZUO_IMPORT_SYNC_ROWS           | 1,000       | files with more rows run as a background task                |
-| HEZUO_IMPORT_CHUNK_ROWS          | 2,000       | rows validated and written together                          |
-| HEZUO_IMPORT_MAX_PROBLEMS        | 5,000       | errors and warnings kept for the preview and the error report |
+| setting                       | default   | meaning                                                 |
+|-------------------------------|-----------|---------------------------------------------------------|
+| HEZUO_IMPORT_MAX_BYTES        | 40 MB     | largest file accepted; refused before it is read        |
+| HEZUO_IMPORT_MAX_UNCOMPRESSED | 600 MB    | largest unpacked size of an .xlsx (against zip bombs)   |
+| HEZUO_IMPORT_MAX_ROWS         | 250,000   | most data rows in one file                              |
+| HEZUO_IMPORT_MAX_CELLS        | 6,000,000 | most cells (rows × columns) in the sheet read           |
+| HEZUO_IMPORT_SYNC_ROWS        | 1,000     | files with more rows run as a background task           |
+| HEZUO_IMPORT_CHUNK_ROWS       | 2,000     | rows validated and written together                     |
+| HEZUO_IMPORT_MAX_PROBLEMS     | 5,000     | errors and warnings kept for the preview and the report |
 
 The row and cell limits are checked from the sheet's own dimension (or a streamed count of its rows) and
 the byte limits from the request's Content-Length and the zip directory, so an oversized file is refused

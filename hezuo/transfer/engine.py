@@ -75,6 +75,7 @@ from .values import (
     parse_year,
 )
 
+MEMO_SIZE = 4096  # distinct values remembered per field (repeated values are the common case)
 EMPTY = object()  # an empty cell in a column the file has
 TOTAL_WORDS = {"合计", "总计", "小计", "合 计", "total"}
 # columns that are expected in such files and carry nothing to import (serial numbers, our error reports)
@@ -172,9 +173,12 @@ def match_headers(
         other = seen.get(binding.column.key)
         if other is not None:
             problems.append(
-                _("The columns %(first)s and %(second)s both mean %(meaning)s; map one of them to another column "
-                  "or to \"ignore\".") % {"first": other.header, "second": binding.header,
-                                          "meaning": binding.column.title}
+                _(
+                    "The columns %(first)s and %(second)s both mean %(meaning)s; map one of them to another "
+                    "column "
+                    'or to "ignore".'
+                )
+                % {"first": other.header, "second": binding.header, "meaning": binding.column.title}
             )
         seen[binding.column.key] = binding
     bound = set(seen)
@@ -182,7 +186,9 @@ def match_headers(
     for column in kind.required:
         if column.key in bound:
             continue
-        if column.key in ("district", "town") and (DIVISION_PATH in bound or (column.key == "district" and "town" in bound)):
+        if column.key in ("district", "town") and (
+            DIVISION_PATH in bound or (column.key == "district" and "town" in bound)
+        ):
             continue
         missing.append(column.key)
     return bindings, unmatched, missing, problems
@@ -226,7 +232,7 @@ class FieldChecker:
                     result = (True, f.clean(raw, obj))
                 except ValidationError as exc:
                     result = (False, [m for e in exc.error_list for m in e.messages])
-                if len(memo) < 100_000:
+                if len(memo) < MEMO_SIZE:
                     memo[key] = result
             ok, value = result
             if ok:
@@ -290,9 +296,15 @@ class Divisions:
             if division is None:
                 raise CellError(_("No division has the code %(code)s.") % {"code": compact})
             if level and division.level != level:
-                raise CellError(_("%(code)s is the code of %(name)s, a %(found)s, not a %(level)s.") % {
-                    "code": compact, "name": division.name, "found": division.get_level_display(),
-                    "level": Division.Level(level).label})
+                raise CellError(
+                    _("%(code)s is the code of %(name)s, a %(found)s, not a %(level)s.")
+                    % {
+                        "code": compact,
+                        "name": division.name,
+                        "found": division.get_level_display(),
+                        "level": Division.Level(level).label,
+                    }
+                )
             return division
         parts = value.split()
         if parts and parts[0] in self.cities and len(parts) > 1:
@@ -302,12 +314,15 @@ class Divisions:
             for part in parts[1:]:
                 child = self.by_parent.get((node.pk, part))
                 if child is None:
-                    raise CellError(_("%(parent)s has no division named %(name)s.") % {"parent": node.name,
-                                                                                       "name": part})
+                    raise CellError(
+                        _("%(parent)s has no division named %(name)s.") % {"parent": node.name, "name": part}
+                    )
                 node = child
             if level and node.level != level:
-                raise CellError(_("%(name)s is a %(found)s, not a %(level)s.") % {
-                    "name": text, "found": node.get_level_display(), "level": Division.Level(level).label})
+                raise CellError(
+                    _("%(name)s is a %(found)s, not a %(level)s.")
+                    % {"name": text, "found": node.get_level_display(), "level": Division.Level(level).label}
+                )
             return node
         name = parts[0] if parts else compact
         if level is None:
@@ -321,19 +336,24 @@ class Divisions:
         if within is not None and level != Division.Level.DISTRICT:
             found = self.by_parent.get((within.pk, name))
             if found is None and level == Division.Level.VILLAGE and within.level == Division.Level.DISTRICT:
-                found = next((d for d in self.by_level_name.get((level, name), []) if d.district_id == within.pk),
-                             None)
+                found = next(
+                    (d for d in self.by_level_name.get((level, name), []) if d.district_id == within.pk), None
+                )
             if found is None or found.level != level:
-                raise CellError(_("%(parent)s has no %(level)s named %(name)s.") % {
-                    "parent": within.name, "level": Division.Level(level).label, "name": name})
+                raise CellError(
+                    _("%(parent)s has no %(level)s named %(name)s.")
+                    % {"parent": within.name, "level": Division.Level(level).label, "name": name}
+                )
             return found
         candidates = self.by_level_name.get((level, name), [])
         if not candidates:
-            raise CellError(_("No %(level)s is named %(name)s.") % {"level": Division.Level(level).label,
-                                                                    "name": name})
+            raise CellError(
+                _("No %(level)s is named %(name)s.") % {"level": Division.Level(level).label, "name": name}
+            )
         if len(candidates) > 1:
-            raise CellError(_("Several divisions are named %(name)s; give the district too or the code.")
-                            % {"name": name})
+            raise CellError(
+                _("Several divisions are named %(name)s; give the district too or the code.") % {"name": name}
+            )
         return candidates[0]
 
 
@@ -351,8 +371,9 @@ class Organizations:
     def resolve(self, text: str) -> Organization:
         found = self.by_name.get(normalize(text), [])
         if not found:
-            raise CellError(_("No unit named %(name)s is registered on the platform (in your scope).")
-                            % {"name": text})
+            raise CellError(
+                _("No unit named %(name)s is registered on the platform (in your scope).") % {"name": text}
+            )
         if len(found) > 1:
             raise CellError(_("Several units are named %(name)s; rename one of them first.") % {"name": text})
         return found[0]
@@ -400,7 +421,6 @@ class Importer:
         self.by_key: dict[str, Binding] = {}
         self.divisions: Divisions | None = None
         self.organizations: Organizations | None = None
-        self.code_checks: dict[str, creditcode.CreditCodeCheck] = {}
         self.labels: dict[str, dict[str, str]] = {}
         self.blocked = False  # nothing more is written once a row fails (the transaction rolls back)
 
@@ -434,8 +454,9 @@ class Importer:
             if column.key == field_name:
                 return column.title
         try:
-            return str(self.model._meta.get_field(field_name).verbose_name)
-        except Exception:  # noqa: BLE001
+            model_field: Any = self.model._meta.get_field(field_name)
+            return str(model_field.verbose_name)
+        except Exception:
             return field_name
 
     # the run ----------------------------------------------------------------------------------------------
@@ -453,15 +474,19 @@ class Importer:
         out.unmatched = unmatched
         out.missing = missing
         if unmatched:
-            out.notices.append(_("These columns match nothing and were ignored: %(columns)s.")
-                               % {"columns": "、".join(unmatched)})
+            out.notices.append(
+                _("These columns match nothing and were ignored: %(columns)s.")
+                % {"columns": "、".join(unmatched)}
+            )
         if problems:
             out.fatal = " ".join(problems)
             return out
         if missing:
             names = "、".join(self.kind.column(k).title for k in missing)
-            out.fatal = _("Required columns are missing: %(columns)s. Check the header row (row %(row)d), or map "
-                          "the file's columns below.") % {"columns": names, "row": table.header_row}
+            out.fatal = _(
+                "Required columns are missing: %(columns)s. Check the header row (row %(row)d), or map "
+                "the file's columns below."
+            ) % {"columns": names, "row": table.header_row}
             return out
         if not self.can_add and not self.can_change:
             out.fatal = _("You may not import %(kind)s.") % {"kind": self.kind.label}
@@ -510,12 +535,20 @@ class Importer:
                 key_cell = cells[key_binding.index] if key_binding.index < len(cells) else None
                 first = next((c for c in cells if not is_empty(c)), None)
                 if is_empty(key_cell) and isinstance(first, str) and normalize(first) in TOTAL_WORDS:
-                    self.outcome.notices.append(_("Row %(row)d is a total row and was ignored.") % {"row": number})
+                    self.outcome.notices.append(
+                        _("Row %(row)d is a total row and was ignored.") % {"row": number}
+                    )
                     continue
             for binding in self.bindings:
                 if (number, binding.index) in table.formula_cells:
-                    self.error(row, binding.header, _("The cell holds a formula with no computed value: open the "
-                                                      "file in Excel, save it, and upload it again."))
+                    self.error(
+                        row,
+                        binding.header,
+                        _(
+                            "The cell holds a formula with no computed value: open the "
+                            "file in Excel, save it, and upload it again."
+                        ),
+                    )
                     continue
                 raw = cells[binding.index] if binding.index < len(cells) else None
                 if is_empty(raw):
@@ -549,8 +582,10 @@ class Importer:
             labels = self._choice_labels(column)
             code = labels.get(normalize(clean_text(raw)))
             if code is None:
-                raise CellError(_("%(value)s is not one of the allowed values: %(allowed)s.")
-                                % {"value": clean_text(raw), "allowed": column.allowed_values()})
+                raise CellError(
+                    _("%(value)s is not one of the allowed values: %(allowed)s.")
+                    % {"value": clean_text(raw), "allowed": column.allowed_values()}
+                )
             return code
         raise AssertionError(kind)
 
@@ -596,7 +631,7 @@ class Importer:
             column = binding.column
             if column.type in (DIVISION, CODE) or key == COOPERATIVE_NAME:
                 continue
-            model_field = self.model._meta.get_field(key)
+            model_field: Any = self.model._meta.get_field(key)
             if column.type == ORGANIZATION:
                 before_values[model_field.attname] = getattr(obj, model_field.attname)
                 setattr(obj, key, None if value is EMPTY else value)
@@ -626,9 +661,7 @@ class Importer:
         if row.has_error or row.before_values is None:
             return
         if row.before is not None:
-            changed = [
-                name for name, old in row.before_values.items() if getattr(obj, name) != old
-            ]
+            changed = [name for name, old in row.before_values.items() if getattr(obj, name) != old]
             row.changed = tuple(changed)
 
     # cooperatives ------------------------------------------------------------------------------------------
@@ -641,9 +674,7 @@ class Importer:
                 if code is EMPTY:
                     self.error(row, code_binding.header, _("This column is required; the cell is empty."))
                 continue
-            result = self.code_checks.get(code)
-            if result is None:
-                result = self.code_checks[code] = creditcode.check(code)
+            result = creditcode.check(code)
             for message in result.errors:
                 self.error(row, code_binding.header, message)
             if result.errors:
@@ -653,39 +684,59 @@ class Importer:
             row.values["credit_code"] = result.code
             first = self.seen.get((result.code,))
             if first is not None:
-                self.error(row, code_binding.header,
-                           _("The same credit code is on row %(row)d of this file.") % {"row": first})
+                self.error(
+                    row,
+                    code_binding.header,
+                    _("The same credit code is on row %(row)d of this file.") % {"row": first},
+                )
                 continue
             self.seen[(result.code,)] = row.number
             codes.add(result.code)
         existing = {
             c.credit_code: c
-            for c in Cooperative.objects.restrict(self.user, CHANGE).filter(credit_code__in=codes)
+            for c in Cooperative.objects.restrict(self.user, CHANGE)
+            .filter(credit_code__in=codes)
             .select_related("district", "town", "village")
         }
         # like the edit form: a code registered outside the user's scope is refused without showing the record
-        elsewhere = set(
-            Cooperative.objects.filter(credit_code__in=codes - existing.keys()).values_list("credit_code", flat=True)
-        ) if len(existing) < len(codes) else set()
+        elsewhere = (
+            set(
+                Cooperative.objects.filter(credit_code__in=codes - existing.keys()).values_list(
+                    "credit_code", flat=True
+                )
+            )
+            if len(existing) < len(codes)
+            else set()
+        )
         for row in rows:
             if row.has_error:
                 continue
             code = row.values["credit_code"]
             obj = existing.get(code)
             if code in elsewhere:
-                self.error(row, code_binding.header, _("This credit code is already registered (outside your scope)."))
+                self.error(
+                    row,
+                    code_binding.header,
+                    _("This credit code is already registered (outside your scope)."),
+                )
                 continue
             if obj is None:
                 if not self.can_add:
-                    self.error(row, code_binding.header,
-                               _("No cooperative with this credit code is registered in your scope."))
+                    self.error(
+                        row,
+                        code_binding.header,
+                        _("No cooperative with this credit code is registered in your scope."),
+                    )
                     continue
                 obj = Cooperative(credit_code=code)
                 row.before = None
             else:
                 if obj.retired_at is not None:
-                    self.error(row, code_binding.header,
-                               _("This cooperative is retired; restore it before importing changes to it."))
+                    self.error(
+                        row,
+                        code_binding.header,
+                        _("This cooperative is retired; restore it before importing changes to it."),
+                    )
                     continue
                 row.before = snapshot(obj)
             row.obj = obj
@@ -711,15 +762,19 @@ class Importer:
             text = values.get(level)
             if text in (None, EMPTY):
                 continue
-            within = None if level == "district" else (found["town"] if level == "village" else None) or found["district"]
+            within = (
+                None
+                if level == "district"
+                else (found["town"] if level == "village" else None) or found["district"]
+            )
             try:
                 division = divisions.resolve(text, level, within)
             except CellError as exc:
                 self.error(row, self.by_key[level].header, str(exc))
                 return
-            for upper, node in divisions.chain(division).items():
+            for upper, parent in divisions.chain(division).items():
                 if upper == level or found[upper] is None:
-                    found[upper] = node
+                    found[upper] = parent
         creating = row.before is None
         if found["town"] is None and creating and ("town" in values or DIVISION_PATH in values):
             binding = self.by_key.get("town") or self.by_key[DIVISION_PATH]
@@ -732,13 +787,24 @@ class Importer:
             node = found[level]
             if node is not None:
                 setattr(obj, level, node)
-            elif level == "village" and (values.get("village") is EMPTY or (path_given and "village" not in values)):
+            elif level == "village" and (
+                values.get("village") is EMPTY or (path_given and "village" not in values)
+            ):
                 obj.village = None
         if obj.district_id is not None and not self.district_allowed(obj.district_id):
-            binding = self.by_key.get("district") or self.by_key.get("town") or self.by_key.get(DIVISION_PATH)
-            self.error(row, binding.header if binding else "", _(
-                "%(district)s is outside your scope: you may add and change cooperatives of your own district "
-                "only.") % {"district": obj.district.name})
+            place_binding = (
+                self.by_key.get("district") or self.by_key.get("town") or self.by_key.get(DIVISION_PATH)
+            )
+            self.error(
+                row,
+                place_binding.header if place_binding else "",
+                _(
+                    "%(district)s is outside your scope: you may add and change cooperatives of your own "
+                    "district "
+                    "only."
+                )
+                % {"district": obj.district.name},
+            )
 
     def district_allowed(self, district_id: int) -> bool:
         return self.scope.everything or district_id in self.scope.district_ids
@@ -755,7 +821,8 @@ class Importer:
                 codes.add(code)
         coops = {
             c.credit_code: c
-            for c in Cooperative.objects.restrict(self.user, VIEW).filter(credit_code__in=codes)
+            for c in Cooperative.objects.restrict(self.user, VIEW)
+            .filter(credit_code__in=codes)
             .only("id", "name", "credit_code", "registration_date", "district_id", "retired_at")
         }
         for row in rows:
@@ -763,14 +830,20 @@ class Importer:
                 continue
             coop = coops.get(row.values["credit_code"])
             if coop is None:
-                self.error(row, code_binding.header,
-                           _("No cooperative with this credit code is registered in your scope."))
+                self.error(
+                    row,
+                    code_binding.header,
+                    _("No cooperative with this credit code is registered in your scope."),
+                )
                 continue
             name = row.values.get(COOPERATIVE_NAME)
             if name not in (None, EMPTY) and normalize(name) != normalize(coop.name):
-                self.warning(row, self.by_key[COOPERATIVE_NAME].header,
-                             _("The name differs from the registered name %(name)s; check the credit code.")
-                             % {"name": coop.name})
+                self.warning(
+                    row,
+                    self.by_key[COOPERATIVE_NAME].header,
+                    _("The name differs from the registered name %(name)s; check the credit code.")
+                    % {"name": coop.name},
+                )
             row.obj = coop  # the parent, for now
             for binding in self.bindings:
                 if binding.column.type == ORGANIZATION:
@@ -783,37 +856,54 @@ class Importer:
                         row.values[binding.column.key] = self.organizations.resolve(value)
                     except CellError as exc:
                         self.error(row, binding.header, str(exc))
-        coop_ids = {row.obj.pk for row in rows if not row.has_error and row.obj is not None}
+        live = [row for row in rows if not row.has_error and row.obj is not None]
+        coop_ids = {row.obj.pk for row in live}
         existing: dict[tuple[Any, ...], models.Model] = {}
         changeable: set[int] = set()
         if coop_ids:
-            qs = self.model._default_manager.restrict(self.user, VIEW).filter(  # type: ignore[attr-defined]
-                cooperative_id__in=coop_ids, retired_at__isnull=True
-            ).order_by("pk")
+            # only the records this chunk may match: its cooperatives and its values of the other keys
+            narrow: dict[str, set[Any]] = {}
+            for key in self.kind.key[1:]:
+                values = {row.values.get(key) for row in live} - {None, EMPTY}
+                column = self.kind.column(key)
+                narrow[f"{key}_id__in" if column.type == ORGANIZATION else f"{key}__in"] = {
+                    v.pk if isinstance(v, models.Model) else v for v in values
+                }
+            manager: Any = self.model._default_manager
+            qs = (
+                manager.restrict(self.user, VIEW)
+                .filter(cooperative_id__in=coop_ids, retired_at__isnull=True, **narrow)
+                .select_related(*[c.key for c in self.kind.columns if c.type == ORGANIZATION])
+                .order_by("pk")
+            )
             for record in qs:
                 existing.setdefault(self.record_key(record), record)
             if existing and self.can_change:
                 changeable = set(
-                    self.model._default_manager.restrict(self.user, CHANGE)  # type: ignore[attr-defined]
-                    .filter(pk__in=[r.pk for r in existing.values()]).values_list("pk", flat=True)
+                    manager.restrict(self.user, CHANGE)
+                    .filter(pk__in=[r.pk for r in existing.values()])
+                    .values_list("pk", flat=True)
                 )
         for row in rows:
             if row.has_error or row.obj is None:
                 row.obj = None
                 continue
             coop = row.obj
-            key = self.row_key(row, coop)
-            if key is None:
+            row_key = self.row_key(row, coop)
+            if row_key is None:
                 row.obj = None
                 continue
-            first = self.seen.get(key)
+            first = self.seen.get(row_key)
             if first is not None:
-                self.error(row, code_binding.header,
-                           _("The same record is on row %(row)d of this file.") % {"row": first})
+                self.error(
+                    row,
+                    code_binding.header,
+                    _("The same record is on row %(row)d of this file.") % {"row": first},
+                )
                 row.obj = None
                 continue
-            self.seen[key] = row.number
-            record = existing.get(key)
+            self.seen[row_key] = row.number
+            record = existing.get(row_key)
             if record is not None:
                 if record.pk not in changeable:
                     self.error(row, code_binding.header, _("You may not change this record."))
@@ -824,8 +914,11 @@ class Importer:
                 obj = record
             else:
                 if not self.can_add:
-                    self.error(row, code_binding.header,
-                               _("You may not add %(kind)s.") % {"kind": self.model._meta.verbose_name_plural})
+                    self.error(
+                        row,
+                        code_binding.header,
+                        _("You may not add %(kind)s.") % {"kind": self.model._meta.verbose_name_plural},
+                    )
                     row.obj = None
                     continue
                 obj = self.model(cooperative=coop)
@@ -837,7 +930,9 @@ class Importer:
         parts: list[Any] = [record.cooperative_id]  # type: ignore[attr-defined]
         for key in self.kind.key[1:]:
             column = self.kind.column(key)
-            parts.append(getattr(record, f"{key}_id") if column.type == ORGANIZATION else getattr(record, key))
+            parts.append(
+                getattr(record, f"{key}_id") if column.type == ORGANIZATION else getattr(record, key)
+            )
         return tuple(parts)
 
     def row_key(self, row: Row, coop: Cooperative) -> tuple[Any, ...] | None:
@@ -846,8 +941,11 @@ class Importer:
             value = row.values.get(key)
             if value in (None, EMPTY):
                 binding = self.by_key.get(key)
-                self.error(row, binding.header if binding else self.kind.column(key).title,
-                           _("This column is required; the cell is empty."))
+                self.error(
+                    row,
+                    binding.header if binding else self.kind.column(key).title,
+                    _("This column is required; the cell is empty."),
+                )
                 return None
             parts.append(value.pk if isinstance(value, models.Model) else value)
         return tuple(parts)
@@ -877,8 +975,8 @@ class Importer:
                 fields.add("updated_at")
                 groups[tuple(sorted(fields))].append(row)
             count = 0
-            for fields, group in groups.items():
-                names = [model._meta.get_field(f[:-3] if f.endswith("_id") else f).name for f in fields]
+            for group_fields, group in groups.items():
+                names = [model._meta.get_field(f.removesuffix("_id")).name for f in group_fields]
                 count += model._default_manager.bulk_update([r.obj for r in group], names, batch_size=500)
             record_bulk([r.obj for r in updates], ChangeRecord.Action.UPDATE, [r.before for r in updates])
             self.verify(CHANGE, [r.obj.pk for r in updates])
@@ -888,7 +986,8 @@ class Importer:
         """Re-read the written rows through the user's scope (like save_record): all or nothing."""
         if not getattr(self.user, "pk", None) or not pks:
             return
-        reachable = self.model._default_manager.restrict(self.user, action).filter(pk__in=pks).count()  # type: ignore[attr-defined]
+        manager: Any = self.model._default_manager
+        reachable = manager.restrict(self.user, action).filter(pk__in=pks).count()
         if reachable != len(pks):
             raise ScopeViolation(_("This change would put the record outside your scope."))
 
@@ -922,8 +1021,9 @@ def run_import(
     spec = get_kind(kind)
     path = Path(path)
     filename = filename or path.name
-    importer = Importer(spec, user, dry_run=dry_run, confirm_warnings=confirm_warnings, filename=filename,
-                        progress=progress)
+    importer = Importer(
+        spec, user, dry_run=dry_run, confirm_warnings=confirm_warnings, filename=filename, progress=progress
+    )
     try:
         table = open_table(path, filename, header_score(spec))
     except FileProblem as exc:
@@ -932,7 +1032,9 @@ def run_import(
     if mapping is None and mapping_for is not None:
         mapping = mapping_for(table.headers)
         if mapping:
-            importer.outcome.notices.append(_("The column mapping saved for files with these headers was applied."))
+            importer.outcome.notices.append(
+                _("The column mapping saved for files with these headers was applied.")
+            )
     try:
         return importer.run(table, mapping)
     except ScopeViolation as exc:
@@ -942,4 +1044,3 @@ def run_import(
         return importer.outcome
     finally:
         table.close()
-

@@ -50,14 +50,34 @@ from .values import TEN_THOUSAND
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_TYPE = "text/csv; charset=utf-8"
 TYPE_NAMES = {
-    TEXT: "文本", DATE: "日期", MONEY: "金额", DECIMAL: "数字", INTEGER: "整数", YEAR: "年份", BOOL: "是/否",
-    CHOICE: "选项", DIVISION: "行政区划", CODE: "代码", ORGANIZATION: "单位名称",
+    TEXT: "文本",
+    DATE: "日期",
+    MONEY: "金额",
+    DECIMAL: "数字",
+    INTEGER: "整数",
+    YEAR: "年份",
+    BOOL: "是/否",
+    CHOICE: "选项",
+    DIVISION: "行政区划",
+    CODE: "代码",
+    ORGANIZATION: "单位名称",
 }
 UNIT_NAMES = {WAN: "万元", YUAN: "元", PERCENT: "%"}
 EXAMPLES = {
-    "name": "宁海县岔路镇白枇杷专业合作社", "credit_code": "93330226MA2H5XXXXX", "registration_date": "2016-05-01",
-    "registered_capital": "120", "district": "宁海县", "town": "岔路镇", "village": "", "industry": "水果",
-    "year": "2024", "members": "86", "revenue": "356.8", "level": "", "since": "2022-03-01", "phone": "13912345678",
+    "name": "宁海县岔路镇白枇杷专业合作社",
+    "credit_code": "93330226MA2H5XXXXX",
+    "registration_date": "2016-05-01",
+    "registered_capital": "120",
+    "district": "宁海县",
+    "town": "岔路镇",
+    "village": "",
+    "industry": "水果",
+    "year": "2024",
+    "members": "86",
+    "revenue": "356.8",
+    "level": "",
+    "since": "2022-03-01",
+    "phone": "13912345678",
 }
 
 
@@ -129,7 +149,9 @@ def rows_for(kind: Kind, records: Iterable[Any], *, for_csv: bool = False) -> It
 
 
 # files ---------------------------------------------------------------------------------------------------
-def write_xlsx(kind: Kind, rows: Iterable[list[Any]], *, notes: bool = False) -> tempfile.SpooledTemporaryFile:
+def write_xlsx(
+    kind: Kind, rows: Iterable[list[Any]], *, notes: bool = False
+) -> tempfile.SpooledTemporaryFile:
     """An .xlsx with the kind's Chinese headers (and, for templates, a notes sheet)."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=kind.sheet_title)
@@ -164,7 +186,7 @@ def write_xlsx(kind: Kind, rows: Iterable[list[Any]], *, notes: bool = False) ->
             sheet.append(row)
     if notes:
         _notes_sheet(workbook, kind)
-    handle = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
+    handle = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115 - returned to the caller
     workbook.save(handle)
     handle.seek(0)
     return handle
@@ -180,13 +202,28 @@ def _notes_sheet(workbook: Workbook, kind: Kind) -> None:
     title = WriteOnlyCell(sheet, value=_("How to fill in this template: %(kind)s") % {"kind": kind.label})
     title.font = Font(bold=True, size=13)
     sheet.append([title])
-    sheet.append([_("One row per record. Keep the header row; columns may be in any order, and a column you do "
-                    "not need may be left out. Rows are matched by the credit code (and, below a cooperative, by "
-                    "the columns marked as key): a match is updated, anything else is created. The first sheet is "
-                    "read; other and hidden sheets are ignored.")])
+    sheet.append(
+        [
+            _(
+                "One row per record. Keep the header row; columns may be in any order, and a column you do "
+                "not need may be left out. Rows are matched by the credit code (and, below a cooperative, by "
+                "the columns marked as key): a match is updated, anything else is created. The first sheet "
+                "is "
+                "read; other and hidden sheets are ignored."
+            )
+        ]
+    )
     sheet.append([])
-    heads = ["列名 Column", "必填 Required", "单位 Unit", "类型 Type", "说明 Meaning", "允许的值 Allowed values",
-             "也可用的列名 Also recognised", "示例 Example"]
+    heads = [
+        "列名 Column",
+        "必填 Required",
+        "单位 Unit",
+        "类型 Type",
+        "说明 Meaning",
+        "允许的值 Allowed values",
+        "也可用的列名 Also recognised",
+        "示例 Example",
+    ]
     row = []
     for text in heads:
         head = WriteOnlyCell(sheet, value=text)
@@ -201,8 +238,16 @@ def _notes_sheet(workbook: Workbook, kind: Kind) -> None:
         if column.help:
             meaning = f"{meaning}: {column.help}"
         aliases = "、".join(a for a in column.aliases if a)
-        values = [column.title, required, UNIT_NAMES.get(column.unit or "", ""), TYPE_NAMES[column.type],
-                  meaning, column.allowed_values(), aliases, EXAMPLES.get(column.key, "")]
+        values = [
+            column.title,
+            required,
+            UNIT_NAMES.get(column.unit or "", ""),
+            TYPE_NAMES[column.type],
+            meaning,
+            column.allowed_values(),
+            aliases,
+            EXAMPLES.get(column.key, ""),
+        ]
         cells = []
         for value in values:
             out = WriteOnlyCell(sheet, value=value)

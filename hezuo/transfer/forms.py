@@ -14,12 +14,15 @@ class UploadForm(forms.Form):
     kind = forms.ChoiceField(label=_("What the file holds"))
     file = forms.FileField(
         label=_("File (.xlsx or .csv)"),
-        widget=forms.ClearableFileInput(attrs={"accept": ".xlsx,.xlsm,.xls,.csv,.txt", "class": "form-control"}),
+        widget=forms.ClearableFileInput(
+            attrs={"accept": ".xlsx,.xlsm,.xls,.csv,.txt", "class": "form-control"}
+        ),
     )
 
     def __init__(self, *args: Any, kinds: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["kind"].choices = [(k, KINDS[k].label) for k in kinds]
+        kind_field: Any = self.fields["kind"]
+        kind_field.choices = [(k, KINDS[k].label) for k in kinds]
         self.fields["kind"].widget.attrs["class"] = "form-select"
 
 
@@ -34,7 +37,10 @@ class MappingForm(forms.Form):
         mapping = job.mapping or {}
         for index, header in enumerate(self.headers):
             self.fields[f"col_{index}"] = forms.ChoiceField(
-                label=header, choices=choices, required=False, initial=mapping.get(header, ""),
+                label=header,
+                choices=choices,
+                required=False,
+                initial=mapping.get(header, ""),
                 widget=forms.Select(attrs={"class": "form-select form-select-sm", "data-header": header}),
             )
 
@@ -44,6 +50,7 @@ class MappingForm(forms.Form):
 
 class CommitForm(forms.Form):
     confirm_warnings = forms.BooleanField(
-        label=_("I have read the warnings and want to import these rows as they are"), required=False,
+        label=_("I have read the warnings and want to import these rows as they are"),
+        required=False,
         widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
     )

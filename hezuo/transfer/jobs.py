@@ -3,6 +3,7 @@ background task (django-tasks). Also the error report: the rows as given plus a 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections import defaultdict
 from pathlib import Path
@@ -35,7 +36,9 @@ def importable_kinds(user: Any) -> list[str]:
 
     if not can(user, ImportJob, ADD):
         return []
-    return [name for name, kind in KINDS.items() if can(user, kind.model, ADD) or can(user, kind.model, CHANGE)]
+    return [
+        name for name, kind in KINDS.items() if can(user, kind.model, ADD) or can(user, kind.model, CHANGE)
+    ]
 
 
 def create_job(user: Any, upload: Any, kind: str, filename: str | None = None) -> ImportJob:
@@ -44,7 +47,9 @@ def create_job(user: Any, upload: Any, kind: str, filename: str | None = None) -
     job = ImportJob(
         user=user if getattr(user, "pk", None) else None,
         district_id=getattr(user, "district_id", None),
-        cooperative_id=getattr(user, "cooperative_id", None) if getattr(user, "role", "") == "cooperative" else None,
+        cooperative_id=getattr(user, "cooperative_id", None)
+        if getattr(user, "role", "") == "cooperative"
+        else None,
         kind=kind,
         filename=filename,
         size=getattr(upload, "size", 0) or 0,
@@ -61,8 +66,13 @@ def remembered_mapping(kind: str, headers: list[str]) -> dict[str, str] | None:
 
 def remember_mapping(job: ImportJob, mapping: dict[str, str], user: Any) -> None:
     HeaderMapping.objects.update_or_create(
-        kind=job.kind, fingerprint=fingerprint(job.kind, job.headers),
-        defaults={"headers": job.headers, "mapping": mapping, "updated_by": user if getattr(user, "pk", None) else None},
+        kind=job.kind,
+        fingerprint=fingerprint(job.kind, job.headers),
+        defaults={
+            "headers": job.headers,
+            "mapping": mapping,
+            "updated_by": user if getattr(user, "pk", None) else None,
+        },
     )
 
 
@@ -117,11 +127,17 @@ def execute(job: ImportJob, phase: str) -> ImportJob:
 
     try:
         outcome = run_import(
-            job.path, job.kind, user, filename=job.filename, dry_run=dry_run, mapping=job.mapping or None,
+            job.path,
+            job.kind,
+            user,
+            filename=job.filename,
+            dry_run=dry_run,
+            mapping=job.mapping or None,
             mapping_for=lambda headers: remembered_mapping(job.kind, headers),
-            confirm_warnings=job.confirmed_warnings, progress=progress,
+            confirm_warnings=job.confirmed_warnings,
+            progress=progress,
         )
-    except Exception as exc:  # noqa: BLE001 - a bug must still leave the job in a final state
+    except Exception as exc:
         logger.exception("import job %s failed", job.pk)
         job.status = ImportJob.Status.FAILED
         job.message = _("The import failed unexpectedly and nothing was written: %(error)s") % {"error": exc}
@@ -129,10 +145,8 @@ def execute(job: ImportJob, phase: str) -> ImportJob:
         job.save()
         return job
     store(job, outcome)
-    try:
+    with contextlib.suppress(OSError):
         job.progress_path.unlink(missing_ok=True)
-    except OSError:
-        pass
     return job
 
 
@@ -170,13 +184,16 @@ def reasons_by_row(job: ImportJob) -> dict[int, list[str]]:
     for problem in job.problems:
         if problem.get("level") == "error" and problem.get("row"):
             column = problem.get("column") or ""
-            reasons[int(problem["row"])].append(f"{column}：{problem['message']}" if column else problem["message"])
+            reasons[int(problem["row"])].append(
+                f"{column}：{problem['message']}" if column else problem["message"]
+            )
     return reasons
 
 
 def error_report(job: ImportJob) -> Any:
-    """An .xlsx of the file's rows as given, with the reasons in a last column and the rows with errors in red:
-    correct them there and upload the file again. Files over REPORT_ALL_ROWS rows get the rows with errors only."""
+    """An .xlsx of the file's rows as given, with the reasons in a last column and the rows with errors in
+    red: correct them there and upload the file again. Files over REPORT_ALL_ROWS rows get the rows with
+    errors only."""
     import tempfile
 
     from openpyxl import Workbook
@@ -210,14 +227,16 @@ def error_report(job: ImportJob) -> Any:
                     out = WriteOnlyCell(sheet, value=value)
                     out.fill = red
                     marked.append(out)
-                reason = WriteOnlyCell(sheet, value="；".join(reasons.get(number, [])) or _("see the import page"))
+                reason = WriteOnlyCell(
+                    sheet, value="；".join(reasons.get(number, [])) or _("see the import page")
+                )
                 reason.fill = red
                 sheet.append([*marked, reason, number])
             else:
                 sheet.append([*values, "", number])
     finally:
         table.close()
-    handle = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)
+    handle = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115 - returned to the caller
     workbook.save(handle)
     handle.seek(0)
     return handle

@@ -36,13 +36,26 @@ class ImportJob(models.Model):
     ACTIVE = (Status.QUEUED, Status.CHECKING, Status.IMPORTING)
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
     district = models.ForeignKey(
-        Division, verbose_name=_("district"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Division,
+        verbose_name=_("district"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     cooperative = models.ForeignKey(
-        "registry.Cooperative", verbose_name=_("cooperative"), null=True, blank=True, on_delete=models.PROTECT,
+        "registry.Cooperative",
+        verbose_name=_("cooperative"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="+",
     )
     created_at = models.DateTimeField(_("uploaded"), default=timezone.now, db_index=True)

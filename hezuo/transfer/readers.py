@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import re
 import zipfile
 from collections.abc import Callable, Iterator
@@ -84,28 +83,46 @@ def sniff(path: Path, filename: str) -> str:
         return "xlsx"
     if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
         if _is_encrypted_ole(path):
-            raise FileProblem(_("The workbook is protected by a password. Open it in Excel, remove the password "
-                                "(File › Info › Protect Workbook) and upload it again."))
+            raise FileProblem(
+                _(
+                    "The workbook is protected by a password. Open it in Excel, remove the password "
+                    "(File › Info › Protect Workbook) and upload it again."
+                )
+            )
         return "xls"
     pictures = {
-        b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"BM": "BMP", b"II*\x00": "TIFF",
-        b"MM\x00*": "TIFF", b"%PDF": "PDF",
+        b"\x89PNG": "PNG",
+        b"\xff\xd8\xff": "JPEG",
+        b"GIF8": "GIF",
+        b"BM": "BMP",
+        b"II*\x00": "TIFF",
+        b"MM\x00*": "TIFF",
+        b"%PDF": "PDF",
     }
     for magic, kind in pictures.items():
         if head.startswith(magic):
-            raise FileProblem(_("This file is a %(kind)s picture or document, not a spreadsheet. Upload the .xlsx "
-                                "or .csv file itself.") % {"kind": kind})
+            raise FileProblem(
+                _(
+                    "This file is a %(kind)s picture or document, not a spreadsheet. Upload the .xlsx "
+                    "or .csv file itself."
+                )
+                % {"kind": kind}
+            )
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        raise FileProblem(_("This file is a WEBP picture, not a spreadsheet. Upload the .xlsx or .csv file itself."))
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text_like = True
-    else:
-        text_like = b"\x00" not in head
+        raise FileProblem(
+            _("This file is a WEBP picture, not a spreadsheet. Upload the .xlsx or .csv file itself.")
+        )
+    text_like = head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" not in head
     if not text_like:
         raise FileProblem(_("This file is not a spreadsheet that can be read: upload an .xlsx or .csv file."))
     if name.endswith(WORKBOOK_EXTENSIONS):
-        raise FileProblem(_("The file is named %(name)s but holds plain text (CSV), not an Excel workbook. Rename "
-                            "it to .csv, or open it in Excel and save it as .xlsx.") % {"name": filename})
+        raise FileProblem(
+            _(
+                "The file is named %(name)s but holds plain text (CSV), not an Excel workbook. Rename "
+                "it to .csv, or open it in Excel and save it as .xlsx."
+            )
+            % {"name": filename}
+        )
     return "csv"
 
 
@@ -142,13 +159,17 @@ def open_table(
 
 def too_big_message(size: int) -> str:
     return _("The file is %(size)s; the limit is %(limit)s. Split it into smaller files.") % {
-        "size": human_size(size), "limit": human_size(conf.max_bytes()),
+        "size": human_size(size),
+        "limit": human_size(conf.max_bytes()),
     }
 
 
 def too_many_rows_message(rows: int, limit: int) -> str:
-    return _("The file has %(rows)s rows; the limit is %(limit)s rows per file. Split it into smaller files.") % {
-        "rows": f"{rows:,}", "limit": f"{limit:,}",
+    return _(
+        "The file has %(rows)s rows; the limit is %(limit)s rows per file. Split it into smaller files."
+    ) % {
+        "rows": f"{rows:,}",
+        "limit": f"{limit:,}",
     }
 
 
@@ -184,8 +205,12 @@ def _xlsx_sheets(path: Path) -> list[_SheetInfo]:
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
-        raise FileProblem(_("The workbook is damaged and cannot be opened. Open it in Excel, save it again and "
-                            "upload the new file.")) from None
+        raise FileProblem(
+            _(
+                "The workbook is damaged and cannot be opened. Open it in Excel, save it again and "
+                "upload the new file."
+            )
+        ) from None
     with archive:
         names = set(archive.namelist())
         if "xl/workbook.xml" not in names:
@@ -196,16 +221,26 @@ def _xlsx_sheets(path: Path) -> list[_SheetInfo]:
             raise FileProblem(_("This ZIP file is not an Excel workbook."))
         total = sum(info.file_size for info in archive.infolist())
         if total > conf.max_uncompressed_bytes():
-            raise FileProblem(_("The workbook unpacks to %(size)s, more than the limit of %(limit)s. Split it into "
-                                "smaller files.") % {"size": human_size(total),
-                                                     "limit": human_size(conf.max_uncompressed_bytes())})
+            raise FileProblem(
+                _(
+                    "The workbook unpacks to %(size)s, more than the limit of %(limit)s. Split it into "
+                    "smaller files."
+                )
+                % {"size": human_size(total), "limit": human_size(conf.max_uncompressed_bytes())}
+            )
         try:
             workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
-            rels_xml = archive.read("xl/_rels/workbook.xml.rels") if "xl/_rels/workbook.xml.rels" in names else b""
+            rels_xml = (
+                archive.read("xl/_rels/workbook.xml.rels") if "xl/_rels/workbook.xml.rels" in names else b""
+            )
             rels = ElementTree.fromstring(rels_xml) if rels_xml else None
         except (ElementTree.ParseError, zipfile.BadZipFile, OSError, EOFError):
-            raise FileProblem(_("The workbook is damaged and cannot be opened. Open it in Excel, save it again and "
-                                "upload the new file.")) from None
+            raise FileProblem(
+                _(
+                    "The workbook is damaged and cannot be opened. Open it in Excel, save it again and "
+                    "upload the new file."
+                )
+            ) from None
         targets: dict[str, str] = {}
         if rels is not None:
             for rel in rels.iter(f"{_NS_PKG_REL}Relationship"):
@@ -215,13 +250,19 @@ def _xlsx_sheets(path: Path) -> list[_SheetInfo]:
         sheets = []
         for node in workbook.iter(f"{_NS_MAIN}sheet"):
             part = targets.get(node.get(f"{_NS_REL}id", ""))
-            info = _SheetInfo(node.get("name", ""), node.get("state", "visible"), part if part in names else None)
+            info = _SheetInfo(
+                node.get("name", ""), node.get("state", "visible"), part if part in names else None
+            )
             if info.part is not None:
                 try:
                     _scan_sheet(archive, info)
                 except (zipfile.BadZipFile, OSError, EOFError, ValueError):
-                    raise FileProblem(_("The workbook is damaged and cannot be opened. Open it in Excel, save it "
-                                        "again and upload the new file.")) from None
+                    raise FileProblem(
+                        _(
+                            "The workbook is damaged and cannot be opened. Open it in Excel, save it "
+                            "again and upload the new file."
+                        )
+                    ) from None
             sheets.append(info)
         return sheets
 
@@ -264,18 +305,37 @@ def _open_workbook(path: Path, fmt: str, score: Callable[[list[Any]], int], max_
         if info.rows - 1 > max_rows:
             raise FileProblem(too_many_rows_message(info.rows - 1, max_rows))
         if info.rows * max(info.cols, 1) > conf.max_cells():
-            raise FileProblem(_("The sheet %(sheet)s has %(cells)s cells; the limit is %(limit)s. Split it into "
-                                "smaller files.") % {"sheet": info.name, "cells": f"{info.rows * info.cols:,}",
-                                                     "limit": f"{conf.max_cells():,}"})
+            raise FileProblem(
+                _(
+                    "The sheet %(sheet)s has %(cells)s cells; the limit is %(limit)s. Split it into "
+                    "smaller files."
+                )
+                % {
+                    "sheet": info.name,
+                    "cells": f"{info.rows * info.cols:,}",
+                    "limit": f"{conf.max_cells():,}",
+                }
+            )
     try:
         workbook = CalamineWorkbook.from_path(str(path))
     except PasswordError:
-        raise FileProblem(_("The workbook is protected by a password. Open it in Excel, remove the password and "
-                            "upload it again.")) from None
+        raise FileProblem(
+            _(
+                "The workbook is protected by a password. Open it in Excel, remove the password and "
+                "upload it again."
+            )
+        ) from None
     except (CalamineError, OSError, ValueError) as exc:
-        raise FileProblem(_("The workbook is damaged and cannot be opened (%(error)s). Open it in Excel, save it "
-                            "again and upload the new file.") % {"error": str(exc)[:120]}) from None
-    best: tuple[int, int, Any, int, list[Any], str] | None = None  # score, -order, sheet, header row, cells, name
+        raise FileProblem(
+            _(
+                "The workbook is damaged and cannot be opened (%(error)s). Open it in Excel, save it "
+                "again and upload the new file."
+            )
+            % {"error": str(exc)[:120]}
+        ) from None
+    best: tuple[int, int, Any, int, list[Any], str] | None = (
+        None  # score, -order, sheet, header row, cells, name
+    )
     try:
         for order, meta in enumerate(workbook.sheets_metadata):
             if meta.visible != SheetVisibleEnum.Visible:
@@ -283,7 +343,7 @@ def _open_workbook(path: Path, fmt: str, score: Callable[[list[Any]], int], max_
                 continue
             try:
                 sheet = workbook.get_sheet_by_name(meta.name)
-            except Exception:  # noqa: BLE001 - chart sheets and the like
+            except Exception:
                 continue
             if fmt != "xlsx" and sheet.height - 1 > max_rows:
                 raise FileProblem(too_many_rows_message(sheet.height - 1, max_rows))
@@ -297,8 +357,13 @@ def _open_workbook(path: Path, fmt: str, score: Callable[[list[Any]], int], max_
                     best = candidate
     except (CalamineError, ValueError) as exc:
         workbook.close()
-        raise FileProblem(_("The workbook is damaged and cannot be read (%(error)s). Open it in Excel, save it "
-                            "again and upload the new file.") % {"error": str(exc)[:120]}) from None
+        raise FileProblem(
+            _(
+                "The workbook is damaged and cannot be read (%(error)s). Open it in Excel, save it "
+                "again and upload the new file."
+            )
+            % {"error": str(exc)[:120]}
+        ) from None
     if best is None or best[0] == 0:
         best = _first_wide_row(workbook, best)
     if best is None:
@@ -309,21 +374,25 @@ def _open_workbook(path: Path, fmt: str, score: Callable[[list[Any]], int], max_
         if meta.name != name and meta.visible == SheetVisibleEnum.Visible:
             other = infos.get(meta.name)
             if other is None or other.rows > 0:
-                notices.append(_("Only the sheet %(sheet)s was read; the sheet %(other)s was ignored.")
-                               % {"sheet": name, "other": meta.name})
+                notices.append(
+                    _("Only the sheet %(sheet)s was read; the sheet %(other)s was ignored.")
+                    % {"sheet": name, "other": meta.name}
+                )
     start = sheet.start or (0, 0)
     first_col = start[1]
     header = [_header_text(c) for c in header_cells]
-    info = infos.get(name)
-    formula_cells = {(r, c - first_col) for r, c in info.formula_cells} if info else set()
+    chosen = infos.get(name)
+    formula_cells = {(r, c - first_col) for r, c in chosen.formula_cells} if chosen else set()
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
         base = start[0] + 1
         for index, cells in enumerate(sheet.iter_rows()):
             yield base + index, cells
 
-    estimated = (info.rows if info else start[0] + sheet.height) - header_row
-    return Table(fmt, name, header_row, header, max(estimated, 0), notices, formula_cells, rows, workbook.close)
+    estimated = (chosen.rows if chosen else start[0] + sheet.height) - header_row
+    return Table(
+        fmt, name, header_row, header, max(estimated, 0), notices, formula_cells, rows, workbook.close
+    )
 
 
 def _first_wide_row(workbook: Any, best: Any) -> Any:
@@ -336,7 +405,7 @@ def _first_wide_row(workbook: Any, best: Any) -> Any:
             continue
         try:
             sheet = workbook.get_sheet_by_name(meta.name)
-        except Exception:  # noqa: BLE001
+        except Exception:
             continue
         start = sheet.start or (0, 0)
         for index, cells in enumerate(sheet.iter_rows()):
@@ -372,24 +441,25 @@ def detect_encoding(path: Path) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
-    decoder = codecs.getincrementaldecoder("gb18030")()
+    gbk = codecs.getincrementaldecoder("gb18030")()
     try:
         with path.open("rb") as handle:
             while chunk := handle.read(1 << 20):
-                decoder.decode(chunk)
-            decoder.decode(b"", final=True)
+                gbk.decode(chunk)
+            gbk.decode(b"", final=True)
     except UnicodeDecodeError:
-        raise FileProblem(_("The text file is neither UTF-8 nor GBK; save it from Excel as \"CSV UTF-8\" or as "
-                            ".xlsx.")) from None
+        raise FileProblem(
+            _('The text file is neither UTF-8 nor GBK; save it from Excel as "CSV UTF-8" or as .xlsx.')
+        ) from None
     return "gb18030"
 
 
 def _count_lines(path: Path, encoding: str) -> int:
     if encoding == "utf-16":
         count = 0
-        with path.open(encoding=encoding, newline="") as handle:
-            while chunk := handle.read(1 << 20):
-                count += chunk.count("\n")
+        with path.open(encoding=encoding, newline="") as text:
+            while part := text.read(1 << 20):
+                count += part.count("\n")
         return count
     count = 0
     last = b""
@@ -419,15 +489,18 @@ def _open_csv(path: Path, score: Callable[[list[Any]], int], max_rows: int) -> T
     with path.open(encoding=encoding, newline="", errors="replace") as handle:
         sample = handle.read(65536)
     delimiter = _delimiter(sample)
-    if lines > 0 and lines * max(sample.splitlines()[0].count(delimiter) + 1 if sample else 1, 1) > conf.max_cells():
-        raise FileProblem(_("The file has too many cells; the limit is %(limit)s. Split it into smaller files.")
-                          % {"limit": f"{conf.max_cells():,}"})
+    if (
+        lines > 0
+        and lines * max(sample.splitlines()[0].count(delimiter) + 1 if sample else 1, 1) > conf.max_cells()
+    ):
+        raise FileProblem(
+            _("The file has too many cells; the limit is %(limit)s. Split it into smaller files.")
+            % {"limit": f"{conf.max_cells():,}"}
+        )
 
     def rows() -> Iterator[tuple[int, list[Any]]]:
         with path.open(encoding=encoding, newline="") as handle:
-            reader = csv.reader(handle, delimiter=delimiter)
-            for number, cells in enumerate(reader, start=1):
-                yield number, cells
+            yield from enumerate(csv.reader(handle, delimiter=delimiter), start=1)
 
     best: tuple[int, int, list[str]] | None = None
     fallback: tuple[int, int, list[str]] | None = None
@@ -441,7 +514,9 @@ def _open_csv(path: Path, score: Callable[[list[Any]], int], max_rows: int) -> T
             if fallback is None and sum(1 for c in cells if c.strip()) >= 2:
                 fallback = (0, number, cells)
     except (csv.Error, UnicodeDecodeError) as exc:
-        raise FileProblem(_("The text file cannot be read as CSV: %(error)s") % {"error": str(exc)[:120]}) from None
+        raise FileProblem(
+            _("The text file cannot be read as CSV: %(error)s") % {"error": str(exc)[:120]}
+        ) from None
     if best is None or best[0] == 0:
         best = fallback
     if best is None:
@@ -450,18 +525,14 @@ def _open_csv(path: Path, score: Callable[[list[Any]], int], max_rows: int) -> T
     notices = []
     if encoding == "gb18030":
         notices.append(_("The file was read as GBK (Chinese Excel's CSV)."))
-    return Table("csv", "", header_row, [c.strip() for c in header_cells], max(lines - header_row, 0), notices,
-                 set(), rows, None)
-
-
-def read_all_rows(path: Path, filename: str) -> list[list[Any]]:
-    """Every row of the file as read (for error reports of small files)."""
-    table = open_table(path, filename, lambda cells: 0)
-    try:
-        return [cells for _n, cells in (table._rows() if table._rows else [])]
-    finally:
-        table.close()
-
-
-def _bytes_io(data: bytes) -> io.BytesIO:
-    return io.BytesIO(data)
+    return Table(
+        "csv",
+        "",
+        header_row,
+        [c.strip() for c in header_cells],
+        max(lines - header_row, 0),
+        notices,
+        set(),
+        rows,
+        None,
+    )

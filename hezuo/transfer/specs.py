@@ -41,11 +41,23 @@ from .values import PERCENT, WAN, YUAN, normalize
 
 # column types
 TEXT, DATE, MONEY, DECIMAL, INTEGER, YEAR, BOOL, CHOICE, DIVISION, CODE, ORGANIZATION = (
-    "text", "date", "money", "decimal", "integer", "year", "bool", "choice", "division", "code", "organization",
+    "text",
+    "date",
+    "money",
+    "decimal",
+    "integer",
+    "year",
+    "bool",
+    "choice",
+    "division",
+    "code",
+    "organization",
 )
 # pseudo columns: not a field of the model
 DIVISION_PATH = "division"  # a division path or code that fills district, town and village
-COOPERATIVE_NAME = "cooperative_name"  # the cooperative's name beside its code in child files (checked, not written)
+COOPERATIVE_NAME = (
+    "cooperative_name"  # the cooperative's name beside its code in child files (checked, not written)
+)
 
 # Chinese names of the allowed values (the first is written in exports; all are recognised)
 CHOICE_ZH: dict[type[models.TextChoices], dict[str, tuple[str, ...]]] = {
@@ -103,7 +115,7 @@ class Column:
     aliases: tuple[str, ...] = ()  # other headers recognised, Chinese and English
     required: bool = False
     unit: str | None = None  # the default unit: WAN for money, PERCENT for rates
-    choices: type[models.TextChoices] | None = None
+    choices: Any = None  # a TextChoices class
     level: str = ""  # for division columns: district, town or village
     help: Any = ""  # what the notes sheet says about the column
     export: bool = True  # written in templates and exports
@@ -219,8 +231,9 @@ class Kind:
         if column.key in (DIVISION_PATH, COOPERATIVE_NAME):
             return column.header
         try:
-            return str(self.model._meta.get_field(column.key).verbose_name)
-        except Exception:  # noqa: BLE001 - a pseudo column
+            model_field: Any = self.model._meta.get_field(column.key)
+            return str(model_field.verbose_name)
+        except Exception:
             return column.header
 
 
@@ -232,36 +245,79 @@ def fingerprint(kind: str, headers: Iterable[Any]) -> str:
 
 # ---------------------------------------------------------------------------------------------------
 CREDIT_CODE = Column(
-    "credit_code", "统一社会信用代码", CODE,
-    aliases=("信用代码", "社会信用代码", "统一信用代码", "统一代码", "信用代码证号", "营业执照号", "注册号",
-             "credit code", "unified social credit code", "credit_code", "code"),
-    required=True, help=_("18 characters (GB 32100-2015); identifies the cooperative."),
+    "credit_code",
+    "统一社会信用代码",
+    CODE,
+    aliases=(
+        "信用代码",
+        "社会信用代码",
+        "统一信用代码",
+        "统一代码",
+        "信用代码证号",
+        "营业执照号",
+        "注册号",
+        "credit code",
+        "unified social credit code",
+        "credit_code",
+        "code",
+    ),
+    required=True,
+    help=_("18 characters (GB 32100-2015); identifies the cooperative."),
 )
 COOP_NAME_INFO = Column(
-    COOPERATIVE_NAME, "合作社名称", TEXT,
+    COOPERATIVE_NAME,
+    "合作社名称",
+    TEXT,
     aliases=("名称", "单位名称", "合作社", "企业名称", "主体名称", "cooperative", "name"),
-    help=_("For reading only: checked against the registered name (a difference is a warning), never changed."),
+    help=_(
+        "For reading only: checked against the registered name (a difference is a warning), never changed."
+    ),
 )
 
 
 def _money(key: str, header: str, *aliases: str, **kw: Any) -> Column:
-    return Column(key, header, MONEY, aliases=aliases, unit=WAN,
-                  help=kw.pop("help", _("Money in 10,000 yuan (万元); a header ending in （元） means yuan.")), **kw)
+    return Column(
+        key,
+        header,
+        MONEY,
+        aliases=aliases,
+        unit=WAN,
+        help=kw.pop("help", _("Money in 10,000 yuan (万元); a header ending in （元） means yuan.")),
+        **kw,
+    )
 
 
 def _bool(key: str, header: str, *aliases: str, **kw: Any) -> Column:
-    return Column(key, header, BOOL, aliases=aliases,
-                  help=kw.pop("help", _("是 or 否 (also 有/无, Y/N, 1/0); empty means not reported.")), **kw)
+    return Column(
+        key,
+        header,
+        BOOL,
+        aliases=aliases,
+        help=kw.pop("help", _("是 or 否 (also 有/无, Y/N, 1/0); empty means not reported.")),
+        **kw,
+    )
 
 
 def _int(key: str, header: str, *aliases: str, **kw: Any) -> Column:
-    return Column(key, header, INTEGER, aliases=aliases,
-                  help=kw.pop("help", _("A whole number; empty means not reported, never zero.")), **kw)
+    return Column(
+        key,
+        header,
+        INTEGER,
+        aliases=aliases,
+        help=kw.pop("help", _("A whole number; empty means not reported, never zero.")),
+        **kw,
+    )
 
 
 def _date(key: str, header: str, *aliases: str, **kw: Any) -> Column:
-    return Column(key, header, DATE, aliases=aliases,
-                  help=kw.pop("help", _("A date: 2023-05-01, 2023/5/1, 2023年5月1日 or an Excel date.")), **kw)
+    return Column(
+        key,
+        header,
+        DATE,
+        aliases=aliases,
+        help=kw.pop("help", _("A date: 2023-05-01, 2023/5/1, 2023年5月1日 or an Excel date.")),
+        **kw,
+    )
 
 
 COOPERATIVES = Kind(
@@ -271,40 +327,114 @@ COOPERATIVES = Kind(
     sheet_title="合作社",
     key=("credit_code",),
     columns=[
-        Column("name", "合作社名称", TEXT, aliases=("名称", "单位名称", "合作社", "企业名称", "主体名称", "社名"),
-               required=True, help=_("The registered name.")),
+        Column(
+            "name",
+            "合作社名称",
+            TEXT,
+            aliases=("名称", "单位名称", "合作社", "企业名称", "主体名称", "社名"),
+            required=True,
+            help=_("The registered name."),
+        ),
         CREDIT_CODE,
-        _date("registration_date", "成立日期", "登记日期", "注册日期", "成立时间", "设立日期", "registered on",
-              required=True),
+        _date(
+            "registration_date",
+            "成立日期",
+            "登记日期",
+            "注册日期",
+            "成立时间",
+            "设立日期",
+            "registered on",
+            required=True,
+        ),
         _money("registered_capital", "注册资本", "出资总额", "注册资金", "成员出资总额(登记)"),
-        Column("legal_representative", "法定代表人", TEXT,
-               aliases=("法人代表", "法人", "法定代表人姓名", "理事长", "负责人", "legal representative")),
-        Column("phone", "联系电话", TEXT, aliases=("电话", "手机", "手机号码", "联系方式", "法人电话"),
-               help=_("An 11-digit mobile number or a landline such as 0574-87654321.")),
+        Column(
+            "legal_representative",
+            "法定代表人",
+            TEXT,
+            aliases=("法人代表", "法人", "法定代表人姓名", "理事长", "负责人", "legal representative"),
+        ),
+        Column(
+            "phone",
+            "联系电话",
+            TEXT,
+            aliases=("电话", "手机", "手机号码", "联系方式", "法人电话"),
+            help=_("An 11-digit mobile number or a landline such as 0574-87654321."),
+        ),
         Column("address", "住所", TEXT, aliases=("地址", "注册地址", "住所地", "经营场所", "通讯地址")),
-        Column("district", "区县", DIVISION, level="district",
-               aliases=("区县(市)", "县(市、区)", "县市区", "区(县、市)", "所属区县", "所在区县", "区县市"),
-               required=True, help=_("A district's name (宁海县) or code (330226).")),
-        Column("town", "乡镇（街道）", DIVISION, level="town",
-               aliases=("乡镇", "镇街", "街道", "乡镇街道", "乡镇(街道)", "所属乡镇", "所在乡镇", "镇(乡、街道)"),
-               required=True, help=_("A town's name (跃龙街道), path (宁海县 跃龙街道) or code (330226001).")),
-        Column("village", "村（社区）", DIVISION, level="village",
-               aliases=("村", "社区", "行政村", "村社区", "村(社区)", "所在村"),
-               help=_("A village's name, path or 12-digit code; may be empty.")),
-        Column(DIVISION_PATH, "行政区划", DIVISION, export=False,
-               aliases=("所在地", "所在地区", "所属地区", "区划", "区划代码", "行政区划代码", "所在区划", "division"),
-               help=_("Instead of the three columns above: a path (宁海县 跃龙街道) or a code (330226001).")),
-        Column("industry", "行业", CHOICE, choices=Industry,
-               aliases=("产业", "产业类型", "主营行业", "所属行业", "行业类别", "产业类别"), required=True),
+        Column(
+            "district",
+            "区县",
+            DIVISION,
+            level="district",
+            aliases=("区县(市)", "县(市、区)", "县市区", "区(县、市)", "所属区县", "所在区县", "区县市"),
+            required=True,
+            help=_("A district's name (宁海县) or code (330226)."),
+        ),
+        Column(
+            "town",
+            "乡镇（街道）",
+            DIVISION,
+            level="town",
+            aliases=(
+                "乡镇",
+                "镇街",
+                "街道",
+                "乡镇街道",
+                "乡镇(街道)",
+                "所属乡镇",
+                "所在乡镇",
+                "镇(乡、街道)",
+            ),
+            required=True,
+            help=_("A town's name (跃龙街道), path (宁海县 跃龙街道) or code (330226001)."),
+        ),
+        Column(
+            "village",
+            "村（社区）",
+            DIVISION,
+            level="village",
+            aliases=("村", "社区", "行政村", "村社区", "村(社区)", "所在村"),
+            help=_("A village's name, path or 12-digit code; may be empty."),
+        ),
+        Column(
+            DIVISION_PATH,
+            "行政区划",
+            DIVISION,
+            export=False,
+            aliases=(
+                "所在地",
+                "所在地区",
+                "所属地区",
+                "区划",
+                "区划代码",
+                "行政区划代码",
+                "所在区划",
+                "division",
+            ),
+            help=_("Instead of the three columns above: a path (宁海县 跃龙街道) or a code (330226001)."),
+        ),
+        Column(
+            "industry",
+            "行业",
+            CHOICE,
+            choices=Industry,
+            aliases=("产业", "产业类型", "主营行业", "所属行业", "行业类别", "产业类别"),
+            required=True,
+        ),
         Column("main_products", "主要产品", TEXT, aliases=("主营产品", "主导产品", "产品")),
         Column("brands", "注册商标", TEXT, aliases=("商标", "品牌", "注册品牌")),
         _bool("cert_green", "绿色食品认证", "绿色食品", "绿色认证"),
         _bool("cert_organic", "有机认证", "有机产品认证", "有机食品认证", "有机"),
         _bool("cert_geographic", "地理标志", "地理标志认证", "农产品地理标志"),
         _bool("has_traceability", "生产记录和质量追溯", "质量追溯", "可追溯", "生产记录"),
-        Column("operating_status", "经营状态", CHOICE, choices=OperatingStatus,
-               aliases=("经营状况", "状态", "登记状态", "运营状态"),
-               help=_("Empty means operating.")),
+        Column(
+            "operating_status",
+            "经营状态",
+            CHOICE,
+            choices=OperatingStatus,
+            aliases=("经营状况", "状态", "登记状态", "运营状态"),
+            help=_("Empty means operating."),
+        ),
         _date("suspended_since", "歇业日期", "歇业时间"),
         _bool("on_abnormal_list", "列入经营异常名录", "经营异常名录", "异常名录", "是否列入经营异常名录"),
         _date("abnormal_listed_on", "列入异常名录日期", "列入经营异常名录日期", "列异日期"),
@@ -328,8 +458,14 @@ FACTS = Kind(
     key=("credit_code", "year"),
     child=True,
     columns=_child_columns(
-        Column("year", "年度", YEAR, aliases=("年份", "报告年度", "统计年度", "fiscal year"), required=True,
-               help=_("The fiscal year, such as 2024; one row per cooperative and year.")),
+        Column(
+            "year",
+            "年度",
+            YEAR,
+            aliases=("年份", "报告年度", "统计年度", "fiscal year"),
+            required=True,
+            help=_("The fiscal year, such as 2024; one row per cooperative and year."),
+        ),
         _int("members", "成员数", "成员总数", "社员数", "成员人数"),
         _int("farmer_members", "农民成员数", "其中农民成员", "农民社员数", "其中:农民成员数"),
         _int("entity_members", "单位成员数", "企业事业单位社会组织成员数", "其中:单位成员数"),
@@ -344,12 +480,30 @@ FACTS = Kind(
         _money("surplus_returned", "按交易量返还盈余", "按交易量(额)返还盈余", "按交易量返还", "盈余返还"),
         _money("member_transactions", "与成员交易额", "成员交易额"),
         _money("nonmember_transactions", "与非成员交易额", "非成员交易额"),
-        Column("unified_purchase_rate", "统一采购率", DECIMAL, unit=PERCENT, aliases=("农资统一采购率",),
-               help=_("A percentage: 85 or 85%.")),
-        Column("unified_sale_rate", "统一销售率", DECIMAL, unit=PERCENT, aliases=("产品统一销售率",),
-               help=_("A percentage: 85 or 85%.")),
-        Column("income_uplift", "成员收入高于当地同类农户", DECIMAL, unit=PERCENT,
-               aliases=("成员收入增幅", "成员收入高于同类农户"), help=_("A percentage: 15 or 15%.")),
+        Column(
+            "unified_purchase_rate",
+            "统一采购率",
+            DECIMAL,
+            unit=PERCENT,
+            aliases=("农资统一采购率",),
+            help=_("A percentage: 85 or 85%."),
+        ),
+        Column(
+            "unified_sale_rate",
+            "统一销售率",
+            DECIMAL,
+            unit=PERCENT,
+            aliases=("产品统一销售率",),
+            help=_("A percentage: 85 or 85%."),
+        ),
+        Column(
+            "income_uplift",
+            "成员收入高于当地同类农户",
+            DECIMAL,
+            unit=PERCENT,
+            aliases=("成员收入增幅", "成员收入高于同类农户"),
+            help=_("A percentage: 15 or 15%."),
+        ),
         _bool("subsidy_received", "获得财政补助", "财政补助", "享受财政补助"),
         _bool("subsidy_quantified", "财政补助资产量化到成员", "补助资产量化"),
         _bool("loss_plan_approved", "亏损处理方案经成员大会通过", "亏损处理方案"),
@@ -381,10 +535,21 @@ TITLES = Kind(
     key=("credit_code", "level", "year_granted"),
     child=True,
     columns=_child_columns(
-        Column("level", "示范社级别", CHOICE, choices=TitleLevel,
-               aliases=("级别", "称号", "荣誉称号", "示范社等级", "等级"), required=True),
-        Column("year_granted", "认定年度", YEAR, aliases=("授予年度", "获评年度", "认定年份", "命名年度"),
-               required=True),
+        Column(
+            "level",
+            "示范社级别",
+            CHOICE,
+            choices=TitleLevel,
+            aliases=("级别", "称号", "荣誉称号", "示范社等级", "等级"),
+            required=True,
+        ),
+        Column(
+            "year_granted",
+            "认定年度",
+            YEAR,
+            aliases=("授予年度", "获评年度", "认定年份", "命名年度"),
+            required=True,
+        ),
         Column("year_revoked", "撤销年度", YEAR, aliases=("取消年度", "撤销年份", "摘牌年度")),
         Column("document", "认定文号", TEXT, aliases=("文号", "文件号", "发文字号")),
     ),
@@ -398,10 +563,21 @@ MEMBERSHIPS = Kind(
     key=("credit_code", "level", "since"),
     child=True,
     columns=_child_columns(
-        Column("level", "农合联层级", CHOICE, choices=FederationLevel, aliases=("层级", "农合联级别", "会员层级"),
-               required=True),
-        Column("federation", "农合联名称", ORGANIZATION, aliases=("所属农合联", "农合联"),
-               help=_("The federation's name as registered on the platform; may be empty.")),
+        Column(
+            "level",
+            "农合联层级",
+            CHOICE,
+            choices=FederationLevel,
+            aliases=("层级", "农合联级别", "会员层级"),
+            required=True,
+        ),
+        Column(
+            "federation",
+            "农合联名称",
+            ORGANIZATION,
+            aliases=("所属农合联", "农合联"),
+            help=_("The federation's name as registered on the platform; may be empty."),
+        ),
         _date("since", "入会日期", "加入日期", "入会时间", "加入时间", required=True),
         _date("until", "退出日期", "退会日期"),
         Column("end_reason", "退出原因", TEXT, aliases=("退会原因",)),
@@ -416,12 +592,30 @@ SPONSORSHIPS = Kind(
     key=("credit_code", "sponsor", "start_date"),
     child=True,
     columns=_child_columns(
-        Column("kind", "参办领办", CHOICE, choices=SponsorshipKind, aliases=("类型", "参办或领办", "参办领办类型"),
-               required=True),
-        Column("mode", "参办领办方式", CHOICE, choices=SponsorshipMode, aliases=("方式", "模式", "参办领办模式"),
-               required=True),
-        Column("sponsor", "参办领办单位", ORGANIZATION, aliases=("领办单位", "参办单位", "供销社单位", "主办单位"),
-               required=True, help=_("The system unit's name as registered on the platform.")),
+        Column(
+            "kind",
+            "参办领办",
+            CHOICE,
+            choices=SponsorshipKind,
+            aliases=("类型", "参办或领办", "参办领办类型"),
+            required=True,
+        ),
+        Column(
+            "mode",
+            "参办领办方式",
+            CHOICE,
+            choices=SponsorshipMode,
+            aliases=("方式", "模式", "参办领办模式"),
+            required=True,
+        ),
+        Column(
+            "sponsor",
+            "参办领办单位",
+            ORGANIZATION,
+            aliases=("领办单位", "参办单位", "供销社单位", "主办单位"),
+            required=True,
+            help=_("The system unit's name as registered on the platform."),
+        ),
         _money("equity_amount", "出资金额", "入股金额", "出资额"),
         _date("start_date", "开始日期", "起始日期", "参办领办日期", required=True),
         _date("end_date", "结束日期", "终止日期"),

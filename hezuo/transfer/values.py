@@ -136,7 +136,9 @@ def parse_decimal(raw: Any, unit: str | None = None) -> Decimal:
         value = value.quantize(CENT)
         if value == value.to_integral_value():
             value = value.quantize(Decimal(1))
-    elif isinstance(raw, float) and abs(value - value.quantize(CENT, rounding=ROUND_HALF_UP)) < Decimal("1e-6"):
+    elif isinstance(raw, float) and abs(value - value.quantize(CENT, rounding=ROUND_HALF_UP)) < Decimal(
+        "1e-6"
+    ):
         value = value.quantize(CENT, rounding=ROUND_HALF_UP)  # float noise such as 0.30000000000000004
     return value
 
@@ -166,8 +168,40 @@ def parse_year(raw: Any, unit: str | None = None) -> int:
 
 
 # yes / no -----------------------------------------------------------------------------------------------
-TRUE_WORDS = {"是", "有", "已", "√", "✓", "✔", "y", "yes", "true", "t", "1", "对", "已召开", "已报送", "已备案"}
-FALSE_WORDS = {"否", "无", "未", "没有", "×", "✗", "✘", "n", "no", "false", "f", "0", "未召开", "未报送", "未备案"}
+TRUE_WORDS = {
+    "是",
+    "有",
+    "已",
+    "√",
+    "✓",
+    "✔",
+    "y",
+    "yes",
+    "true",
+    "t",
+    "1",
+    "对",
+    "已召开",
+    "已报送",
+    "已备案",
+}
+FALSE_WORDS = {
+    "否",
+    "无",
+    "未",
+    "没有",
+    "×",
+    "✗",
+    "✘",
+    "n",
+    "no",
+    "false",
+    "f",
+    "0",
+    "未召开",
+    "未报送",
+    "未备案",
+}
 
 
 def parse_bool(raw: Any, unit: str | None = None) -> bool:

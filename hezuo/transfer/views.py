@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -46,12 +47,19 @@ def job_list(request: HttpRequest) -> HttpResponse:
     if kind in KINDS:
         qs = qs.filter(kind=kind)
     if request.GET.get("mine") == "1":
-        qs = qs.filter(user=request.user)
+        qs = qs.filter(user_id=request.user.pk or 0)
     page = Paginator(qs, PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "transfer/job_list.html", {
-        "page": page, "kinds": KINDS, "kind": kind, "mine": request.GET.get("mine") == "1",
-        "can_import": bool(jobs.importable_kinds(request.user)),
-    })
+    return render(
+        request,
+        "transfer/job_list.html",
+        {
+            "page": page,
+            "kinds": KINDS,
+            "kind": kind,
+            "mine": request.GET.get("mine") == "1",
+            "can_import": bool(jobs.importable_kinds(request.user)),
+        },
+    )
 
 
 @login_required
@@ -78,10 +86,16 @@ def upload(request: HttpRequest) -> HttpResponse:
     else:
         initial = {"kind": request.GET.get("kind")} if request.GET.get("kind") in kinds else {}
         form = UploadForm(kinds=kinds, initial=initial)
-    return render(request, "transfer/upload.html", {
-        "form": form, "kinds": [KINDS[k] for k in kinds], "max_size": human_size(limit),
-        "max_rows": f"{conf.max_rows():,}",
-    })
+    return render(
+        request,
+        "transfer/upload.html",
+        {
+            "form": form,
+            "kinds": [KINDS[k] for k in kinds],
+            "max_size": human_size(limit),
+            "max_rows": f"{conf.max_rows():,}",
+        },
+    )
 
 
 def _job(request: HttpRequest, pk: int) -> ImportJob:
@@ -103,14 +117,29 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     problems = job.problems
     shown = problems[:500]
     mapping_form = None
-    if own and not job.is_active and job.status in (ImportJob.Status.CHECKED, ImportJob.Status.INVALID) and job.headers:
+    if (
+        own
+        and not job.is_active
+        and job.status in (ImportJob.Status.CHECKED, ImportJob.Status.INVALID)
+        and job.headers
+    ):
         mapping_form = MappingForm(job=job)
-    return render(request, "transfer/job_detail.html", {
-        "job": job, "kind": kind, "own": own, "problems": shown, "more_problems": len(problems) - len(shown),
-        "mapping_form": mapping_form, "commit_form": CommitForm(), "progress": job.progress(),
-        "show_mapping": bool(job.unmatched or job.missing),
-        "can_see_changes": can(request.user, ChangeRecord, VIEW),
-    })
+    return render(
+        request,
+        "transfer/job_detail.html",
+        {
+            "job": job,
+            "kind": kind,
+            "own": own,
+            "problems": shown,
+            "more_problems": len(problems) - len(shown),
+            "mapping_form": mapping_form,
+            "commit_form": CommitForm(),
+            "progress": job.progress(),
+            "show_mapping": bool(job.unmatched or job.missing),
+            "can_see_changes": can(request.user, ChangeRecord, VIEW),
+        },
+    )
 
 
 @login_required
@@ -133,7 +162,9 @@ def job_mapping(request: HttpRequest, pk: int) -> HttpResponse:
         job.mapping = mapping
         job.save(update_fields=["mapping"])
         jobs.remember_mapping(job, mapping, request.user)
-        messages.info(request, _("The column mapping was saved; it will be applied to files with the same headers."))
+        messages.info(
+            request, _("The column mapping was saved; it will be applied to files with the same headers.")
+        )
         jobs.start(job, jobs.CHECK)
     return redirect("transfer:job_detail", pk=job.pk)
 
@@ -143,7 +174,9 @@ def job_mapping(request: HttpRequest, pk: int) -> HttpResponse:
 def job_commit(request: HttpRequest, pk: int) -> HttpResponse:
     job = _own_job(request, pk)
     if not job.can_commit:
-        messages.error(request, _("This file cannot be imported: check it again and correct its errors first."))
+        messages.error(
+            request, _("This file cannot be imported: check it again and correct its errors first.")
+        )
         return redirect("transfer:job_detail", pk=job.pk)
     form = CommitForm(request.POST)
     confirmed = form.is_valid() and form.cleaned_data["confirm_warnings"]
@@ -154,8 +187,11 @@ def job_commit(request: HttpRequest, pk: int) -> HttpResponse:
     job.save(update_fields=["confirmed_warnings"])
     job = jobs.start(job, jobs.COMMIT, background=job.estimated_rows > conf.sync_rows())
     if job.status == ImportJob.Status.DONE:
-        messages.success(request, _("Imported: %(created)d created, %(updated)d updated, %(unchanged)d unchanged.")
-                         % {"created": job.created, "updated": job.updated, "unchanged": job.unchanged})
+        messages.success(
+            request,
+            _("Imported: %(created)d created, %(updated)d updated, %(unchanged)d unchanged.")
+            % {"created": job.created, "updated": job.updated, "unchanged": job.unchanged},
+        )
     return redirect("transfer:job_detail", pk=job.pk)
 
 
@@ -175,12 +211,13 @@ def template(request: HttpRequest, kind: str) -> FileResponse:
     if kind not in jobs.importable_kinds(request.user) and not can(request.user, spec.model, EXPORT):
         raise Http404
     handle = write_xlsx(spec, [], notes=True)
-    return FileResponse(handle, as_attachment=True, filename=f"导入模板-{spec.sheet_title}.xlsx",
-                        content_type=XLSX_TYPE)
+    return FileResponse(
+        handle, as_attachment=True, filename=f"导入模板-{spec.sheet_title}.xlsx", content_type=XLSX_TYPE
+    )
 
 
 @login_required
-def export(request: HttpRequest, kind: str) -> HttpResponse:
+def export(request: HttpRequest, kind: str) -> HttpResponseBase:
     """The filtered cooperative list (or the records under the listed cooperatives) with the template's
     columns, as .xlsx or .csv."""
     spec = _kind_or_404(kind)
@@ -194,13 +231,15 @@ def export(request: HttpRequest, kind: str) -> HttpResponse:
         return redirect("registry:cooperative_list")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     if request.GET.get("format") == "csv":
-        response = StreamingHttpResponse(csv_lines(spec, rows_for(spec, qs.iterator(chunk_size=2000), for_csv=True)),
-                                         content_type=CSV_TYPE)
+        response = StreamingHttpResponse(
+            csv_lines(spec, rows_for(spec, qs.iterator(chunk_size=2000), for_csv=True)), content_type=CSV_TYPE
+        )
         response["Content-Disposition"] = _disposition(f"{spec.sheet_title}-{stamp}.csv")
         return response
     handle = write_xlsx(spec, rows_for(spec, qs.iterator(chunk_size=2000)))
-    return FileResponse(handle, as_attachment=True, filename=f"{spec.sheet_title}-{stamp}.xlsx",
-                        content_type=XLSX_TYPE)
+    return FileResponse(
+        handle, as_attachment=True, filename=f"{spec.sheet_title}-{stamp}.xlsx", content_type=XLSX_TYPE
+    )
 
 
 def _disposition(filename: str) -> str:

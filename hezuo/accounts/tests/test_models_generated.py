@@ -22,8 +22,11 @@ def make_assignment(world: World, where: str) -> CounselorAssignment:
     """A new counselor of the district, assigned to coop_a (where="A") or coop_b (where="B")."""
     persona = "district_a" if where == "A" else "district_b"
     counselor = make_user(f"counselor-x{next(_n)}", "counselor", district=world[persona].district)
-    assignment = CounselorAssignment(counselor=counselor, cooperative=world["coop_a" if where == "A" else "coop_b"],
-                                     start_date=dt.date(2024, 3, 1))
+    assignment = CounselorAssignment(
+        counselor=counselor,
+        cooperative=world["coop_a" if where == "A" else "coop_b"],
+        start_date=dt.date(2024, 3, 1),
+    )
     with change_context(source="cli"):
         save_record(assignment)
     return assignment
@@ -37,10 +40,16 @@ class TestCounselorAssignmentViews(ModelViewTests):
     spec = ModelSpec(
         ui=CounselorAssignmentUI(),
         make=make_assignment,
-        create_data=lambda world: {"counselor": str(world["counselor_unassigned"].pk), "start_date": "2024-09-01"},
+        create_data=lambda world: {
+            "counselor": str(world["counselor_unassigned"].pk),
+            "start_date": "2024-09-01",
+        },
         change=("end_date", "2025-06-30"),
-        api_create=lambda world: {"counselor": world["counselor_unassigned"].pk, "cooperative": world["coop_a"].pk,
-                                  "start_date": "2024-09-01"},
+        api_create=lambda world: {
+            "counselor": world["counselor_unassigned"].pk,
+            "cooperative": world["coop_a"].pk,
+            "start_date": "2024-09-01",
+        },
         parent_rows=shown_assignments,
         # only district and city staff see and manage assignments
         denied={"viewer": EVERYTHING, "counselor": EVERYTHING, "coop_user": EVERYTHING},

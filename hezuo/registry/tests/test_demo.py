@@ -118,7 +118,7 @@ def test_counts_match_the_rows_and_the_history(small_city: demo.DemoResult):
     assert all(c.search_text.startswith(c.name) for c in Cooperative.objects.all())
 
 
-def test_credit_codes_valid_unique_and_names_unique(small_city: demo.DemoResult):
+def test_codes_names_and_districts(small_city: demo.DemoResult):
     codes = list(Cooperative.objects.values_list("credit_code", "district__code"))
     for code, district_code in codes:
         result = check(code)
@@ -128,6 +128,12 @@ def test_credit_codes_valid_unique_and_names_unique(small_city: demo.DemoResult)
     names = list(Cooperative.objects.values_list("name", flat=True))
     assert len(set(names)) == len(names)
     assert all(name.endswith(("专业合作社", "专业合作社联合社")) for name in names)
+    # districts get cooperatives in proportion to their villages
+    per_district = Counter(Cooperative.objects.values_list("district__code", flat=True))
+    villages = Counter(Division.objects.filter(level="village").values_list("district__code", flat=True))
+    total = sum(villages.values())
+    for code, n in villages.items():
+        assert abs(per_district[code] - 80 * n / total) <= 1
 
 
 def test_every_record_passes_full_clean(small_city: demo.DemoResult):
@@ -145,14 +151,6 @@ def test_every_record_passes_full_clean(small_city: demo.DemoResult):
     for model in (DemonstrationTitle, FederationMembership, Sponsorship):
         for obj in model.objects.select_related("cooperative"):
             obj.full_clean()
-
-
-def test_districts_in_proportion_to_their_villages(small_city: demo.DemoResult):
-    per_district = Counter(Cooperative.objects.values_list("district__code", flat=True))
-    villages = Counter(Division.objects.filter(level="village").values_list("district__code", flat=True))
-    total = sum(villages.values())
-    for code, n in villages.items():
-        assert abs(per_district[code] - 80 * n / total) <= 1
 
 
 def test_proportions_on_a_mid_size_city():

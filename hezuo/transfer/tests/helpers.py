@@ -13,7 +13,15 @@ from openpyxl import Workbook
 
 from hezuo.registry.creditcode import make_code
 
-COOP_HEADERS = ["合作社名称", "统一社会信用代码", "成立日期", "注册资本（万元）", "区县", "乡镇（街道）", "行业"]
+COOP_HEADERS = [
+    "合作社名称",
+    "统一社会信用代码",
+    "成立日期",
+    "注册资本（万元）",
+    "区县",
+    "乡镇（街道）",
+    "行业",
+]
 
 
 def code(district: str, n: int) -> str:
@@ -34,8 +42,14 @@ def coop_row(n: int, district: str = "330226", town: str = "跃龙街道", **ove
     return [row[h] for h in COOP_HEADERS]
 
 
-def xlsx(path: Path, rows: Sequence[Sequence[Any]], *, title: str | None = None, sheets: dict[str, Any] | None = None,
-         merge_title: bool = False) -> Path:
+def xlsx(
+    path: Path,
+    rows: Sequence[Sequence[Any]],
+    *,
+    title: str | None = None,
+    sheets: dict[str, Any] | None = None,
+    merge_title: bool = False,
+) -> Path:
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "名录"
@@ -56,7 +70,9 @@ def xlsx(path: Path, rows: Sequence[Sequence[Any]], *, title: str | None = None,
     return path
 
 
-def csv_file(path: Path, rows: Sequence[Sequence[Any]], encoding: str = "utf-8", delimiter: str = ",") -> Path:
+def csv_file(
+    path: Path, rows: Sequence[Sequence[Any]], encoding: str = "utf-8", delimiter: str = ","
+) -> Path:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter)
     for row in rows:

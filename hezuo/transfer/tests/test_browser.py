@@ -22,8 +22,14 @@ from .helpers import COOP_HEADERS, coop_row, xlsx
 pytestmark = pytest.mark.browser
 
 CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 TIMEOUT_MS = 15_000
 
@@ -72,8 +78,13 @@ def browser(django_db_blocker: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def live_city(browser: Any, live_server: Any, transactional_db: Any, django_db_blocker: Any,
-              request: pytest.FixtureRequest) -> dict[str, Any]:
+def live_city(
+    browser: Any,
+    live_server: Any,
+    transactional_db: Any,
+    django_db_blocker: Any,
+    request: pytest.FixtureRequest,
+) -> dict[str, Any]:
     _ensure_divisions(django_db_blocker)
     data: dict[str, Any] = request.getfixturevalue("city_data")
     data["url"] = live_server.url
@@ -81,7 +92,9 @@ def live_city(browser: Any, live_server: Any, transactional_db: Any, django_db_b
 
 
 def screenshot_dir() -> Path:
-    path = Path(os.environ.get("HEZUO_SCREENSHOT_DIR") or settings.PROJECT_DIR / "test-artifacts" / "screenshots")
+    path = Path(
+        os.environ.get("HEZUO_SCREENSHOT_DIR") or settings.PROJECT_DIR / "test-artifacts" / "screenshots"
+    )
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -91,8 +104,9 @@ def test_import_fix_and_reimport(browser: Any, live_city: dict[str, Any], tmp_pa
 
     base = live_city["url"]
     shots = screenshot_dir()
-    context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai", reduced_motion="reduce",
-                                  accept_downloads=True)
+    context = browser.new_context(
+        locale="zh-CN", timezone_id="Asia/Shanghai", reduced_motion="reduce", accept_downloads=True
+    )
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     upload_url = reverse("transfer:upload")
@@ -103,9 +117,12 @@ def test_import_fix_and_reimport(browser: Any, live_city: dict[str, Any], tmp_pa
         page.click("main form button[type=submit]")
     assert page.url == f"{base}{upload_url}"
 
-    original = xlsx(tmp_path / "宁海县新登记合作社.xlsx",
-                    [COOP_HEADERS, coop_row(41), coop_row(42, 成立日期="2019年13月5日")],
-                    title="宁海县新登记农民专业合作社", merge_title=True)
+    original = xlsx(
+        tmp_path / "宁海县新登记合作社.xlsx",
+        [COOP_HEADERS, coop_row(41), coop_row(42, 成立日期="2019年13月5日")],
+        title="宁海县新登记农民专业合作社",
+        merge_title=True,
+    )
     page.select_option("#id_kind", "cooperatives")
     page.set_input_files("#id_file", str(original))
     page.screenshot(path=str(shots / "transfer-1-upload.png"), full_page=True)
@@ -154,4 +171,9 @@ def test_import_fix_and_reimport(browser: Any, live_city: dict[str, Any], tmp_pa
     assert page.locator("#import-list tbody tr").count() == 2
     page.screenshot(path=str(shots / "transfer-5-list.png"), full_page=True)
     context.close()
-    assert Cooperative.objects.filter(name__in=["宁海县导入测试41号专业合作社", "宁海县导入测试42号专业合作社"]).count() == 2
+    assert (
+        Cooperative.objects.filter(
+            name__in=["宁海县导入测试41号专业合作社", "宁海县导入测试42号专业合作社"]
+        ).count()
+        == 2
+    )

@@ -42,7 +42,7 @@ def messages(outcome: Outcome) -> str:
     return " | ".join([outcome.fatal, *(f"{p.row}:{p.column}:{p.message}" for p in outcome.errors)])
 
 
-# headers -------------------------------------------------------------------------------------------------
+# headers ------------------------------------------------------------------------------------------
 def test_missing_required_headers(district_user: Any, tmp_path: Path) -> None:
     path = xlsx(tmp_path / "f.xlsx", [["合作社名称", "成立日期", "区县"], ["甲", "2020-01-01", "宁海县"]])
     outcome = commit(path, district_user)
@@ -63,7 +63,7 @@ def test_two_columns_meaning_the_same(district_user: Any, tmp_path: Path) -> Non
     assert "both mean" in outcome.fatal
 
 
-# empty and wrong files -------------------------------------------------------------------------------------
+# empty and wrong files ----------------------------------------------------------------------------
 def test_empty_file(district_user: Any, tmp_path: Path) -> None:
     path = tmp_path / "empty.csv"
     path.write_bytes(b"")
@@ -89,10 +89,14 @@ def test_xlsx_that_is_really_csv(district_user: Any, tmp_path: Path) -> None:
     assert "plain text (CSV)" in outcome.fatal and "really.xlsx" in outcome.fatal
 
 
-@pytest.mark.parametrize(("magic", "name"), [
-    (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "PNG"), (b"\xff\xd8\xff\xe0" + b"\x00" * 64, "JPEG"),
-    (b"%PDF-1.7\n" + b"\x00" * 64, "PDF"),
-])
+@pytest.mark.parametrize(
+    ("magic", "name"),
+    [
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "PNG"),
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 64, "JPEG"),
+        (b"%PDF-1.7\n" + b"\x00" * 64, "PDF"),
+    ],
+)
 def test_xlsx_that_is_a_picture(district_user: Any, tmp_path: Path, magic: bytes, name: str) -> None:
     path = tmp_path / "photo.xlsx"
     path.write_bytes(magic)
@@ -128,20 +132,45 @@ def test_password_protected_workbook(district_user: Any) -> None:
     assert "password" in outcome.fatal
 
 
-# layout ------------------------------------------------------------------------------------------------------
+# layout -------------------------------------------------------------------------------------------
 def test_title_row_and_merged_cells_above_the_header(district_user: Any, tmp_path: Path) -> None:
-    path = xlsx(tmp_path / "t.xlsx", [COOP_HEADERS, coop_row(1)], title="宁海县农民专业合作社名录（2024年）",
-                merge_title=True)
+    path = xlsx(
+        tmp_path / "t.xlsx",
+        [COOP_HEADERS, coop_row(1)],
+        title="宁海县农民专业合作社名录（2024年）",
+        merge_title=True,
+    )
     outcome = run_import(path, "cooperatives", district_user, dry_run=True)
     assert outcome.ok, messages(outcome)
     assert outcome.header_row == 3 and outcome.created == 1
 
 
 def test_columns_in_any_order_with_variants_and_extra_columns(district_user: Any, tmp_path: Path) -> None:
-    headers = ["序号", "行业类别", "单位名称", "备注说明X", "Credit Code", "乡镇", "区县(市)", "成立时间", "注册资本(元)"]
-    row = [1, "vegetables", "宁海县变体测试合作社", "x", code("330226", 9), "330226001", "330226", "2019/5/1",
-           "1,234,567.5"]
-    outcome = run_import(xlsx(tmp_path / "v.xlsx", [headers, row]), "cooperatives", district_user, dry_run=False)
+    headers = [
+        "序号",
+        "行业类别",
+        "单位名称",
+        "备注说明X",
+        "Credit Code",
+        "乡镇",
+        "区县(市)",
+        "成立时间",
+        "注册资本(元)",
+    ]
+    row = [
+        1,
+        "vegetables",
+        "宁海县变体测试合作社",
+        "x",
+        code("330226", 9),
+        "330226001",
+        "330226",
+        "2019/5/1",
+        "1,234,567.5",
+    ]
+    outcome = run_import(
+        xlsx(tmp_path / "v.xlsx", [headers, row]), "cooperatives", district_user, dry_run=False
+    )
     assert outcome.written, messages(outcome)
     assert outcome.unmatched == ["备注说明X"]
     coop = Cooperative.objects.get(name="宁海县变体测试合作社")
@@ -158,10 +187,14 @@ def test_formulas(district_user: Any, tmp_path: Path) -> None:
 
 
 def test_several_sheets_with_hidden_ones(district_user: Any, tmp_path: Path) -> None:
-    path = xlsx(tmp_path / "s.xlsx", [["说明"], ["本表为示例"]], sheets={
-        "隐藏": {"rows": [COOP_HEADERS, coop_row(5)], "hidden": True},
-        "合作社名录": {"rows": [COOP_HEADERS, coop_row(6)]},
-    })
+    path = xlsx(
+        tmp_path / "s.xlsx",
+        [["说明"], ["本表为示例"]],
+        sheets={
+            "隐藏": {"rows": [COOP_HEADERS, coop_row(5)], "hidden": True},
+            "合作社名录": {"rows": [COOP_HEADERS, coop_row(6)]},
+        },
+    )
     outcome = run_import(path, "cooperatives", district_user, dry_run=True)
     assert outcome.ok, messages(outcome)
     assert outcome.sheet == "合作社名录" and outcome.created == 1
@@ -169,7 +202,7 @@ def test_several_sheets_with_hidden_ones(district_user: Any, tmp_path: Path) -> 
     assert "hidden sheet 隐藏" in text
 
 
-# rows ----------------------------------------------------------------------------------------------------------
+# rows ---------------------------------------------------------------------------------------------
 def test_same_credit_code_twice(district_user: Any, tmp_path: Path) -> None:
     path = xlsx(tmp_path / "d.xlsx", [COOP_HEADERS, coop_row(1), coop_row(2), coop_row(1, 合作社名称="重复")])
     outcome = commit(path, district_user)
@@ -179,14 +212,23 @@ def test_same_credit_code_twice(district_user: Any, tmp_path: Path) -> None:
 def test_invalid_credit_codes(district_user: Any, tmp_path: Path) -> None:
     good = code("330226", 1)
     wrong_check = good[:-1] + ("0" if good[-1] != "0" else "1")
-    path = xlsx(tmp_path / "c.xlsx", [
-        COOP_HEADERS, coop_row(1, 统一社会信用代码="9333022612345"), coop_row(2, 统一社会信用代码="93330226MA0IOZSV0X"),
-        coop_row(3, 统一社会信用代码=wrong_check),
-    ])
+    path = xlsx(
+        tmp_path / "c.xlsx",
+        [
+            COOP_HEADERS,
+            coop_row(1, 统一社会信用代码="9333022612345"),
+            coop_row(2, 统一社会信用代码="93330226MA0IOZSV0X"),
+            coop_row(3, 统一社会信用代码=wrong_check),
+        ],
+    )
     outcome = commit(path, district_user)
     assert outcome.error_count == 2 and {e.row for e in outcome.errors} == {2, 3}
     assert "18 characters" in outcome.errors[0].message and "not allowed" in outcome.errors[1].message
-    assert outcome.warning_count == 1 and outcome.warnings[0].row == 4 and "check character" in outcome.warnings[0].message
+    assert (
+        outcome.warning_count == 1
+        and outcome.warnings[0].row == 4
+        and "check character" in outcome.warnings[0].message
+    )
 
 
 def test_warning_must_be_confirmed(district_user: Any, tmp_path: Path) -> None:
@@ -204,8 +246,10 @@ def test_text_in_numeric_columns(district_user: Any, city_data: dict[str, Any], 
     outcome = commit(path, district_user)
     assert outcome.errors[0].column == "注册资本（万元）" and "not a number" in outcome.errors[0].message
     coop = city_data["coop_a"]
-    facts = xlsx(tmp_path / "facts.xlsx", [["统一社会信用代码", "年度", "成员数", "农民成员数"],
-                                          [coop.credit_code, 2024, "很多", 10.5]])
+    facts = xlsx(
+        tmp_path / "facts.xlsx",
+        [["统一社会信用代码", "年度", "成员数", "农民成员数"], [coop.credit_code, 2024, "很多", 10.5]],
+    )
     outcome = commit(facts, district_user, kind="facts")
     assert [e.column for e in outcome.errors] == ["成员数", "农民成员数"]
 
@@ -220,15 +264,24 @@ def test_future_dates(district_user: Any, tmp_path: Path) -> None:
 def test_model_rules_apply(district_user: Any, city_data: dict[str, Any], tmp_path: Path) -> None:
     """The model's own clean(): farmer members above members is refused exactly as in the form."""
     coop = city_data["coop_a"]
-    path = xlsx(tmp_path / "facts.xlsx", [["统一社会信用代码", "年度", "成员数", "农民成员数"],
-                                         [coop.credit_code, 2024, 10, 12]])
+    path = xlsx(
+        tmp_path / "facts.xlsx",
+        [["统一社会信用代码", "年度", "成员数", "农民成员数"], [coop.credit_code, 2024, 10, 12]],
+    )
     outcome = commit(path, district_user, kind="facts")
     assert outcome.errors[0].column == "农民成员数" and "cannot exceed" in outcome.errors[0].message
 
 
 def test_unknown_divisions(district_user: Any, tmp_path: Path) -> None:
-    path = xlsx(tmp_path / "u.xlsx", [COOP_HEADERS, coop_row(1, town="不存在镇"), coop_row(2, 区县="火星县"),
-                                     coop_row(3, town="330226999")])
+    path = xlsx(
+        tmp_path / "u.xlsx",
+        [
+            COOP_HEADERS,
+            coop_row(1, town="不存在镇"),
+            coop_row(2, 区县="火星县"),
+            coop_row(3, town="330226999"),
+        ],
+    )
     outcome = commit(path, district_user)
     assert [e.row for e in outcome.errors] == [2, 3, 4]
     assert "不存在镇" in outcome.errors[0].message and "火星县" in outcome.errors[1].message
@@ -237,8 +290,14 @@ def test_unknown_divisions(district_user: Any, tmp_path: Path) -> None:
 
 def test_division_by_path_or_code(district_user: Any, tmp_path: Path) -> None:
     headers = ["合作社名称", "统一社会信用代码", "成立日期", "行政区划", "行业"]
-    path = xlsx(tmp_path / "p.xlsx", [headers, ["路径合作社", code("330226", 31), "2020-01-01", "宁海县 跃龙街道", "水果"],
-                                      ["代码合作社", code("330226", 32), "2020-01-01", "330226001001", "茶叶"]])
+    path = xlsx(
+        tmp_path / "p.xlsx",
+        [
+            headers,
+            ["路径合作社", code("330226", 31), "2020-01-01", "宁海县 跃龙街道", "水果"],
+            ["代码合作社", code("330226", 32), "2020-01-01", "330226001001", "茶叶"],
+        ],
+    )
     outcome = run_import(path, "cooperatives", district_user, dry_run=False)
     assert outcome.written, messages(outcome)
     assert Cooperative.objects.get(name="路径合作社").town.code == "330226001"
@@ -247,9 +306,15 @@ def test_division_by_path_or_code(district_user: Any, tmp_path: Path) -> None:
 
 
 def test_row_for_another_district(district_user: Any, city_data: dict[str, Any], tmp_path: Path) -> None:
-    path = xlsx(tmp_path / "o.xlsx", [COOP_HEADERS, coop_row(1), coop_row(2, district="330225", town="丹东街道")])
+    path = xlsx(
+        tmp_path / "o.xlsx", [COOP_HEADERS, coop_row(1), coop_row(2, district="330225", town="丹东街道")]
+    )
     outcome = commit(path, district_user)
-    assert outcome.error_count == 1 and outcome.errors[0].row == 3 and "outside your scope" in outcome.errors[0].message
+    assert (
+        outcome.error_count == 1
+        and outcome.errors[0].row == 3
+        and "outside your scope" in outcome.errors[0].message
+    )
     # an existing cooperative of the other district, by its code
     other = city_data["coop_b"]
     path = xlsx(tmp_path / "o2.xlsx", [COOP_HEADERS, coop_row(3, 统一社会信用代码=other.credit_code)])
@@ -257,7 +322,7 @@ def test_row_for_another_district(district_user: Any, city_data: dict[str, Any],
     assert "outside your scope" in outcome.errors[0].message
 
 
-# limits --------------------------------------------------------------------------------------------------------
+# limits -------------------------------------------------------------------------------------------
 def test_file_over_the_size_limit(district_user: Any, tmp_path: Path, settings: Any) -> None:
     settings.HEZUO_IMPORT_MAX_BYTES = 1000
     path = csv_file(tmp_path / "big.csv", [COOP_HEADERS] + [coop_row(n) for n in range(1, 40)])
@@ -265,8 +330,9 @@ def test_file_over_the_size_limit(district_user: Any, tmp_path: Path, settings: 
     assert "the limit is" in outcome.fatal and "Split" in outcome.fatal
 
 
-def test_file_over_the_row_limit_refused_before_reading(district_user: Any, tmp_path: Path, settings: Any,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_file_over_the_row_limit_refused_before_reading(
+    district_user: Any, tmp_path: Path, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings.HEZUO_IMPORT_MAX_ROWS = 5
     path = xlsx(tmp_path / "rows.xlsx", [COOP_HEADERS] + [coop_row(n) for n in range(1, 10)])
     import python_calamine

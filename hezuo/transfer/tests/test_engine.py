@@ -34,7 +34,9 @@ def test_create_then_unchanged_then_update(city_data: dict[str, Any], tmp_path: 
     assert records.first().message == "coops.xlsx"
     again = run_import(path, "cooperatives", user, dry_run=False)
     assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
-    changed = xlsx(tmp_path / "coops2.xlsx", [COOP_HEADERS, coop_row(1, **{"注册资本（万元）": "12.5"}), coop_row(2)])
+    changed = xlsx(
+        tmp_path / "coops2.xlsx", [COOP_HEADERS, coop_row(1, **{"注册资本（万元）": "12.5"}), coop_row(2)]
+    )
     third = run_import(changed, "cooperatives", user, dry_run=False)
     assert (third.created, third.updated, third.unchanged) == (0, 1, 1), third.errors
     coop.refresh_from_db()
@@ -44,7 +46,9 @@ def test_create_then_unchanged_then_update(city_data: dict[str, Any], tmp_path: 
 
 
 def test_other_district_row_is_an_error(city_data: dict[str, Any], tmp_path: Path) -> None:
-    path = xlsx(tmp_path / "c.xlsx", [COOP_HEADERS, coop_row(3), coop_row(4, district="330225", town="丹东街道")])
+    path = xlsx(
+        tmp_path / "c.xlsx", [COOP_HEADERS, coop_row(3), coop_row(4, district="330225", town="丹东街道")]
+    )
     outcome = run_import(path, "cooperatives", city_data["district_a"], dry_run=False)
     assert not outcome.written and outcome.error_count == 1
     assert outcome.errors[0].row == 3 and "象山县" in outcome.errors[0].message
@@ -53,8 +57,18 @@ def test_other_district_row_is_an_error(city_data: dict[str, Any], tmp_path: Pat
 
 def test_facts_csv_gbk(city_data: dict[str, Any], tmp_path: Path) -> None:
     coop = city_data["coop_a"]
-    rows = [["统一社会信用代码", "合作社名称", "年度", "成员数", "农民成员数", "经营收入（万元）", "召开成员大会"],
-            [coop.credit_code, coop.name, 2024, "1,200", 1100, "356.8", "是"]]
+    rows = [
+        [
+            "统一社会信用代码",
+            "合作社名称",
+            "年度",
+            "成员数",
+            "农民成员数",
+            "经营收入（万元）",
+            "召开成员大会",
+        ],
+        [coop.credit_code, coop.name, 2024, "1,200", 1100, "356.8", "是"],
+    ]
     path = csv_file(tmp_path / "facts.csv", rows, encoding="gbk")
     outcome = run_import(path, "facts", city_data["district_a"], dry_run=False)
     assert outcome.written, (outcome.fatal, outcome.errors)

@@ -46,25 +46,69 @@ def rich(city_data: dict[str, Any]) -> dict[str, Any]:
         save_record(coop_a)
         coop_b.registered_capital = Decimal("500000")
         save_record(coop_b)
-        save_record(YearlyFact(cooperative=coop_a, year=2023, members=120, farmer_members=110, revenue=Decimal("3568000"),
-                               fixed_assets=Decimal("0.5"), distributable_surplus=Decimal("-1200.5"),
-                               unified_sale_rate=Decimal("85.5"), assembly_held=True, assembly_date=dt.date(2023, 3, 2),
-                               minutes_signed=False, annual_report_filed=True, annual_report_date=dt.date(2024, 4, 1)))
+        save_record(
+            YearlyFact(
+                cooperative=coop_a,
+                year=2023,
+                members=120,
+                farmer_members=110,
+                revenue=Decimal("3568000"),
+                fixed_assets=Decimal("0.5"),
+                distributable_surplus=Decimal("-1200.5"),
+                unified_sale_rate=Decimal("85.5"),
+                assembly_held=True,
+                assembly_date=dt.date(2023, 3, 2),
+                minutes_signed=False,
+                annual_report_filed=True,
+                annual_report_date=dt.date(2024, 4, 1),
+            )
+        )
         save_record(YearlyFact(cooperative=coop_b, year=2024, members=8))
-        save_record(DemonstrationTitle(cooperative=coop_a, level="provincial", year_granted=2021, document="浙农〔2021〕8号"))
-        save_record(DemonstrationTitle(cooperative=coop_b, level="county", year_granted=2019, year_revoked=2023))
+        save_record(
+            DemonstrationTitle(
+                cooperative=coop_a, level="provincial", year_granted=2021, document="浙农〔2021〕8号"
+            )
+        )
+        save_record(
+            DemonstrationTitle(cooperative=coop_b, level="county", year_granted=2019, year_revoked=2023)
+        )
         ninghai = Division.objects.get(code="330226")
         federation = save_org("宁海县农合联", "federation_district", ninghai)
         sponsor = save_org("宁海县供销社", "district_smc", ninghai)
         city_unit = save_org("宁波市供销社", "city_smc", None)
-        save_record(FederationMembership(cooperative=coop_a, level="district", federation=federation,
-                                         since=dt.date(2020, 6, 1)))
-        save_record(FederationMembership(cooperative=coop_b, level="town", since=dt.date(2019, 1, 1),
-                                         until=dt.date(2022, 1, 1), end_reason="合并"))
-        save_record(Sponsorship(cooperative=coop_a, kind="lead", mode="equity", sponsor=sponsor,
-                                equity_amount=Decimal("200000"), start_date=dt.date(2021, 1, 1)))
-        save_record(Sponsorship(cooperative=coop_b, kind="participate", mode="services", sponsor=city_unit,
-                                start_date=dt.date(2022, 5, 1)))
+        save_record(
+            FederationMembership(
+                cooperative=coop_a, level="district", federation=federation, since=dt.date(2020, 6, 1)
+            )
+        )
+        save_record(
+            FederationMembership(
+                cooperative=coop_b,
+                level="town",
+                since=dt.date(2019, 1, 1),
+                until=dt.date(2022, 1, 1),
+                end_reason="合并",
+            )
+        )
+        save_record(
+            Sponsorship(
+                cooperative=coop_a,
+                kind="lead",
+                mode="equity",
+                sponsor=sponsor,
+                equity_amount=Decimal("200000"),
+                start_date=dt.date(2021, 1, 1),
+            )
+        )
+        save_record(
+            Sponsorship(
+                cooperative=coop_b,
+                kind="participate",
+                mode="services",
+                sponsor=city_unit,
+                start_date=dt.date(2022, 5, 1),
+            )
+        )
     return city_data
 
 
@@ -76,7 +120,9 @@ def save_org(name: str, kind: str, district: Any) -> Organization:
 
 @pytest.mark.parametrize("kind", list(KINDS))
 @pytest.mark.parametrize("fmt", ["xlsx", "csv"])
-def test_export_then_import_changes_nothing(rich: dict[str, Any], tmp_path: Path, kind: str, fmt: str) -> None:
+def test_export_then_import_changes_nothing(
+    rich: dict[str, Any], tmp_path: Path, kind: str, fmt: str
+) -> None:
     user = rich["city"]
     spec = KINDS[kind]
     qs = export_queryset(spec, user)
@@ -130,7 +176,9 @@ def test_template_has_chinese_headers_and_notes(tmp_path: Path) -> None:
     assert rows["统一社会信用代码"][1].startswith("是")
 
 
-def test_cli_export_then_import(rich: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_export_then_import(
+    rich: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "coops.csv"
     call_command("export", "--kind", "cooperatives", "--district", "330226", "-o", str(out))
     assert "2 rows written" in capsys.readouterr().out

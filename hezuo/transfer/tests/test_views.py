@@ -22,10 +22,24 @@ from .helpers import COOP_HEADERS, code, coop_row, xlsx
 pytestmark = pytest.mark.django_db
 
 # what each persona may do: import page (and which kinds), see the imports list, export cooperatives
-CAN_IMPORT = {"city": True, "district_a": True, "district_b": True, "coop_user": True,
-              "viewer": False, "counselor": False, "counselor_unassigned": False}
-CAN_EXPORT = {"city": True, "viewer": True, "district_a": True, "district_b": True,
-              "counselor": False, "counselor_unassigned": False, "coop_user": False}
+CAN_IMPORT = {
+    "city": True,
+    "district_a": True,
+    "district_b": True,
+    "coop_user": True,
+    "viewer": False,
+    "counselor": False,
+    "counselor_unassigned": False,
+}
+CAN_EXPORT = {
+    "city": True,
+    "viewer": True,
+    "district_a": True,
+    "district_b": True,
+    "counselor": False,
+    "counselor_unassigned": False,
+    "coop_user": False,
+}
 
 
 def upload(client: Client, path: Path, kind: str = "cooperatives") -> Any:
@@ -49,8 +63,10 @@ def test_permissions(persona: str, client_for: Any, city_data: dict[str, Any]) -
         workbook = load_workbook(io.BytesIO(b"".join(export.streaming_content)), read_only=True)
         codes = {row[1] for row in workbook.worksheets[0].iter_rows(min_row=2, values_only=True)}
         expected = {
-            "city": {"coop_a", "coop_a2", "coop_b"}, "viewer": {"coop_a", "coop_a2", "coop_b"},
-            "district_a": {"coop_a", "coop_a2"}, "district_b": {"coop_b"},
+            "city": {"coop_a", "coop_a2", "coop_b"},
+            "viewer": {"coop_a", "coop_a2", "coop_b"},
+            "district_a": {"coop_a", "coop_a2"},
+            "district_b": {"coop_b"},
         }[persona]
         assert codes == {city_data[name].credit_code for name in expected}
     template = client.get(reverse("transfer:template", args=["facts"]))
@@ -61,8 +77,12 @@ def test_permissions(persona: str, client_for: Any, city_data: dict[str, Any]) -
 
 
 def test_anonymous_is_sent_to_login(client: Client, city_data: dict[str, Any]) -> None:
-    for name, args in (("transfer:job_list", []), ("transfer:upload", []), ("transfer:export", ["cooperatives"]),
-                       ("transfer:template", ["cooperatives"])):
+    for name, args in (
+        ("transfer:job_list", []),
+        ("transfer:upload", []),
+        ("transfer:export", ["cooperatives"]),
+        ("transfer:template", ["cooperatives"]),
+    ):
         response = client.get(reverse(name, args=args))
         assert response.status_code == 302 and "/login/" in response["Location"]
 
@@ -75,14 +95,21 @@ def test_import_list_is_scoped(client_for: Any, city_data: dict[str, Any], tmp_p
     upload(client_for("district_b"), path_b)
     job_b = last_job()
     assert job_a.district_id == city_data["district_a"].district_id
-    lists = {p: client_for(p).get(reverse("transfer:job_list")).content.decode() for p in ("city", "district_a",
-                                                                                          "district_b", "coop_user")}
+    lists = {
+        p: client_for(p).get(reverse("transfer:job_list")).content.decode()
+        for p in ("city", "district_a", "district_b", "coop_user")
+    }
     assert "a.xlsx" in lists["city"] and "b.xlsx" in lists["city"]
     assert "a.xlsx" in lists["district_a"] and "b.xlsx" not in lists["district_a"]
     assert "b.xlsx" in lists["district_b"] and "a.xlsx" not in lists["district_b"]
     assert "a.xlsx" not in lists["coop_user"]
-    for persona, job, status in (("district_b", job_a, 404), ("district_a", job_b, 404), ("city", job_a, 200),
-                                 ("coop_user", job_a, 404), ("viewer", job_a, 404)):
+    for persona, job, status in (
+        ("district_b", job_a, 404),
+        ("district_a", job_b, 404),
+        ("city", job_a, 200),
+        ("coop_user", job_a, 404),
+        ("viewer", job_a, 404),
+    ):
         client = client_for(persona)
         assert client.get(reverse("transfer:job_detail", args=[job.pk])).status_code == status
         assert client.get(reverse("transfer:job_progress", args=[job.pk])).status_code == status
@@ -97,7 +124,9 @@ def test_upload_preview_commit(client_for: Any, city_data: dict[str, Any], tmp_p
     path = xlsx(tmp_path / "名录.xlsx", [COOP_HEADERS, coop_row(1), coop_row(2)])
     response = upload(client, path)
     job = last_job()
-    assert response.status_code == 302 and response["Location"] == reverse("transfer:job_detail", args=[job.pk])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "transfer:job_detail", args=[job.pk]
+    )
     assert job.status == ImportJob.Status.CHECKED and (job.to_create, job.to_update) == (2, 0)
     assert not Cooperative.objects.filter(name__contains="导入测试").exists()
     page = client.get(response["Location"]).content.decode()
@@ -124,8 +153,11 @@ def test_errors_and_error_report(client_for: Any, city_data: dict[str, Any], tmp
     assert client.post(reverse("transfer:job_commit", args=[job.pk])).status_code == 302
     assert not Cooperative.objects.filter(name__contains="导入测试").exists()
     report = client.get(reverse("transfer:job_errors", args=[job.pk]))
-    rows = list(load_workbook(io.BytesIO(b"".join(report.streaming_content)), read_only=True).worksheets[0]
-                .iter_rows(values_only=True))
+    rows = list(
+        load_workbook(io.BytesIO(b"".join(report.streaming_content)), read_only=True)
+        .worksheets[0]
+        .iter_rows(values_only=True)
+    )
     assert list(rows[0]) == [*COOP_HEADERS, "错误原因", "原始行号"]
     assert len(rows) == 3 and rows[1][-2] in ("", None) and rows[1][-1] == 2
     assert rows[2][2] == "去年" and "成立日期" in rows[2][-2] and rows[2][-1] == 3
@@ -134,7 +166,10 @@ def test_errors_and_error_report(client_for: Any, city_data: dict[str, Any], tmp
 def test_warnings_need_confirmation(client_for: Any, city_data: dict[str, Any], tmp_path: Path) -> None:
     client = client_for("district_a")
     good = code("330226", 5)
-    path = xlsx(tmp_path / "w.xlsx", [COOP_HEADERS, coop_row(5, 统一社会信用代码=good[:-1] + ("0" if good[-1] != "0" else "1"))])
+    path = xlsx(
+        tmp_path / "w.xlsx",
+        [COOP_HEADERS, coop_row(5, 统一社会信用代码=good[:-1] + ("0" if good[-1] != "0" else "1"))],
+    )
     upload(client, path)
     job = last_job()
     assert job.status == ImportJob.Status.CHECKED and job.warning_count == 1
@@ -153,12 +188,22 @@ def test_mapping_is_remembered(client_for: Any, city_data: dict[str, Any], tmp_p
     data = [headers, [row[0], row[1], row[2], row[4], row[5], row[6]]]
     upload(client, xlsx(tmp_path / "m1.xlsx", data))
     job = last_job()
-    assert job.status == ImportJob.Status.INVALID and job.missing == ["name"] and job.unmatched == ["社名称呼"]
+    assert (
+        job.status == ImportJob.Status.INVALID and job.missing == ["name"] and job.unmatched == ["社名称呼"]
+    )
     page = client.get(reverse("transfer:job_detail", args=[job.pk])).content.decode()
     assert 'id="mapping-form"' in page
     post = {f"col_{i}": "" for i in range(len(headers))}
-    post.update({"col_0": "name", "col_1": "credit_code", "col_2": "registration_date", "col_3": "district",
-                 "col_4": "town", "col_5": "industry"})
+    post.update(
+        {
+            "col_0": "name",
+            "col_1": "credit_code",
+            "col_2": "registration_date",
+            "col_3": "district",
+            "col_4": "town",
+            "col_5": "industry",
+        }
+    )
     client.post(reverse("transfer:job_mapping", args=[job.pk]), post)
     job.refresh_from_db()
     assert job.status == ImportJob.Status.CHECKED and job.to_create == 1, job.message
@@ -171,8 +216,9 @@ def test_mapping_is_remembered(client_for: Any, city_data: dict[str, Any], tmp_p
     assert any("mapping saved" in n for n in second.notices)
 
 
-def test_large_file_runs_in_the_background(client_for: Any, city_data: dict[str, Any], tmp_path: Path,
-                                           settings: Any) -> None:
+def test_large_file_runs_in_the_background(
+    client_for: Any, city_data: dict[str, Any], tmp_path: Path, settings: Any
+) -> None:
     settings.HEZUO_IMPORT_SYNC_ROWS = 2  # ImmediateBackend in tests: the "background" task runs at once
     settings.HEZUO_IMPORT_CHUNK_ROWS = 2
     client = client_for("district_a")
@@ -202,8 +248,9 @@ def test_progress_while_running(client_for: Any, city_data: dict[str, Any], tmp_
     assert 'id="progress-bar"' in page and "40%" in page
 
 
-def test_oversized_upload_refused_early(client_for: Any, city_data: dict[str, Any], tmp_path: Path,
-                                        settings: Any) -> None:
+def test_oversized_upload_refused_early(
+    client_for: Any, city_data: dict[str, Any], tmp_path: Path, settings: Any
+) -> None:
     settings.HEZUO_IMPORT_MAX_BYTES = 2000
     client = client_for("district_a")
     path = tmp_path / "big.csv"
@@ -216,11 +263,16 @@ def test_oversized_upload_refused_early(client_for: Any, city_data: dict[str, An
 
 def test_csv_export_and_template(client_for: Any, city_data: dict[str, Any]) -> None:
     client = client_for("city")
-    response = client.get(reverse("transfer:export", args=["cooperatives"]), {"format": "csv", "district": "330225"})
+    response = client.get(
+        reverse("transfer:export", args=["cooperatives"]), {"format": "csv", "district": "330225"}
+    )
     text = b"".join(response.streaming_content).decode("utf-8-sig")
     lines = text.strip().splitlines()
     assert lines[0].startswith("合作社名称,统一社会信用代码") and len(lines) == 2
     assert city_data["coop_b"].credit_code in lines[1]
     template = client.get(reverse("transfer:template", args=["sponsorships"]))
-    assert load_workbook(io.BytesIO(b"".join(template.streaming_content))).sheetnames == ["参办领办", "填写说明"]
+    assert load_workbook(io.BytesIO(b"".join(template.streaming_content))).sheetnames == [
+        "参办领办",
+        "填写说明",
+    ]
     assert client.get(reverse("transfer:template", args=["nothing"])).status_code == 404

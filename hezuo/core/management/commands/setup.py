@@ -14,3 +14,7 @@ class Command(BaseCommand):
             call_command("load_divisions", stdout=self.stdout)
         else:
             self.stdout.write(f"divisions: {Division.objects.count()} already loaded")
+        from hezuo.rating.services import ensure_default_rubric
+
+        if ensure_default_rubric() is not None:
+            self.stdout.write("rating: provisional rubric loaded and published for 2022-2025")

@@ -50,7 +50,7 @@ class Command(BaseCommand):
             self.stdout.write(f"generating a demo city of {size} cooperatives (seed {seed})…")
             result = generate(size, seed, users=users, progress=progress)
             for key, value in result.as_dict().items():
-                if key == "member_households":
+                if isinstance(value, dict):
                     per_year = ", ".join(f"{year}: {n}" for year, n in sorted(value.items()))
                     self.stdout.write(f"  member households: {per_year}")
                 else:

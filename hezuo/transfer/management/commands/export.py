@@ -1,4 +1,5 @@
-"""`hezuo export --kind KIND [--district CODE ...filters] -o FILE`: the filtered list, as the template's columns."""
+"""`hezuo export --kind KIND [--district CODE ...filters] -o FILE`: the filtered list, with the import
+template's columns."""
 
 from __future__ import annotations
 
@@ -10,21 +11,39 @@ from django.core.management.base import BaseCommand, CommandError
 from hezuo.transfer.exporting import csv_lines, export_queryset, rows_for, write_xlsx
 from hezuo.transfer.specs import KINDS
 
-FILTERS = ("district", "town", "industry", "operating_status", "title", "member", "sponsored", "abnormal",
-           "registered_from", "registered_to", "q")
+FILTERS = (
+    "district",
+    "town",
+    "industry",
+    "operating_status",
+    "title",
+    "member",
+    "sponsored",
+    "abnormal",
+    "registered_from",
+    "registered_to",
+    "q",
+)
 
 
 class Command(BaseCommand):
-    help = "Export cooperatives (or the records under them) with the import template's columns (.xlsx or .csv)."
+    help = (
+        "Export cooperatives (or the records under them) with the import template's columns (.xlsx or .csv)."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--kind", required=True, choices=sorted(KINDS))
         parser.add_argument("-o", "--output", required=True, type=Path, help="file to write (.xlsx or .csv)")
-        parser.add_argument("--user", help="export as this user (their scope applies); default: the whole city")
+        parser.add_argument(
+            "--user", help="export as this user (their scope applies); default: the whole city"
+        )
         parser.add_argument("--retired", action="store_true", help="include retired records")
         for name in FILTERS:
-            parser.add_argument(f"--{name.replace('_', '-')}", dest=name,
-                                help=f"the cooperative list's {name} filter" if name != "q" else "free-text search")
+            parser.add_argument(
+                f"--{name.replace('_', '-')}",
+                dest=name,
+                help=f"the cooperative list's {name} filter" if name != "q" else "free-text search",
+            )
 
     def handle(self, *args: Any, **options: Any) -> None:
         from hezuo.accounts.models import User
@@ -35,7 +54,9 @@ class Command(BaseCommand):
             if user is None:
                 raise CommandError(f"no active user named {options['user']!r}")
         else:
-            user = User(username="cli", role="city", is_active=True)  # the operator: the whole city, never saved
+            user = User(
+                username="cli", role="city", is_active=True
+            )  # the operator: the whole city, never saved
         params = {name: options[name] for name in FILTERS if options.get(name)}
         if options["retired"]:
             params["retired"] = "1"
@@ -47,8 +68,8 @@ class Command(BaseCommand):
                 for chunk in csv_lines(kind, rows_for(kind, records, for_csv=True)):
                     handle.write(chunk)
         elif output.suffix.lower() in (".xlsx", ".xlsm"):
-            handle = write_xlsx(kind, rows_for(kind, records))
-            output.write_bytes(handle.read())
+            spooled = write_xlsx(kind, rows_for(kind, records))
+            output.write_bytes(spooled.read())
         else:
             raise CommandError("the output file must end in .xlsx or .csv")
         self.stdout.write(f"{qs.count()} rows written to {output}")

@@ -37,19 +37,21 @@ class Command(BaseCommand):
                 self.stderr.write(f"  {done}/{total} rows")
 
         outcome = run_import(
-            path, options["kind"], user, filename=path.name, dry_run=options["dry_run"],
-            confirm_warnings=options["confirm_warnings"], progress=progress,
+            path,
+            options["kind"],
+            user,
+            filename=path.name,
+            dry_run=options["dry_run"],
+            confirm_warnings=options["confirm_warnings"],
+            progress=progress,
         )
         for notice in outcome.notices:
             self.stdout.write(f"note: {notice}")
-        shown = 0
-        for problem in [*outcome.errors, *outcome.warnings]:
-            if shown >= options["max_problems"]:
-                break
+        problems = [*outcome.errors, *outcome.warnings][: options["max_problems"]]
+        for problem in problems:
             where = f"row {problem.row}" if problem.row else "file"
             column = f" [{problem.column}]" if problem.column else ""
             self.stdout.write(f"{problem.level}: {where}{column}: {problem.message}")
-            shown += 1
         if outcome.fatal:
             raise CommandError(outcome.fatal)
         verb = "would be" if options["dry_run"] else "were"
@@ -58,7 +60,10 @@ class Command(BaseCommand):
             f"{outcome.unchanged} unchanged; {outcome.error_count} errors, {outcome.warning_count} warnings"
         )
         if outcome.error_count:
-            raise CommandError("nothing was written: the file has errors" if not options["dry_run"]
-                               else "the file has errors")
+            raise CommandError(
+                "nothing was written: the file has errors"
+                if not options["dry_run"]
+                else "the file has errors"
+            )
         if outcome.written:
             self.stdout.write(f"request id {outcome.request_id}")

@@ -1,0 +1,106 @@
+"""Browser test of the rating: city staff rate a year (progress page), district staff review and request a
+re-rate, city staff re-rate and confirm, and the cooperative's rating page shows the explained result, also
+on a 360-px phone. Screenshots go to test-artifacts/screenshots/ (see hezuo/registry/tests/test_browser.py,
+whose browser plumbing this reuses)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from hezuo.registry.tests.test_browser import (  # noqa: F401 - fixtures
+    PHONE_WIDTH,
+    _ensure_divisions,
+    assert_fits,
+    browser,
+    log_in,
+    new_page,
+    shoot,
+)
+
+from .conftest import YEAR, add_facts, make_top
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def live_rating_city(
+    browser: Any,  # noqa: F811 - the fixture imported above
+    live_server: Any,
+    transactional_db: Any,
+    django_db_blocker: Any,
+    request: pytest.FixtureRequest,
+) -> dict[str, Any]:
+    from hezuo.rating.services import ensure_default_rubric
+
+    _ensure_divisions(django_db_blocker)
+    data: dict[str, Any] = request.getfixturevalue("city_data")
+    ensure_default_rubric()
+    make_top(data["coop_a"])
+    add_facts(data["coop_a"])
+    add_facts(data["coop_a2"], minutes_signed=False, surplus_returned=156_000.0, revenue=600_000.0)
+    add_facts(data["coop_b"])
+    data["url"] = live_server.url
+    return data
+
+
+def test_rate_review_confirm_and_explain(live_rating_city: dict[str, Any], browser: Any, shoot: Any) -> None:  # noqa: F811
+    from hezuo.rating.models import Rating
+
+    world = live_rating_city
+    base = world["url"]
+    # city staff rate the year
+    page = new_page(browser)
+    log_in(page, base, "city", reverse("rating:ratingrun_list"))
+    page.fill("#id_year", str(YEAR))
+    with page.expect_navigation():
+        page.click("main form button[type=submit]")
+    page.wait_for_selector("#run-progress[aria-valuenow='100']")
+    shoot(page, "rating-1-run-progress")
+    assert Rating.objects.count() == 3
+    weak = Rating.objects.get(cooperative=world["coop_a2"])
+    assert weak.stars == 2
+    # district staff review the weak one and ask for a re-rate after correcting the facts
+    district = new_page(browser)
+    log_in(
+        district,
+        base,
+        f"district-{world['coop_a'].district.code}",
+        reverse("rating:rating_detail", args=[weak.pk]),
+    )
+    assert district.locator("#indicator-table tr[data-key='A2']").count() == 1
+    assert district.locator("#gate-list [data-gate='G3'].border-danger").count() == 1
+    assert district.locator("#advice li").count() >= 2
+    fact = world["coop_a2"].yearlyfact_set.get(year=YEAR)
+    fact.minutes_signed, fact.surplus_returned = True, fact.distributable_surplus
+    fact.save()
+    district.fill("#id_note", "签字纪要已补交")
+    district.check("#id_request_rerate")
+    with district.expect_navigation():
+        district.click("#review-card button[type=submit]")
+    shoot(district, "rating-2-district-review")
+    weak.refresh_from_db()
+    assert weak.rerate_requested and weak.review_note == "签字纪要已补交"
+    # city staff re-rate what was requested, then confirm the year
+    page.goto(f"{base}{reverse('rating:rating_list')}?year={YEAR}")
+    page.wait_for_selector("#distribution-chart svg")
+    shoot(page, "rating-3-list-distribution")
+    with page.expect_navigation():
+        page.click(f"form[action='{reverse('rating:rerate')}'] button")
+    weak.refresh_from_db()
+    assert not weak.rerate_requested and weak.stars >= 3
+    page.goto(f"{base}{reverse('rating:rating_list')}?year={YEAR}")
+    page.on("dialog", lambda dialog: dialog.accept())
+    with page.expect_navigation():
+        page.click(f"form[action='{reverse('rating:confirm')}']:not(:has(input[name=district])) button")
+    assert set(Rating.objects.values_list("status", flat=True)) == {"confirmed"}
+    # the cooperative's page shows the explained result, on a phone too
+    coop_page = new_page(browser, viewport={"width": PHONE_WIDTH, "height": 780})
+    log_in(coop_page, base, "coop-1", reverse("rating:cooperative", args=[world["coop_a"].pk]))
+    coop_page.wait_for_selector("#breakdown-chart svg")
+    assert coop_page.locator("#indicator-table tbody tr").count() == 21
+    assert coop_page.locator("#rating-status").inner_text().strip() != ""
+    shoot(coop_page, "rating-4-cooperative-phone")
+    assert_fits(coop_page, "the cooperative's rating page")
