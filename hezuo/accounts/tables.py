@@ -1,5 +1,6 @@
 import django_tables2 as tables
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from hezuo.core.tables import BaseTable
 
@@ -8,7 +9,7 @@ from .models import User
 
 class UserTable(BaseTable):
     username = tables.Column(linkify=lambda record: f"/accounts/users/{record.pk}/")
-    full_name = tables.Column(accessor="get_full_name", orderable=False, verbose_name=_("Name"))
+    full_name = tables.Column(accessor="get_full_name", orderable=False, verbose_name=pgettext_lazy("person", "Name"))
     role = tables.Column()
     district = tables.Column(accessor="district__name", verbose_name=_("District"))
     cooperative = tables.Column(accessor="cooperative__name", verbose_name=_("Cooperative"))

@@ -19,11 +19,11 @@ class BaseTable(tables.Table):
 
     @classmethod
     def column_choices(cls) -> list[tuple[str, str]]:
-        return [
-            (name, str(column.verbose_name) if column.verbose_name else name)
-            for name, column in cls.base_columns.items()
-            if name not in cls.fixed
-        ]
+        """(name, header) of every column the user may choose, headers as the table shows them."""
+        model = cls._meta.model
+        # binding to (empty) model data resolves headers from the model's field labels
+        bound = cls(model._default_manager.none() if model is not None else []).columns
+        return [(column.name, str(column.header)) for column in bound.iterall() if column.name not in cls.fixed]
 
     @classmethod
     def default_columns(cls) -> list[str]:
