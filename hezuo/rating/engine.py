@@ -18,9 +18,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 # --------------------------------------------------------------------------------------------------------
 # inputs
@@ -84,11 +84,13 @@ class Missing:
     fields: tuple[str, ...]
 
 
-def _missing(f: Mapping[str, Any] | None, names: Iterable[str]) -> Missing | None:
+def _missing(f: Mapping[str, Any] | None, names: tuple[str, ...]) -> Missing | None:
     if f is None:
         return Missing(tuple(names))
-    gone = tuple(n for n in names if f.get(n) is None)
-    return Missing(gone) if gone else None
+    for name in names:
+        if f.get(name) is None:
+            return Missing(tuple(n for n in names if f.get(n) is None))
+    return None
 
 
 def _share(num: float, den: float) -> float:
@@ -604,8 +606,7 @@ _item("K23", lambda inp, f: (inp.credit_code.startswith("93"), None), lambda inp
 # gate checks: pass (True) / fail (False) / missing (None), with the value found
 
 
-@dataclass(frozen=True, slots=True)
-class CheckOutcome:
+class CheckOutcome(NamedTuple):
     ok: bool | None
     value: Any = None
     missing: tuple[str, ...] = ()
@@ -722,10 +723,10 @@ def _indicator_fix(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> di
 @check("indicator_points", _indicator_fix, ["indicator"], indicator_param="indicator")
 def c_indicator_points(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
     """The named indicator scored at least `min` points (default: any points)."""
-    res = ctx.indicators[p["indicator"]]
-    if res.missing:
-        return CheckOutcome(None, None, res.missing)
-    return CheckOutcome(res.points >= p.get("min", 1e-9), res.points)
+    _value, points, _tier, _flags, missing = ctx.indicators[p["indicator"]]
+    if missing:
+        return CheckOutcome(None, None, missing)
+    return CheckOutcome(points >= p.get("min", 1e-9), points)
 
 
 @check("surplus_return_min", lambda inp, p, ctx: _achieve_surplus(inp, p["share"], p), ["share"])
@@ -778,6 +779,14 @@ def c_title(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutc
 # --------------------------------------------------------------------------------------------------------
 # the compiled rubric
 
+# An indicator's outcome, as the engine computes and stores it (see EXPLANATION_FORMAT below):
+# (value found, points, index of the tier reached or -1, flags, missing facts)
+Entry = tuple[Any, float, int, int, tuple[str, ...]]
+RELAXED = 1  # flag: scored on the relaxed tiers (service cooperatives)
+ALTERNATIVE = 2  # flag: scored by the rubric's "otherwise" rule (the measure does not apply)
+
+StepFn = Callable[[CoopInput, "Mapping[str, Any] | None", bool], Entry]
+
 
 @dataclass(frozen=True)
 class CIndicator:
@@ -790,6 +799,8 @@ class CIndicator:
     otherwise: tuple[Measure, tuple[tuple[float, float], ...], Mapping[str, Any]] | None
     na_points: float
     max_points: float
+    # the indicator compiled into one closure: (input, facts, relaxed industry) -> Entry
+    step: StepFn = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -809,6 +820,12 @@ class CompiledRubric:
     relaxed_industries: frozenset[str]
     max_score: float
     _by_key: Mapping[str, CIndicator] = field(default_factory=dict)
+    # the evaluation plan, made once per rubric version: flat tuples the hot loop walks
+    _steps: tuple[tuple[StepFn, float], ...] = ()  # (indicator step, max points), in indicator order
+    _keys: tuple[str, ...] = ()  # indicator keys, in order
+    _dims: tuple[tuple[int, ...], ...] = ()  # indicator positions of each dimension
+    _dim_max: tuple[float, ...] = ()
+    _gates: tuple[tuple[int, tuple[tuple[CheckFn, Mapping[str, Any]], ...]], ...] = ()  # (star, checks)
 
     @property
     def top_star(self) -> int:
@@ -826,6 +843,77 @@ def _number(value: Any) -> float:
     if isinstance(value, bool):
         return 1.0 if value else 0.0
     return float(value)
+
+
+def _tier_finder(tiers: tuple[tuple[float, float], ...], lower: bool) -> Callable[[Any], tuple[float, int]]:
+    """tier_points for fixed tiers, as a closure (tiers rise, so the first tier not reached ends the walk)."""
+    pairs = tuple(tiers)
+    if lower:
+
+        def find(value: Any) -> tuple[float, int]:
+            points, index = 0.0, -1
+            i = 0
+            for threshold, pts in pairs:
+                if value <= threshold:
+                    points, index = pts, i
+                    i += 1
+                else:
+                    break
+            return points, index
+
+    else:
+
+        def find(value: Any) -> tuple[float, int]:
+            points, index = 0.0, -1
+            i = 0
+            for threshold, pts in pairs:
+                if value >= threshold:
+                    points, index = pts, i
+                    i += 1
+                else:
+                    break
+            return points, index
+
+    return find
+
+
+def _make_step(
+    measure: Measure,
+    params: Mapping[str, Any],
+    tiers: tuple[tuple[float, float], ...],
+    relaxed_tiers: tuple[tuple[float, float], ...] | None,
+    otherwise: tuple[Measure, tuple[tuple[float, float], ...], Mapping[str, Any]] | None,
+    na_points: float,
+) -> StepFn:
+    """One indicator as a closure: read the measure, then the tier reached; missing data is never zero."""
+    fn = measure.fn
+    lower = measure.better == "lower"
+    find = _tier_finder(tiers, lower)
+    find_relaxed = _tier_finder(relaxed_tiers, lower) if relaxed_tiers is not None else None
+    if otherwise is not None:
+        alt_fn, alt_params = otherwise[0].fn, otherwise[2]
+        alt_find = _tier_finder(otherwise[1], otherwise[0].better == "lower")
+    na_entry: Entry = (None, na_points, -1, ALTERNATIVE, ())
+
+    def step(inp: CoopInput, f: Mapping[str, Any] | None, relaxed: bool) -> Entry:
+        value = fn(inp, f, params)
+        if value.__class__ is Missing:
+            return (None, 0.0, -1, 0, value.fields)
+        if value is NA:
+            if otherwise is None:
+                return na_entry
+            alt = alt_fn(inp, f, alt_params)
+            if alt.__class__ is Missing:
+                return (None, 0.0, -1, ALTERNATIVE, alt.fields)
+            points, tier = alt_find(alt)
+            return (alt, points, tier, ALTERNATIVE, ())
+        if relaxed and find_relaxed is not None:
+            points, tier = find_relaxed(value)
+            return (value, points, tier, RELAXED, ())
+        points, tier = find(value)
+        return (value, points, tier, 0, ())
+
+    return step
 
 
 _COMPILED: dict[str, CompiledRubric] = {}
@@ -853,37 +941,54 @@ def compile_rubric(definition: Mapping[str, Any], content_hash: str = "") -> Com
                 + [float(raw.get("na_points", 0))]
                 + [0.0]
             )
+            measure = MEASURES[raw["measure"]]
+            params = raw.get("params") or {}
+            na_points = float(raw.get("na_points", 0))
             indicators.append(
                 CIndicator(
                     key=raw["key"],
                     dimension=dim["key"],
-                    measure=MEASURES[raw["measure"]],
-                    params=raw.get("params") or {},
+                    measure=measure,
+                    params=params,
                     tiers=tiers,
                     relaxed_tiers=relaxed,
                     otherwise=otherwise,
-                    na_points=float(raw.get("na_points", 0)),
+                    na_points=na_points,
                     max_points=max_points,
+                    step=_make_step(measure, params, tiers, relaxed, otherwise, na_points),
                 )
             )
             keys.append(raw["key"])
         dimensions.append((dim["key"], tuple(keys)))
     floors = tuple(float(points) for _star, points in sorted(definition["star_floors"]))
     gates = tuple(
-        CGate(
-            g["key"], int(g["star"]), tuple((CHECKS[c["check"]], c.get("params") or {}) for c in g["checks"])
+        sorted(
+            (
+                CGate(
+                    g["key"],
+                    int(g["star"]),
+                    tuple((CHECKS[c["check"]], c.get("params") or {}) for c in g["checks"]),
+                )
+                for g in definition.get("gates", ())
+            ),
+            key=lambda g: g.star,
         )
-        for g in definition.get("gates", ())
     )
+    position = {ind.key: i for i, ind in enumerate(indicators)}
     compiled = CompiledRubric(
         content_hash=content_hash,
         indicators=tuple(indicators),
         dimensions=tuple(dimensions),
         floors=floors,
-        gates=tuple(sorted(gates, key=lambda g: g.star)),
+        gates=gates,
         relaxed_industries=frozenset(definition.get("relaxed_industries", ())),
         max_score=sum(i.max_points for i in indicators),
         _by_key={i.key: i for i in indicators},
+        _steps=tuple((i.step, i.max_points) for i in indicators),
+        _keys=tuple(i.key for i in indicators),
+        _dims=tuple(tuple(position[k] for k in keys) for _dim, keys in dimensions),
+        _dim_max=tuple(sum(indicators[position[k]].max_points for k in keys) for _dim, keys in dimensions),
+        _gates=tuple((g.star, tuple((chk.fn, params) for chk, params in g.checks)) for g in gates),
     )
     if content_hash:
         _COMPILED[content_hash] = compiled
@@ -905,6 +1010,20 @@ class IndicatorResult:
     relaxed: bool = False
     alternative: bool = False  # scored by the rubric's "otherwise" rule (e.g. no surplus)
 
+    @classmethod
+    def of(cls, ind: CIndicator, entry: Entry) -> IndicatorResult:
+        value, points, tier, flags, missing = entry
+        return cls(
+            ind.key,
+            value,
+            points,
+            ind.max_points,
+            tier,
+            missing,
+            bool(flags & RELAXED),
+            bool(flags & ALTERNATIVE),
+        )
+
     def as_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
             "key": self.key,
@@ -923,12 +1042,15 @@ class IndicatorResult:
 
 
 class EvalContext:
+    """What the gate checks of one evaluation may consult: the indicators' entries (by key) and the
+    compliance items (each computed once)."""
+
     __slots__ = ("_compliance", "indicators", "inp", "rubric")
 
     def __init__(self, inp: CoopInput, rubric: CompiledRubric) -> None:
         self.inp = inp
         self.rubric = rubric
-        self.indicators: dict[str, IndicatorResult] = {}
+        self.indicators: dict[str, Entry] = {}
         self._compliance: dict[str, ItemResult] = {}
 
     def compliance(self, key: str) -> ItemResult:
@@ -945,33 +1067,13 @@ class EvalContext:
 
 
 def tier_points(value: float, tiers: tuple[tuple[float, float], ...], lower: bool) -> tuple[float, int]:
-    points, index = 0.0, -1
-    for i, (threshold, pts) in enumerate(tiers):
-        if (value <= threshold) if lower else (value >= threshold):
-            points, index = pts, i
-        else:
-            break
-    return points, index
+    return _tier_finder(tiers, lower)(value)
 
 
 def evaluate_indicator(ind: CIndicator, ctx: EvalContext) -> IndicatorResult:
     inp = ctx.inp
-    value = ind.measure.fn(inp, inp.facts, ind.params)
-    if isinstance(value, Missing):
-        return IndicatorResult(ind.key, None, 0.0, ind.max_points, -1, value.fields)
-    if value == NA:
-        if ind.otherwise is None:
-            return IndicatorResult(ind.key, None, ind.na_points, ind.max_points, -1, alternative=True)
-        alt_measure, alt_tiers, alt_params = ind.otherwise
-        alt = alt_measure.fn(inp, inp.facts, alt_params)
-        if isinstance(alt, Missing):
-            return IndicatorResult(ind.key, None, 0.0, ind.max_points, -1, alt.fields, alternative=True)
-        points, tier = tier_points(alt, alt_tiers, alt_measure.better == "lower")
-        return IndicatorResult(ind.key, alt, points, ind.max_points, tier, alternative=True)
-    relaxed = ind.relaxed_tiers is not None and inp.industry in ctx.rubric.relaxed_industries
-    tiers = ind.relaxed_tiers if relaxed else ind.tiers
-    points, tier = tier_points(value, tiers, ind.measure.better == "lower")  # type: ignore[arg-type]
-    return IndicatorResult(ind.key, value, points, ind.max_points, tier, relaxed=relaxed)
+    relaxed = inp.industry in ctx.rubric.relaxed_industries
+    return IndicatorResult.of(ind, ind.step(inp, inp.facts, relaxed))
 
 
 @dataclass(slots=True)
@@ -1004,6 +1106,110 @@ def _json(value: Any) -> Any:
     return value
 
 
+class Evaluation(NamedTuple):
+    """The engine's result in its plain form (what is stored, see EXPLANATION_FORMAT); `evaluate` wraps it
+    in a RatingResult."""
+
+    score: float  # points of the indicators with data
+    score_max: float  # the score if every missing indicator scored its maximum
+    stars_low: int  # the stars with every missing fact at its worst
+    stars_high: int  # … and at its best
+    indicators: list[Entry]  # in the rubric's indicator order
+    gates: list[tuple[bool | None, list[CheckOutcome]]]  # (passed, each check's outcome), gates by star
+    missing: tuple[str, ...]
+    dimensions: list[float]  # points of each dimension, in the rubric's order
+    capped_by: list[str]  # why not one star more: "floor" and/or gate keys
+
+    @property
+    def stars(self) -> int | None:
+        return self.stars_low if self.stars_low == self.stars_high else None
+
+
+def _stars(score: float, floors: tuple[float, ...], gates_ok: Sequence[bool]) -> int:
+    """The most stars whose floor the score reaches with every gate up to them passed (gates_ok[s-1])."""
+    stars = 0
+    for star, floor in enumerate(floors, start=1):
+        if score >= floor and gates_ok[star - 1]:
+            stars = star
+        else:
+            break
+    return stars
+
+
+def run(inp: CoopInput, rubric: CompiledRubric) -> Evaluation:
+    """Score, each indicator's entry, the gates and their checks, the stars at worst and at best."""
+    f = inp.facts
+    relaxed = inp.industry in rubric.relaxed_industries
+    entries: list[Entry] = []
+    append = entries.append
+    score = 0.0
+    missing_points = 0.0
+    missing: dict[str, None] = {}
+    for step, max_points in rubric._steps:
+        entry = step(inp, f, relaxed)
+        append(entry)
+        if entry[4]:
+            missing_points += max_points
+            for name in entry[4]:
+                missing[name] = None
+        else:
+            score += entry[1]
+    ctx = EvalContext(inp, rubric)
+    ctx.indicators = dict(zip(rubric._keys, entries, strict=True))
+    # cumulative: a gate attached to star s is required for s stars and more
+    top = len(rubric.floors)
+    low_ok = [True] * top
+    high_ok = [True] * top
+    failed_low: list[tuple[int, int]] = []  # (star, gate position)
+    gates: list[tuple[bool | None, list[CheckOutcome]]] = []
+    for position, (star, checks) in enumerate(rubric._gates):
+        outcomes = []
+        passed: bool | None = True
+        for fn, params in checks:
+            out = fn(inp, params, ctx)
+            outcomes.append(out)
+            ok = out[0]
+            if ok is False:
+                passed = False
+            elif ok is None and passed is True:
+                passed = None
+            if out[2]:
+                for name in out[2]:
+                    missing[name] = None
+        gates.append((passed, outcomes))
+        if passed is not True:
+            failed_low.append((star, position))
+            for s in range(star - 1, top):
+                low_ok[s] = False
+            if passed is False:
+                for s in range(star - 1, top):
+                    high_ok[s] = False
+    score = round(score, 4)
+    score_max = round(score + missing_points, 4)
+    floors = rubric.floors
+    stars_low = _stars(score, floors, low_ok)
+    stars_high = _stars(score_max, floors, high_ok)
+    capped_by: list[str] = []
+    if stars_low < top:
+        nxt = stars_low + 1
+        if score < floors[nxt - 1]:
+            capped_by.append("floor")
+        if failed_low:
+            keys = rubric.gates
+            capped_by.extend(keys[position].key for star, position in failed_low if star <= nxt)
+    dims = []
+    for members in rubric._dims:
+        total = 0
+        for i in members:
+            entry = entries[i]
+            if not entry[4]:
+                total += entry[1]
+        dims.append(round(total, 4))
+    return Evaluation(
+        score, score_max, stars_low, stars_high, entries, gates, tuple(missing), dims, capped_by
+    )
+
+
 @dataclass(slots=True)
 class RatingResult:
     cooperative_id: int
@@ -1018,6 +1224,36 @@ class RatingResult:
     missing: tuple[str, ...]
     dimension_points: list[tuple[str, float, float]]  # key, points, max
     capped_by: list[str]  # why not one star more: "floor" and/or gate keys
+    evaluation: Evaluation | None = None  # the plain form this result was made from
+
+    @classmethod
+    def of(cls, inp: CoopInput, rubric: CompiledRubric, ev: Evaluation) -> RatingResult:
+        names = [tuple(chk.name for chk, _params in gate.checks) for gate in rubric.gates]
+        return cls(
+            cooperative_id=inp.cooperative_id,
+            year=inp.year,
+            score=ev.score,
+            score_max=ev.score_max,
+            stars=ev.stars,
+            stars_low=ev.stars_low,
+            stars_high=ev.stars_high,
+            indicators=[
+                IndicatorResult.of(ind, e) for ind, e in zip(rubric.indicators, ev.indicators, strict=True)
+            ],
+            gates=[
+                GateResult(gate.key, gate.star, passed, list(zip(names[i], outcomes, strict=True)))
+                for i, (gate, (passed, outcomes)) in enumerate(zip(rubric.gates, ev.gates, strict=True))
+            ],
+            missing=ev.missing,
+            dimension_points=[
+                (key, points, top)
+                for (key, _keys), points, top in zip(
+                    rubric.dimensions, ev.dimensions, rubric._dim_max, strict=True
+                )
+            ],
+            capped_by=ev.capped_by,
+            evaluation=ev,
+        )
 
     @property
     def complete(self) -> bool:
@@ -1038,97 +1274,9 @@ class RatingResult:
         }
 
 
-def _stars(score: float, floors: tuple[float, ...], gates_ok: dict[int, bool]) -> int:
-    stars = 0
-    for star, floor in enumerate(floors, start=1):
-        if score >= floor and gates_ok.get(star, True):
-            stars = star
-        else:
-            break
-    return stars
-
-
 def evaluate(inp: CoopInput, rubric: CompiledRubric) -> RatingResult:
     """Score, indicators with reasons, gates, stars (decided or not for missing data)."""
-    ctx = EvalContext(inp, rubric)
-    results = []
-    score = 0.0
-    missing_points = 0.0
-    missing: dict[str, None] = {}
-    for ind in rubric.indicators:
-        res = evaluate_indicator(ind, ctx)
-        ctx.indicators[ind.key] = res
-        results.append(res)
-        if res.missing:
-            missing_points += ind.max_points
-            missing.update(dict.fromkeys(res.missing))
-        else:
-            score += res.points
-    gates = []
-    # cumulative: a gate attached to star s is required for s stars and more
-    low_ok: dict[int, bool] = {}
-    high_ok: dict[int, bool] = {}
-    failed_low: dict[int, list[str]] = {}
-    cum_low = cum_high = True
-    gate_iter = iter(rubric.gates)
-    pending = next(gate_iter, None)
-    for star in range(1, rubric.top_star + 1):
-        while pending is not None and pending.star == star:
-            outcomes = []
-            passed: bool | None = True
-            for chk, params in pending.checks:
-                out = chk.fn(inp, params, ctx)
-                outcomes.append((chk.name, out))
-                if out.ok is False:
-                    passed = False
-                elif out.ok is None and passed is True:
-                    passed = None
-                if out.missing:
-                    missing.update(dict.fromkeys(out.missing))
-            gates.append(GateResult(pending.key, pending.star, passed, outcomes))
-            if passed is not True:
-                cum_low = False
-                failed_low.setdefault(star, []).append(pending.key)
-            if passed is False:
-                cum_high = False
-            pending = next(gate_iter, None)
-        low_ok[star] = cum_low
-        high_ok[star] = cum_high
-    score = round(score, 4)
-    score_max = round(score + missing_points, 4)
-    stars_low = _stars(score, rubric.floors, low_ok)
-    stars_high = _stars(score_max, rubric.floors, high_ok)
-    capped_by: list[str] = []
-    if stars_low < rubric.top_star:
-        nxt = stars_low + 1
-        if score < rubric.floors[nxt - 1]:
-            capped_by.append("floor")
-        for star in range(1, nxt + 1):
-            capped_by.extend(failed_low.get(star, []))
-    dims = []
-    by_key = ctx.indicators
-    for dim_key, keys in rubric.dimensions:
-        dims.append(
-            (
-                dim_key,
-                round(sum(by_key[k].points for k in keys if not by_key[k].missing), 4),
-                sum(by_key[k].max_points for k in keys),
-            )
-        )
-    return RatingResult(
-        cooperative_id=inp.cooperative_id,
-        year=inp.year,
-        score=score,
-        score_max=score_max,
-        stars=stars_low if stars_low == stars_high else None,
-        stars_low=stars_low,
-        stars_high=stars_high,
-        indicators=results,
-        gates=gates,
-        missing=tuple(missing),
-        dimension_points=dims,
-        capped_by=capped_by,
-    )
+    return RatingResult.of(inp, rubric, run(inp, rubric))
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -1219,7 +1367,7 @@ def what_it_takes(inp: CoopInput, rubric: CompiledRubric, result: RatingResult |
     for gate_key, name, index in _failing_checks(result, target):
         chk, params = gates_by_key[gate_key].checks[index]
         ctx = EvalContext(work, rubric)
-        ctx.indicators = {r.key: r for r in now.indicators}
+        ctx.indicators = dict(zip(rubric._keys, now.evaluation.indicators, strict=True))  # type: ignore[union-attr]
         current_out = _gate(now, gate_key).checks[index][1]
         if current_out.ok is True:
             continue  # met by an earlier change

@@ -10,7 +10,7 @@ repeated values costs one check) and the model's `clean()`; the credit code goes
 keys are never taken from the file as ids: divisions are found by name or code, cooperatives by credit code
 and organisations by name, each through the user's scope.
 
-A commit writes with bulk_create / bulk_update and `record_bulk` inside one transaction and one change
+A commit writes with bulk_create / `update_rows` and `record_bulk` inside one transaction and one change
 context (source "import", reason = the file's name), so the change history names the file under one
 request id; any error, or an unconfirmed warning, rolls everything back. The counts returned by a commit
 are the rows written.
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import models, transaction
+from django.db import connections, models, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -977,7 +977,7 @@ class Importer:
             count = 0
             for group_fields, group in groups.items():
                 names = [model._meta.get_field(f.removesuffix("_id")).name for f in group_fields]
-                count += model._default_manager.bulk_update([r.obj for r in group], names, batch_size=500)
+                count += update_rows(model, [r.obj for r in group], names)
             record_bulk([r.obj for r in updates], ChangeRecord.Action.UPDATE, [r.before for r in updates])
             self.verify(CHANGE, [r.obj.pk for r in updates])
             self.outcome.updated += count
@@ -990,6 +990,32 @@ class Importer:
         reachable = manager.restrict(self.user, action).filter(pk__in=pks).count()
         if reachable != len(pks):
             raise ScopeViolation(_("This change would put the record outside your scope."))
+
+
+def update_rows(model: type[models.Model], objs: list[Any], field_names: list[str]) -> int:
+    """UPDATE the given fields of `objs`, one parameterised statement run for every row (executemany).
+
+    Used instead of QuerySet.bulk_update, whose CASE/WHEN expressions took half of an all-updates import
+    of 50,000 cooperatives; values go through each field's get_db_prep_save exactly as in save(). Runs
+    inside the importer's transaction; the caller records the history and re-checks the scope. Returns
+    the number of rows updated."""
+    if not objs:
+        return 0
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    fields = [model._meta.get_field(name) for name in field_names]
+    concrete: list[Any] = [f for f in fields if getattr(f, "concrete", False)]
+    pk = model._meta.pk
+    assert pk is not None
+    sets = ", ".join(f"{quote(f.column)} = %s" for f in concrete)
+    sql = f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {quote(pk.column)} = %s"
+    params = [
+        [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in concrete] + [obj.pk] for obj in objs
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+        count = cursor.rowcount
+    return count if count is not None and count >= 0 else len(objs)
 
 
 def empty_value(model_field: models.Field, creating: bool) -> Any:
