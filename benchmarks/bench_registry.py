@@ -23,7 +23,18 @@ LIST_URLS = [
     "/registry/cooperatives/?title=provincial",
     "/registry/cooperatives/?registered_from=2015&registered_to=2020&sort=town",
 ]
-SEARCH_QUERIES = ["nhbp", "ninghai", "fenghua", "yangmei", "合作社", "cxgs", "白枇杷", "shuimitao", "xs", "93330226"]
+SEARCH_QUERIES = [
+    "nhbp",
+    "ninghai",
+    "fenghua",
+    "yangmei",
+    "合作社",
+    "cxgs",
+    "白枇杷",
+    "shuimitao",
+    "xs",
+    "93330226",
+]
 
 
 def _client(username: str, role: str, district_code: str | None = None) -> Any:
@@ -34,7 +45,10 @@ def _client(username: str, role: str, district_code: str | None = None) -> Any:
 
     user, _ = User.objects.get_or_create(
         username=username,
-        defaults={"role": role, "district": Division.objects.get(code=district_code) if district_code else None},
+        defaults={
+            "role": role,
+            "district": Division.objects.get(code=district_code) if district_code else None,
+        },
     )
     client = Client()
     client.force_login(user)

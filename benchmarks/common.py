@@ -47,7 +47,8 @@ def prepare() -> None:
         return
     if have:
         raise SystemExit(
-            f"the benchmark database holds {have} cooperatives, not {SIZE}: remove bench-data/ or use another database"
+            f"the benchmark database holds {have} cooperatives, not {SIZE}: "
+            "remove bench-data/ or use another database"
         )
     from hezuo.registry.demo import generate
 
@@ -63,7 +64,7 @@ def emit(key: str, value: float, unit: str = "") -> None:
 
 def p95(samples: list[float]) -> float:
     ordered = sorted(samples)
-    index = max(0, int(round(0.95 * len(ordered))) - 1)
+    index = max(0, round(0.95 * len(ordered)) - 1)
     return ordered[index]
 
 

@@ -1,8 +1,8 @@
 """`make bench`: run every benchmark against BENCH_SIZE generated cooperatives (default 100,000).
 
-    BENCH_SIZE=100000 python -m benchmarks.run            # SQLite under bench-data/
-    DATABASE_URL=postgres://... python -m benchmarks.run  # PostgreSQL
-    python -m benchmarks.run registry                     # one benchmark
+BENCH_SIZE=100000 python -m benchmarks.run            # SQLite under bench-data/
+DATABASE_URL=postgres://... python -m benchmarks.run  # PostgreSQL
+python -m benchmarks.run registry                     # one benchmark
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 
 from .common import configure, emit, machine, peak_rss_mb, prepare
 
-BENCHMARKS = ["registry", "rating"]
+BENCHMARKS = ["registry", "rating", "import"]
 
 
 def main(argv: list[str]) -> None:

@@ -10,6 +10,8 @@ COMMANDS = [
     ("demo", "generate the demo city (--size N, --seed S); `make demo` runs setup, demo and serve"),
     ("serve", "serve the site (development server and a task worker; production: gunicorn, see README)"),
     ("rate", "rate every cooperative with facts for a year: --year Y [--district CODE]"),
+    ("import", "import a .xlsx/.csv file: hezuo import FILE --kind KIND --user NAME [--dry-run]"),
+    ("export", "export a filtered list with the import template's columns: hezuo export --kind KIND -o FILE"),
     ("load_divisions", "load a city's divisions from a CSV (code,name,level,parent_code)"),
     ("createsuperuser", "create a city-staff superuser"),
     ("check", "check the configuration (add --deploy under production settings)"),
@@ -19,7 +21,7 @@ COMMANDS = [
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "hezuo.settings")
-    if not argv or argv[0] in {"-h", "--help", "help"} and len(argv) == 1:
+    if not argv or (argv[0] in {"-h", "--help", "help"} and len(argv) == 1):
         print("usage: hezuo COMMAND [options]\n\ncommands:")
         width = max(len(name) for name, _ in COMMANDS)
         for name, text in COMMANDS:

@@ -116,10 +116,19 @@ def city_data(db: Any) -> dict[str, Any]:
         "coop_user": make_user("coop-1", "cooperative", cooperative=coop_a),
     }
     with change_context(source="cli"):
-        save_record(CounselorAssignment(counselor=users["counselor"], cooperative=coop_a,
-                                        start_date=dt.date(2024, 1, 1)))
-    return {"coop_a": coop_a, "coop_a2": coop_a2, "coop_b": coop_b, "division_a": district_a,
-            "division_b": district_b, **users}
+        save_record(
+            CounselorAssignment(
+                counselor=users["counselor"], cooperative=coop_a, start_date=dt.date(2024, 1, 1)
+            )
+        )
+    return {
+        "coop_a": coop_a,
+        "coop_a2": coop_a2,
+        "coop_b": coop_b,
+        "division_a": district_a,
+        "division_b": district_b,
+        **users,
+    }
 
 
 PERSONAS = ("city", "viewer", "district_a", "district_b", "counselor", "counselor_unassigned", "coop_user")

@@ -49,7 +49,9 @@ DEBUG = env_bool("DEBUG", not PRODUCTION)
 if PRODUCTION:
     SECRET_KEY = env("SECRET_KEY")
     if len(SECRET_KEY) < 50:
-        raise RuntimeError("SECRET_KEY must be set to a random string of at least 50 characters in production")
+        raise RuntimeError(
+            "SECRET_KEY must be set to a random string of at least 50 characters in production"
+        )
 else:
     SECRET_KEY = env("SECRET_KEY", "dev-only-insecure-key-7f1c9a4e2b8d6f3a0c5e9b1d4f7a2c8e6b3d0f5a9c1e4b7d")
 
@@ -239,5 +241,10 @@ LOGGING = {
 
 # Demo users' password (make demo prints it).
 HEZUO_DEMO_PASSWORD = env("HEZUO_DEMO_PASSWORD", "demo-2025")
+# Bulk import limits (hezuo/transfer/conf.py reads these).
+HEZUO_IMPORT_MAX_BYTES = env_int("HEZUO_IMPORT_MAX_BYTES", 40 * 1024 * 1024)
+HEZUO_IMPORT_MAX_ROWS = env_int("HEZUO_IMPORT_MAX_ROWS", 250000)
+HEZUO_IMPORT_MAX_CELLS = env_int("HEZUO_IMPORT_MAX_CELLS", 6000000)
+HEZUO_IMPORT_SYNC_ROWS = env_int("HEZUO_IMPORT_SYNC_ROWS", 1000)
 # Upper bound of rows one list export may write.
 HEZUO_EXPORT_MAX_ROWS = env_int("HEZUO_EXPORT_MAX_ROWS", 200000)

@@ -15,7 +15,17 @@ from .roles import Role
 class UserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
-        fields = ["id", "username", "first_name", "last_name", "email", "role", "district", "cooperative", "is_active"]
+        fields = [
+            "id",
+            "username",
+            "first_name",
+            "last_name",
+            "email",
+            "role",
+            "district",
+            "cooperative",
+            "is_active",
+        ]
         read_only_fields = fields
 
 

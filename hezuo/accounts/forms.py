@@ -14,23 +14,36 @@ from .roles import Role
 
 
 class UserForm(RecordForm):
-    password1 = forms.CharField(label=_("Password"), widget=forms.PasswordInput, required=False,
-                                help_text=_("Required for a new user; leave empty to keep the current one."))
+    password1 = forms.CharField(
+        label=_("Password"),
+        widget=forms.PasswordInput,
+        required=False,
+        help_text=_("Required for a new user; leave empty to keep the current one."),
+    )
     password2 = forms.CharField(label=_("Password again"), widget=forms.PasswordInput, required=False)
 
     class Meta:
         model = User
-        fields = ["username", "first_name", "last_name", "email", "phone", "role", "district", "cooperative",
-                  "is_active"]
+        fields = [
+            "username",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "role",
+            "district",
+            "cooperative",
+            "is_active",
+        ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["district"].queryset = Division.objects.filter(level=Division.Level.DISTRICT)
+        self._choice("district").queryset = Division.objects.filter(level=Division.Level.DISTRICT)
         self.fields["cooperative"].widget = forms.NumberInput(attrs={"class": "form-control"})
         self.fields["cooperative"].help_text = _("The cooperative's number (for cooperative users).")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         p1, p2 = data.get("password1"), data.get("password2")
         if not self.instance.pk and not p1:
             self.add_error("password1", _("A new user needs a password."))
@@ -39,7 +52,7 @@ class UserForm(RecordForm):
                 self.add_error("password2", _("The two passwords differ."))
             else:
                 try:
-                    password_validation.validate_password(p1, self.instance)
+                    password_validation.validate_password(str(p1), self.instance)
                 except forms.ValidationError as exc:
                     self.add_error("password1", exc)
         return data
@@ -68,4 +81,4 @@ class CounselorAssignmentForm(RecordForm):
         counselors = User.objects.filter(role=Role.COUNSELOR, is_active=True)
         if coop is not None:
             counselors = counselors.filter(district_id=coop.district_id)
-        self.fields["counselor"].queryset = counselors
+        self._choice("counselor").queryset = counselors

@@ -19,13 +19,23 @@ from .roles import PERMISSIONS, Role
 class User(AbstractUser):
     role = models.CharField(_("role"), max_length=20, choices=Role.choices, default=Role.VIEWER)
     district = models.ForeignKey(
-        Division, verbose_name=_("district"), null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        Division,
+        verbose_name=_("district"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         limit_choices_to={"level": Division.Level.DISTRICT},
         help_text=_("District staff and counselors work in one district; a viewer may be limited to one."),
     )
     cooperative = models.ForeignKey(
-        "registry.Cooperative", verbose_name=_("cooperative"), null=True, blank=True, on_delete=models.PROTECT,
-        related_name="users", help_text=_("For cooperative users: their own cooperative."),
+        "registry.Cooperative",
+        verbose_name=_("cooperative"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
+        help_text=_("For cooperative users: their own cooperative."),
     )
     phone = models.CharField(_("phone"), max_length=20, blank=True)
 
@@ -92,17 +102,22 @@ class CounselorAssignment(RecordModel):
     """A counselor (供销专干 / 辅导员) assigned to a cooperative for a period."""
 
     counselor = models.ForeignKey(
-        User, verbose_name=_("counselor"), on_delete=models.PROTECT, related_name="assignments",
+        User,
+        verbose_name=_("counselor"),
+        on_delete=models.PROTECT,
+        related_name="assignments",
         limit_choices_to={"role": Role.COUNSELOR},
     )
     cooperative = models.ForeignKey(
-        "registry.Cooperative", verbose_name=_("cooperative"), on_delete=models.PROTECT,
+        "registry.Cooperative",
+        verbose_name=_("cooperative"),
+        on_delete=models.PROTECT,
         related_name="counselor_assignments",
     )
     start_date = models.DateField(_("start date"), default=timezone.localdate)
     end_date = models.DateField(_("end date"), null=True, blank=True)
 
-    objects = AssignmentQuerySet.as_manager()
+    objects = AssignmentQuerySet.as_manager()  # type: ignore[misc]
 
     scope_district = "cooperative__district"
     scope_cooperative = "cooperative"

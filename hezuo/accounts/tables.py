@@ -9,7 +9,9 @@ from .models import User
 
 class UserTable(BaseTable):
     username = tables.Column(linkify=lambda record: f"/accounts/users/{record.pk}/")
-    full_name = tables.Column(accessor="get_full_name", orderable=False, verbose_name=pgettext_lazy("person", "Name"))
+    full_name = tables.Column(
+        accessor="get_full_name", orderable=False, verbose_name=pgettext_lazy("person", "Name")
+    )
     role = tables.Column()
     district = tables.Column(accessor="district__name", verbose_name=_("District"))
     cooperative = tables.Column(accessor="cooperative__name", verbose_name=_("Cooperative"))

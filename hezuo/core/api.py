@@ -12,11 +12,16 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from .context import change_context
-from .scoping import ADD, CHANGE, RETIRE, VIEW, ScopedQuerySet, can
+from .scoping import ADD, CHANGE, RETIRE, VIEW, can, restrict
 from .services import ScopeViolation, retire_record, save_record, snapshot
 
 ACTION_FOR_METHOD = {
-    "list": VIEW, "retrieve": VIEW, "create": ADD, "update": CHANGE, "partial_update": CHANGE, "destroy": RETIRE,
+    "list": VIEW,
+    "retrieve": VIEW,
+    "create": ADD,
+    "update": CHANGE,
+    "partial_update": CHANGE,
+    "destroy": RETIRE,
 }
 
 
@@ -27,7 +32,8 @@ class RecordSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         data = {k: v for k, v in attrs.items() if k != "reason"}
-        instance = self.instance or self.Meta.model()
+        model: Any = self.Meta.model
+        instance = self.instance or model()
         if self.instance is not None:
             instance = type(self.instance)._default_manager.get(pk=self.instance.pk)
         for key, value in data.items():
@@ -54,16 +60,23 @@ class ScopedViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self) -> models.QuerySet:
         action = ACTION_FOR_METHOD.get(self.action or "list", VIEW)
-        qs = ScopedQuerySet.restrict(self.model._default_manager.all(), self.request.user, action)  # type: ignore[arg-type]
+        qs: models.QuerySet = restrict(self.model._default_manager.all(), self.request.user, action)
         if self.select_related:
             qs = qs.select_related(*self.select_related)
-        if self.action == "list" and self.request.query_params.get("retired") != "1" and hasattr(self.model, "retired_at"):
+        if (
+            self.action == "list"
+            and self.request.query_params.get("retired") != "1"
+            and hasattr(self.model, "retired_at")
+        ):
             qs = qs.filter(retired_at__isnull=True)
         return qs.order_by(*(self.model._meta.ordering or ["pk"]), "pk")
 
-    def _save(self, serializer: serializers.ModelSerializer, before: dict[str, Any] | None) -> None:
-        reason = serializer.validated_data.pop("reason", "") or self.request.headers.get("X-Change-Reason", "")
-        instance = serializer.instance or serializer.Meta.model()
+    def _save(self, serializer: Any, before: dict[str, Any] | None) -> None:
+        reason = serializer.validated_data.pop("reason", "") or self.request.headers.get(
+            "X-Change-Reason", ""
+        )
+        model: Any = serializer.Meta.model  # type: ignore[attr-defined]
+        instance = serializer.instance or model()
         for key, value in serializer.validated_data.items():
             setattr(instance, key, value)
         serializer.prepare_instance(instance)  # type: ignore[attr-defined]
@@ -88,10 +101,10 @@ class ScopedViewSet(viewsets.ModelViewSet):
             raise NotFound()
         return super().create(request, *args, **kwargs)
 
-    def perform_create(self, serializer: serializers.ModelSerializer) -> None:
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         self._save(serializer, None)
 
-    def perform_update(self, serializer: serializers.ModelSerializer) -> None:
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
         assert serializer.instance is not None
         before = snapshot(type(serializer.instance)._default_manager.get(pk=serializer.instance.pk))
         self._save(serializer, before)

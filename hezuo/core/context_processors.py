@@ -16,6 +16,7 @@ MENU: list[tuple[Any, str, str | None]] = [
     (_("Cooperatives"), "registry:cooperative_list", "registry.cooperative"),
     (_("Ratings"), "rating:rating_list", "rating.rating"),
     (_("Alerts"), "rating:alert_list", "rating.alert"),
+    (_("Imports"), "transfer:job_list", "transfer.importjob"),
     (_("Organisations"), "registry:organization_list", "registry.organization"),
     (_("Users"), "accounts:user_list", "accounts.user"),
     (_("Change log"), "core:change_list", "core.changerecord"),

@@ -30,7 +30,9 @@ def cell_value(value: Any) -> Any:
     return str(value)
 
 
-def write_xlsx(rows: Iterable[Any], columns: Sequence[Column], sheet_title: str) -> tempfile.SpooledTemporaryFile:
+def write_xlsx(
+    rows: Iterable[Any], columns: Sequence[Column], sheet_title: str
+) -> tempfile.SpooledTemporaryFile:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=sheet_title[:31])
     bold = Font(bold=True)
@@ -42,7 +44,7 @@ def write_xlsx(rows: Iterable[Any], columns: Sequence[Column], sheet_title: str)
     sheet.append(header)
     for row in rows:
         sheet.append([cell_value(getter(row)) for _key, _title, getter in columns])
-    handle = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)
+    handle = tempfile.SpooledTemporaryFile(max_size=32 * 1024 * 1024)  # noqa: SIM115 (returned to the caller)
     workbook.save(handle)
     handle.seek(0)
     return handle

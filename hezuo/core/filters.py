@@ -17,10 +17,13 @@ class ScopedFilterSet(filters.FilterSet):
         user = getattr(request, "user", None)
         scope = scope_for(user)
         districts: set[int] = set(scope.district_ids)
-        if not scope.everything and getattr(user, "district_id", None):
-            districts.add(user.district_id)  # counselors work in one district
+        user_district = getattr(user, "district_id", None)
+        if not scope.everything and user_district:
+            districts.add(user_district)  # counselors work in one district
         for name, field in self.form.fields.items():
-            field.widget.attrs.setdefault("class", "form-select" if hasattr(field, "choices") else "form-control")
+            field.widget.attrs.setdefault(
+                "class", "form-select" if hasattr(field, "choices") else "form-control"
+            )
             if scope.everything or not districts:
                 continue
             if name == "district" and hasattr(field, "queryset"):

@@ -45,12 +45,22 @@ class RecordForm(ReasonMixin, forms.ModelForm):
         if "reason" in self.fields:
             self.fields["reason"] = self.fields.pop("reason")
 
+    def _choice(self, name: str) -> forms.ModelChoiceField:
+        """The named model-choice field (typed, for setting its queryset)."""
+        field = self.fields[name]
+        assert isinstance(field, forms.ModelChoiceField)
+        return field
+
 
 class ColumnsForm(forms.Form):
     """Pick the columns of a list (saved per user)."""
 
-    columns = forms.MultipleChoiceField(label=_("Columns"), widget=forms.CheckboxSelectMultiple, required=False)
+    columns = forms.MultipleChoiceField(
+        label=_("Columns"), widget=forms.CheckboxSelectMultiple, required=False
+    )
 
     def __init__(self, *args: Any, choices: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["columns"].choices = choices
+        field = self.fields["columns"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = choices

@@ -39,15 +39,15 @@ class RecordModel(models.Model):
     class Meta:
         abstract = True
 
-    @property
-    def is_retired(self) -> bool:
-        return self.retired_at is not None
-
     def get_absolute_url(self) -> str:
         from .ui import ui_for
 
         ui = ui_for(self)
         return ui.url("detail", self) if ui is not None else ""
+
+    @property
+    def is_retired(self) -> bool:
+        return self.retired_at is not None
 
     def history_parent_object(self) -> models.Model | None:
         if not self.history_parent:
@@ -66,7 +66,11 @@ class ChangeRecord(models.Model):
 
     time = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("user"), null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="+",
     )
     user_name = models.CharField(_("user name"), max_length=150, blank=True)

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import Q
 from django.http import Http404
@@ -100,17 +101,22 @@ def can(user: Any, model: type[models.Model] | models.Model, action: str) -> boo
 M = TypeVar("M", bound=models.Model)
 
 
+def restrict(queryset: models.QuerySet[Any], user: Any, action: str = VIEW) -> models.QuerySet[Any]:
+    """The chokepoint: `queryset` bounded to what `user` may `action`. Nothing reachable → none()."""
+    scope = scope_for(user)
+    if not scope.allows(queryset.model._meta.label_lower, action):
+        return queryset.none()
+    condition = scope.row_filter(queryset.model)
+    if condition is None:
+        return queryset.none()
+    if not condition:
+        return queryset
+    return queryset.filter(condition)
+
+
 class ScopedQuerySet(models.QuerySet[M]):
     def restrict(self, user: Any, action: str = VIEW) -> ScopedQuerySet[M]:
-        scope = scope_for(user)
-        if not scope.allows(self.model._meta.label_lower, action):
-            return self.none()
-        condition = scope.row_filter(self.model)
-        if condition is None:
-            return self.none()
-        if not condition:
-            return self
-        return self.filter(condition)
+        return restrict(self, user, action)  # type: ignore[return-value]
 
     def active(self) -> ScopedQuerySet[M]:
         if any(f.name == "retired_at" for f in self.model._meta.get_fields()):
@@ -123,13 +129,12 @@ def get_scoped_or_404(
 ) -> M:
     """The object, if it exists *and* the user may `action` it; else 404 (never 403: no leak)."""
     qs = queryset._default_manager.all() if isinstance(queryset, type) else queryset
-    qs = ScopedQuerySet.restrict(qs, user, action)  # type: ignore[arg-type]
     try:
-        return qs.get(**lookup)
-    except (qs.model.DoesNotExist, ValueError, TypeError) as exc:
+        return restrict(qs, user, action).get(**lookup)
+    except (ObjectDoesNotExist, ValueError, TypeError) as exc:
         raise Http404 from exc
 
 
 def ids_in_scope(user: Any, model: type[models.Model], ids: Iterable[int], action: str = VIEW) -> set[int]:
-    qs = ScopedQuerySet.restrict(model._default_manager.filter(pk__in=list(ids)), user, action)  # type: ignore[arg-type]
+    qs = restrict(model._default_manager.filter(pk__in=list(ids)), user, action)
     return set(qs.values_list("pk", flat=True))

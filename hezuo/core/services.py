@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from .context import ChangeContext, current_context
 from .models import ChangeRecord, RecordModel
-from .scoping import ADD, CHANGE, RETIRE, ScopedQuerySet, can
+from .scoping import ADD, CHANGE, RETIRE, can, restrict
 
 
 class ScopeViolation(PermissionDenied):
@@ -37,7 +37,9 @@ _AFTER_CHANGE: dict[str, list[Callable[[models.Model], Any]]] = defaultdict(list
 _AFTER_BULK: dict[str, list[Callable[[list[int]], Any]]] = defaultdict(list)
 
 
-def after_change(*model_labels: str) -> Callable[[Callable[[models.Model], Any]], Callable[[models.Model], Any]]:
+def after_change(
+    *model_labels: str,
+) -> Callable[[Callable[[models.Model], Any]], Callable[[models.Model], Any]]:
     """Register `fn(obj)` to run after each committed single-record change of these models."""
 
     def register(fn: Callable[[models.Model], Any]) -> Callable[[models.Model], Any]:
@@ -48,7 +50,9 @@ def after_change(*model_labels: str) -> Callable[[Callable[[models.Model], Any]]
     return register
 
 
-def after_bulk_change(*model_labels: str) -> Callable[[Callable[[list[int]], Any]], Callable[[list[int]], Any]]:
+def after_bulk_change(
+    *model_labels: str,
+) -> Callable[[Callable[[list[int]], Any]], Callable[[list[int]], Any]]:
     """Register `fn(pks)` to run after a committed bulk change (imports) of these models."""
 
     def register(fn: Callable[[list[int]], Any]) -> Callable[[list[int]], Any]:
@@ -151,7 +155,7 @@ def _check_scope(obj: models.Model, user: Any, action: str) -> None:
         return  # system work (commands, demo data) acts with no user scope
     if not can(user, obj, action):
         raise PermissionDenied(_("You may not do this."))
-    qs = ScopedQuerySet.restrict(type(obj)._default_manager.filter(pk=obj.pk), user, action)  # type: ignore[arg-type]
+    qs = restrict(type(obj)._default_manager.filter(pk=obj.pk), user, action)
     if not qs.exists():
         raise ScopeViolation(_("This change would put the record outside your scope."))
 
@@ -160,7 +164,7 @@ def _check_reachable(obj: models.Model, user: Any) -> None:
     """The stored row must be within the user's scope before the change (no pulling a record in)."""
     if user is None or not getattr(user, "pk", None):
         return
-    qs = ScopedQuerySet.restrict(type(obj)._default_manager.filter(pk=obj.pk), user, CHANGE)  # type: ignore[arg-type]
+    qs = restrict(type(obj)._default_manager.filter(pk=obj.pk), user, CHANGE)
     if not qs.exists():
         raise PermissionDenied(_("You may not do this."))
 

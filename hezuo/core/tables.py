@@ -23,7 +23,9 @@ class BaseTable(tables.Table):
         model = cls._meta.model
         # binding to (empty) model data resolves headers from the model's field labels
         bound = cls(model._default_manager.none() if model is not None else []).columns
-        return [(column.name, str(column.header)) for column in bound.iterall() if column.name not in cls.fixed]
+        return [
+            (column.name, str(column.header)) for column in bound.iterall() if column.name not in cls.fixed
+        ]
 
     @classmethod
     def default_columns(cls) -> list[str]:

@@ -22,7 +22,7 @@ from django.db import models
 from django.urls import URLPattern, path, reverse
 
 from .export import Column
-from .scoping import VIEW, ScopedQuerySet
+from .scoping import VIEW, restrict
 
 REGISTRY: dict[str, ModelUI] = {}
 
@@ -81,7 +81,7 @@ class ModelUI:
     # data ------------------------------------------------------------------------------------
     def queryset(self, user: Any, action: str = VIEW) -> models.QuerySet:
         qs = self.model._default_manager.all()
-        qs = ScopedQuerySet.restrict(qs, user, action)  # type: ignore[arg-type]
+        qs = restrict(qs, user, action)
         if self.select_related:
             qs = qs.select_related(*self.select_related)
         return qs
@@ -117,7 +117,9 @@ class ModelUI:
             path(f"{slug}/<int:pk>/", views.ObjectDetailView.as_view(ui=self), name=f"{name}_detail"),
             path(f"{slug}/<int:pk>/edit/", views.ObjectEditView.as_view(ui=self), name=f"{name}_edit"),
             path(f"{slug}/<int:pk>/retire/", views.ObjectRetireView.as_view(ui=self), name=f"{name}_retire"),
-            path(f"{slug}/<int:pk>/history/", views.ObjectHistoryView.as_view(ui=self), name=f"{name}_history"),
+            path(
+                f"{slug}/<int:pk>/history/", views.ObjectHistoryView.as_view(ui=self), name=f"{name}_history"
+            ),
         ]
         return patterns
 

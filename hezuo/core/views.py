@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -36,8 +37,9 @@ class UIView(LoginRequiredMixin, View):
     raise_exception = False
 
     def get_object(self, action: str = VIEW) -> Any:
-        return get_scoped_or_404(self.ui.queryset(self.request.user, action), self.request.user, action,
-                                 pk=self.kwargs["pk"])
+        return get_scoped_or_404(
+            self.ui.queryset(self.request.user, action), self.request.user, action, pk=self.kwargs["pk"]
+        )
 
     def base_context(self, **extra: Any) -> dict[str, Any]:
         model = self.ui.model
@@ -88,11 +90,15 @@ class ObjectListView(UIView):
         qs, filterset = filtered_queryset(self.ui, request, VIEW)
         table_class = self.ui.table_class
         all_columns = table_class.column_choices()
-        pref = UserPreference.objects.filter(user=request.user, key=column_pref_key(self.ui)).first()
+        pref = UserPreference.objects.filter(
+            user_id=cast(int, request.user.pk), key=column_pref_key(self.ui)
+        ).first()
         chosen = pref.value.get("columns") if pref else None
         if not chosen:
             chosen = table_class.default_columns()
-        exclude = [name for name, _label in all_columns if name not in chosen and name not in table_class.fixed]
+        exclude = [
+            name for name, _label in all_columns if name not in chosen and name not in table_class.fixed
+        ]
         table = table_class(qs, request=request, exclude=exclude, user=request.user)
         try:
             per_page = int(request.GET.get("per_page", 25))
@@ -122,21 +128,27 @@ class ObjectListView(UIView):
         form = ColumnsForm(request.POST, choices=table_class.column_choices())
         if form.is_valid():
             UserPreference.objects.update_or_create(
-                user=request.user, key=column_pref_key(self.ui), defaults={"value": {"columns": form.cleaned_data["columns"]}}
+                user_id=cast(int, request.user.pk),
+                key=column_pref_key(self.ui),
+                defaults={"value": {"columns": form.cleaned_data["columns"]}},
             )
         return HttpResponseRedirect(request.get_full_path())
 
 
 class ObjectExportView(UIView):
-    def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
+    def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponseBase:
         if not can(request.user, self.ui.model, EXPORT):
             raise Http404
         qs, _filterset = filtered_queryset(self.ui, request, EXPORT)
         limit = settings.HEZUO_EXPORT_MAX_ROWS
         if qs.count() > limit:
-            messages.error(request, _("The export is limited to %(n)d rows; narrow the filters.") % {"n": limit})
+            messages.error(
+                request, _("The export is limited to %(n)d rows; narrow the filters.") % {"n": limit}
+            )
             return redirect(f"{self.ui.url('list')}?{request.GET.urlencode()}")
-        handle = write_xlsx(qs.iterator(chunk_size=2000), self.ui.export_columns, str(self.ui.model._meta.verbose_name_plural))
+        handle = write_xlsx(
+            qs.iterator(chunk_size=2000), self.ui.export_columns, str(self.ui.model._meta.verbose_name_plural)
+        )
         stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
         return xlsx_response(handle, f"{self.ui.url_slug}-{stamp}.xlsx")
 
@@ -154,13 +166,20 @@ class ObjectDetailView(UIView):
         from .history import display_value
 
         fields = [
-            (f.verbose_name, display_value(f, getattr(obj, f.name) if f.is_relation else f.value_from_object(obj)))
+            (
+                f.verbose_name,
+                display_value(f, getattr(obj, f.name) if f.is_relation else f.value_from_object(obj)),
+            )
             for f in obj._meta.concrete_fields
             if f.editable and not f.primary_key and f.name not in ("created_at", "updated_at")
         ]
         return self.base_context(
-            object=obj, fields=fields, can_change=can_change, can_retire=can_retire and obj.retired_at is None,
-            parent=self.ui.parent_of(obj), tab=self.request.GET.get("tab", ""),
+            object=obj,
+            fields=fields,
+            can_change=can_change,
+            can_retire=can_retire and obj.retired_at is None,
+            parent=self.ui.parent_of(obj),
+            tab=self.request.GET.get("tab", ""),
         )
 
 
@@ -177,14 +196,18 @@ class ObjectEditView(UIView):
             assert self.ui.parent_ui is not None
             parent_ui = ui_for(self.ui.parent_ui.model)
             assert parent_ui is not None
-            parent = get_scoped_or_404(parent_ui.queryset(user, VIEW), user, VIEW, pk=self.kwargs["parent_pk"])
+            parent = get_scoped_or_404(
+                parent_ui.queryset(user, VIEW), user, VIEW, pk=self.kwargs["parent_pk"]
+            )
         return None, parent
 
     def make_form(self, obj: Any, parent: Any, data: Any = None, files: Any = None) -> Any:
         return self.ui.form_class(data, files, instance=obj, user=self.request.user, parent=parent)
 
     def render_form(self, form: Any, obj: Any, parent: Any) -> HttpResponse:
-        return render(self.request, self.ui.edit_template, self.base_context(form=form, object=obj, parent=parent))
+        return render(
+            self.request, self.ui.edit_template, self.base_context(form=form, object=obj, parent=parent)
+        )
 
     def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         obj, parent = self.setup_objects()
@@ -200,7 +223,9 @@ class ObjectEditView(UIView):
                 with change_context(user=request.user, reason=form.cleaned_data.get("reason", "")):
                     record = save_record(instance, before=before, validate=False)
             except ScopeViolation:
-                form.add_error(None, _("You cannot save this: the record would leave your scope. Nothing was saved."))
+                form.add_error(
+                    None, _("You cannot save this: the record would leave your scope. Nothing was saved.")
+                )
             except ValidationError as exc:
                 form.add_error(None, exc)
             except PermissionDenied:
@@ -220,7 +245,9 @@ class ObjectEditView(UIView):
         if parent is not None:
             parent_ui = ui_for(parent)
             if parent_ui is not None:
-                return parent_ui.url("detail", parent) + (f"?tab={self.ui.parent_tab}" if self.ui.parent_tab else "")
+                return parent_ui.url("detail", parent) + (
+                    f"?tab={self.ui.parent_tab}" if self.ui.parent_tab else ""
+                )
         return self.ui.url("detail", instance)
 
 
@@ -244,7 +271,9 @@ class ObjectRetireView(UIView):
         parent = self.ui.parent_of(obj)
         parent_ui = ui_for(parent) if parent is not None else None
         if parent_ui is not None:
-            return redirect(parent_ui.url("detail", parent) + (f"?tab={self.ui.parent_tab}" if self.ui.parent_tab else ""))
+            return redirect(
+                parent_ui.url("detail", parent) + (f"?tab={self.ui.parent_tab}" if self.ui.parent_tab else "")
+            )
         return redirect(self.ui.url("detail", obj))
 
 
@@ -256,11 +285,17 @@ class ObjectHistoryView(UIView):
         entries = [(record, field_changes(record, request.user)) for record in page.object_list]
         template = getattr(self.ui, "history_template", "core/object_history.html")
         return render(
-            request, template,
+            request,
+            template,
             self.base_context(
-                object=obj, page=page, entries=entries, parent=self.ui.parent_of(obj), tab="history",
+                object=obj,
+                page=page,
+                entries=entries,
+                parent=self.ui.parent_of(obj),
+                tab="history",
                 can_change=self.ui.queryset(request.user, CHANGE).filter(pk=obj.pk).exists(),
-                can_retire=hasattr(obj, "retired_at") and obj.retired_at is None
+                can_retire=hasattr(obj, "retired_at")
+                and obj.retired_at is None
                 and self.ui.queryset(request.user, RETIRE).filter(pk=obj.pk).exists(),
                 tabs=getattr(self.ui, "tabs", None),
             ),

@@ -25,4 +25,6 @@ def change_list(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(user_name=user_name)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     entries = [(record, field_changes(record, request.user)) for record in page.object_list]
-    return render(request, "core/change_list.html", {"page": page, "entries": entries, "request_id": request_id})
+    return render(
+        request, "core/change_list.html", {"page": page, "entries": entries, "request_id": request_id}
+    )

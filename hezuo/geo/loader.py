@@ -72,7 +72,8 @@ def load_divisions(
     existing = {d.code: d for d in Division.objects.all()}
     by_id = {d.pk: d for d in existing.values()}
     for division in existing.values():  # shared instances: no query per row, and renames show through
-        division.parent, division.district = by_id.get(division.parent_id), by_id.get(division.district_id)
+        division.parent = by_id.get(division.parent_id) if division.parent_id else None
+        division.district = by_id.get(division.district_id) if division.district_id else None
     result = LoadResult()
     created: list[Division] = []
     updated: list[Division] = []

@@ -19,7 +19,12 @@ class Division(models.Model):
     name = models.CharField(_("name"), max_length=100)
     level = models.CharField(_("level"), max_length=10, choices=Level.choices, db_index=True)
     parent = models.ForeignKey(
-        "self", verbose_name=_("parent"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+        "self",
+        verbose_name=_("parent"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="children",
     )
     # the district this division lies in (itself for a district), for fast scoping and filtering
     district = models.ForeignKey(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -155,17 +156,16 @@ def _achieve_structure(inp: CoopInput, target: float, p: Mapping[str, Any]) -> d
 
 @measure("member_structure", "bool", ["members", "farmer_members", "entity_members"], _achieve_structure)
 def m_member_structure(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
-    gone = _missing(f, ("members", "farmer_members", "entity_members"))
-    if gone:
-        return gone
-    assert f is not None
-    members = f["members"]
-    if not members:
-        return 0
-    ok = _share(f["farmer_members"], members) >= p.get("farmer_share_min", 0.8) and f[
-        "entity_members"
-    ] <= _entity_cap(members, p)
-    return 1 if ok else 0
+    if f is not None:
+        members, farmers, entities = f.get("members"), f.get("farmer_members"), f.get("entity_members")
+        if members is not None and farmers is not None and entities is not None:
+            if not members:
+                return 0
+            ok = round(farmers / members, 6) >= p.get("farmer_share_min", 0.8) and entities <= _entity_cap(
+                members, p
+            )
+            return 1 if ok else 0
+    return _missing(f, ("members", "farmer_members", "entity_members"))
 
 
 @measure(
@@ -179,7 +179,11 @@ def m_member_structure(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[s
     ),
 )
 def m_farmer_share(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
-    return _missing(f, ("members", "farmer_members")) or _share(f["farmer_members"], f["members"])  # type: ignore[index]
+    if f is not None:
+        members, farmers = f.get("members"), f.get("farmer_members")
+        if members is not None and farmers is not None:
+            return round(farmers / members, 6) if members else 0.0
+    return _missing(f, ("members", "farmer_members"))
 
 
 def _achieve_assembly(inp: CoopInput, target: float, p: Mapping[str, Any]) -> dict[str, Any]:
@@ -198,28 +202,35 @@ def _achieve_assembly(inp: CoopInput, target: float, p: Mapping[str, Any]) -> di
 )
 def m_assembly_level(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
     """0: no assembly; 1: held, quorum or signed minutes lacking; 2: held with quorum and signed minutes."""
-    gone = _missing(f, ("assembly_held",))
-    if gone:
-        return gone
-    assert f is not None
-    if not f["assembly_held"]:
+    held = f.get("assembly_held") if f is not None else None
+    if held is None:
+        return Missing(("assembly_held",))
+    if not held:
         return 0
+    assert f is not None
     quorum, minutes = f.get("assembly_quorum_met"), f.get("minutes_signed")
     if quorum is False or minutes is False:
         return 1
-    gone = _missing(f, ("assembly_quorum_met", "minutes_signed"))
-    return gone or 2
+    if quorum is None or minutes is None:
+        return _missing(f, ("assembly_quorum_met", "minutes_signed"))
+    return 2
 
 
 def _flags_measure(name: str, good: Mapping[str, bool]) -> None:
     names = tuple(good)
+    pairs = tuple(good.items())
 
     def fn(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
-        gone = _missing(f, names)
-        if gone:
-            return gone
-        assert f is not None
-        return 1 if all(bool(f[n]) == want for n, want in good.items()) else 0
+        if f is None:
+            return Missing(names)
+        met = 1
+        for name, want in pairs:
+            value = f.get(name)
+            if value is None:
+                return _missing(f, names)
+            if bool(value) != want:
+                met = 0
+        return met
 
     MEASURES[name] = Measure(name, "bool", names, fn, lambda inp, t, p: dict(good))
 
@@ -249,26 +260,36 @@ _flags_measure("internal_audit", {"internal_audit": True})
     ),
 )
 def m_member_account_share(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
-    gone = _missing(f, ("members", "members_with_accounts"))
-    return gone or _share(f["members_with_accounts"], f["members"])  # type: ignore[index]
+    if f is not None:
+        members, with_accounts = f.get("members"), f.get("members_with_accounts")
+        if members is not None and with_accounts is not None:
+            return round(with_accounts / members, 6) if members else 0.0
+    return _missing(f, ("members", "members_with_accounts"))
 
 
 def report_deadline(year: int, p: Mapping[str, Any]) -> dt.date:
-    month, day = (int(x) for x in str(p.get("deadline", "06-30")).split("-"))
-    return dt.date(year + 1, month, day)
+    return _report_window(year, str(p.get("deadline", "06-30")))[1]
+
+
+@functools.lru_cache(maxsize=256)
+def _report_window(year: int, deadline: str) -> tuple[dt.date, dt.date]:
+    """The days a report on `year` may be filed: 1 January of the next year to the deadline."""
+    month, day = (int(x) for x in deadline.split("-"))
+    return dt.date(year + 1, 1, 1), dt.date(year + 1, month, day)
 
 
 def _report_on_time(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
-    gone = _missing(f, ("annual_report_filed",))
-    if gone:
-        return gone
-    assert f is not None
-    if not f["annual_report_filed"]:
+    filed = f.get("annual_report_filed") if f is not None else None
+    if filed is None:
+        return Missing(("annual_report_filed",))
+    if not filed:
         return 0
+    assert f is not None
     filed_on = f.get("annual_report_date")
     if filed_on is None:
         return Missing(("annual_report_date",))
-    return 1 if dt.date(inp.year + 1, 1, 1) <= filed_on <= report_deadline(inp.year, p) else 0
+    first, deadline = _report_window(inp.year, str(p.get("deadline", "06-30")))
+    return 1 if first <= filed_on <= deadline else 0
 
 
 @measure(
@@ -284,7 +305,7 @@ def _report_on_time(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str,
 def m_annual_report(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
     """Filed between 1 January and the deadline of the next year, and not currently abnormal-listed."""
     on_time = _report_on_time(inp, f, p)
-    if isinstance(on_time, Missing):
+    if on_time.__class__ is Missing:
         return on_time
     return 0 if inp.on_abnormal_list else on_time
 
@@ -302,14 +323,16 @@ def _achieve_surplus(inp: CoopInput, target: float, p: Mapping[str, Any]) -> dic
 @measure("surplus_return_share", "share", ["distributable_surplus", "surplus_returned"], _achieve_surplus)
 def m_surplus_return(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
     """Surplus returned by transactions ÷ distributable surplus; does not apply without a surplus."""
-    gone = _missing(f, ("distributable_surplus",))
-    if gone:
-        return gone
-    assert f is not None
-    if f["distributable_surplus"] <= 0:
+    surplus = f.get("distributable_surplus") if f is not None else None
+    if surplus is None:
+        return Missing(("distributable_surplus",))
+    if surplus <= 0:
         return NA
-    gone = _missing(f, ("surplus_returned",))
-    return gone or _share(f["surplus_returned"], f["distributable_surplus"])
+    assert f is not None
+    returned = f.get("surplus_returned")
+    if returned is None:
+        return Missing(("surplus_returned",))
+    return round(returned / surplus, 6)
 
 
 @measure(
@@ -325,13 +348,13 @@ def m_surplus_return(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str
 )
 def m_extra_votes(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
     """Extra votes ÷ basic votes (one per member); lower is better."""
-    gone = _missing(f, ("members", "extra_votes"))
-    if gone:
-        return gone
-    assert f is not None
-    if not f["members"]:
-        return 1.0 if f["extra_votes"] else 0.0
-    return _share(f["extra_votes"], f["members"])
+    if f is not None:
+        members, extra = f.get("members"), f.get("extra_votes")
+        if members is not None and extra is not None:
+            if not members:
+                return 1.0 if extra else 0.0
+            return round(extra / members, 6)
+    return _missing(f, ("members", "extra_votes"))
 
 
 @measure(
@@ -342,14 +365,16 @@ def m_extra_votes(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, A
 )
 def m_subsidy(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
     """Subsidy-formed assets quantified to member accounts; met when no subsidy was received."""
-    gone = _missing(f, ("subsidy_received",))
-    if gone:
-        return gone
-    assert f is not None
-    if not f["subsidy_received"]:
+    received = f.get("subsidy_received") if f is not None else None
+    if received is None:
+        return Missing(("subsidy_received",))
+    if not received:
         return 1
-    gone = _missing(f, ("subsidy_quantified",))
-    return gone or (1 if f["subsidy_quantified"] else 0)
+    assert f is not None
+    quantified = f.get("subsidy_quantified")
+    if quantified is None:
+        return Missing(("subsidy_quantified",))
+    return 1 if quantified else 0
 
 
 def _achieve_trade(inp: CoopInput, target: float, p: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -367,17 +392,22 @@ def _achieve_trade(inp: CoopInput, target: float, p: Mapping[str, Any]) -> dict[
 
 @measure("member_trade_share", "share", ["member_transactions", "nonmember_transactions"], _achieve_trade)
 def m_member_trade(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
-    gone = _missing(f, ("member_transactions", "nonmember_transactions"))
-    if gone:
-        return gone
-    assert f is not None
-    return _share(f["member_transactions"], f["member_transactions"] + f["nonmember_transactions"])
+    if f is not None:
+        member, other = f.get("member_transactions"), f.get("nonmember_transactions")
+        if member is not None and other is not None:
+            total = member + other
+            return round(member / total, 6) if total else 0.0
+    return _missing(f, ("member_transactions", "nonmember_transactions"))
 
 
 def _fact_measure(name: str, fact: str, kind: str, scale: float = 1.0) -> None:
+    needs = (fact,)
+
     def fn(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
-        gone = _missing(f, (fact,))
-        return gone or round(f[fact] / scale, 6)  # type: ignore[index]
+        value = f.get(fact) if f is not None else None
+        if value is None:
+            return Missing(needs)
+        return round(value / scale, 6)
 
     def achieve(inp: CoopInput, target: float, p: Mapping[str, Any]) -> dict[str, Any]:
         value = target * scale
@@ -404,8 +434,11 @@ _fact_measure("income_uplift", "income_uplift", "share", scale=100.0)
 )
 def m_unified(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
     """min(unified purchase rate, unified sale rate)."""
-    gone = _missing(f, ("unified_purchase_rate", "unified_sale_rate"))
-    return gone or round(min(f["unified_purchase_rate"], f["unified_sale_rate"]) / 100, 6)  # type: ignore[index]
+    if f is not None:
+        purchase, sale = f.get("unified_purchase_rate"), f.get("unified_sale_rate")
+        if purchase is not None and sale is not None:
+            return round(min(purchase, sale) / 100, 6)
+    return _missing(f, ("unified_purchase_rate", "unified_sale_rate"))
 
 
 def _achieve_capital(inp: CoopInput, target: float, p: Mapping[str, Any]) -> dict[str, Any]:
@@ -418,8 +451,11 @@ def _achieve_capital(inp: CoopInput, target: float, p: Mapping[str, Any]) -> dic
 @measure("capital_assets", "money", ["member_capital", "fixed_assets"], _achieve_capital)
 def m_capital(inp: CoopInput, f: Mapping[str, Any] | None, p: Mapping[str, Any]) -> Any:
     """max(member capital, fixed assets)."""
-    gone = _missing(f, ("member_capital", "fixed_assets"))
-    return gone or max(f["member_capital"], f["fixed_assets"])  # type: ignore[index]
+    if f is not None:
+        capital, assets = f.get("member_capital"), f.get("fixed_assets")
+        if capital is not None and assets is not None:
+            return max(capital, assets)
+    return _missing(f, ("member_capital", "fixed_assets"))
 
 
 def _status_measure(name: str, attr: str, needs: tuple[str, ...] = ()) -> None:
@@ -471,14 +507,16 @@ _P_DEFAULT: dict[str, Any] = {}
 
 def _from_measure(name: str, params: Mapping[str, Any], at_least: float = 1.0) -> Callable[..., ItemResult]:
     m = MEASURES[name]
+    measure_fn = m.fn
+    lower = m.better == "lower"
 
     def fn(inp: CoopInput, f: Mapping[str, Any] | None) -> ItemResult:
-        value = m.fn(inp, f, params)
-        if isinstance(value, Missing):
+        value = measure_fn(inp, f, params)
+        if value.__class__ is Missing:
             return None, value
-        if value == NA:
+        if value is NA:
             return True, None
-        return (value <= at_least if m.better == "lower" else value >= at_least), None
+        return (value <= at_least if lower else value >= at_least), None
 
     return fn
 
@@ -492,11 +530,13 @@ def _item(
 
 
 def _fact_true(name: str, want: bool = True) -> Callable[[CoopInput, Mapping[str, Any] | None], ItemResult]:
+    needs = (name,)
+
     def fn(inp: CoopInput, f: Mapping[str, Any] | None) -> ItemResult:
-        gone = _missing(f, (name,))
-        if gone:
-            return None, gone
-        return bool(f[name]) == want, None  # type: ignore[index]
+        value = f.get(name) if f is not None else None
+        if value is None:
+            return None, Missing(needs)
+        return bool(value) == want, None
 
     return fn
 
@@ -505,33 +545,37 @@ STRUCTURE = {"farmer_share_min": 0.8, "small_size": 20, "small_entity_max": 1, "
 
 
 def _k01(inp: CoopInput, f: Mapping[str, Any] | None) -> ItemResult:
-    gone = _missing(f, ("members",))
-    return (None, gone) if gone else (f["members"] >= 5, None)  # type: ignore[index]
+    members = f.get("members") if f is not None else None
+    return (None, Missing(("members",))) if members is None else (members >= 5, None)
 
 
 def _k03(inp: CoopInput, f: Mapping[str, Any] | None) -> ItemResult:
-    gone = _missing(f, ("members", "entity_members"))
-    if gone:
-        return None, gone
-    assert f is not None
-    return f["entity_members"] <= _entity_cap(f["members"], STRUCTURE), None
+    if f is not None:
+        members, entities = f.get("members"), f.get("entity_members")
+        if members is not None and entities is not None:
+            return entities <= _entity_cap(members, STRUCTURE), None
+    return None, _missing(f, ("members", "entity_members"))
 
 
 def _k07(inp: CoopInput, f: Mapping[str, Any] | None) -> ItemResult:
     """At least one member assembly in the year, with a quorum of two thirds."""
-    gone = _missing(f, ("assembly_held",))
-    if gone:
-        return None, gone
-    assert f is not None
-    if not f["assembly_held"]:
+    held = f.get("assembly_held") if f is not None else None
+    if held is None:
+        return None, Missing(("assembly_held",))
+    if not held:
         return False, None
-    gone = _missing(f, ("assembly_quorum_met",))
-    return (None, gone) if gone else (bool(f["assembly_quorum_met"]), None)
+    assert f is not None
+    quorum = f.get("assembly_quorum_met")
+    return (None, Missing(("assembly_quorum_met",))) if quorum is None else (bool(quorum), None)
+
+
+_K17_SURPLUS: Callable[[CoopInput, Mapping[str, Any] | None], ItemResult]
+_K17_SUBSIDY: Callable[[CoopInput, Mapping[str, Any] | None], ItemResult]
 
 
 def _k17(inp: CoopInput, f: Mapping[str, Any] | None) -> ItemResult:
-    a, miss_a = _from_measure("surplus_return_share", {}, 0.6)(inp, f)
-    b, miss_b = _from_measure("subsidy_quantified", {})(inp, f)
+    a, miss_a = _K17_SURPLUS(inp, f)
+    b, miss_b = _K17_SUBSIDY(inp, f)
     if a is False or b is False:
         return False, None
     if miss_a or miss_b:
@@ -563,6 +607,8 @@ def _k21(inp: CoopInput, f: Mapping[str, Any] | None) -> ItemResult:
     return (dt.date(inp.year, 12, 31) - inp.suspended_since).days <= 3 * 365 + 1, None
 
 
+_K17_SURPLUS = _from_measure("surplus_return_share", {}, 0.6)
+_K17_SUBSIDY = _from_measure("subsidy_quantified", {})
 _item("K01", _k01, lambda inp: {"members": max(5, (inp.facts or {}).get("members") or 0)})
 _item(
     "K02", _from_measure("farmer_share", {}, 0.8), lambda inp: MEASURES["farmer_share"].achieve(inp, 0.8, {})

@@ -12,7 +12,7 @@ from rest_framework import serializers
 from rest_framework.routers import BaseRouter
 
 from hezuo.core.api import RecordSerializer, ScopedViewSet
-from hezuo.core.scoping import VIEW, mask_phone, sees_personal_data
+from hezuo.core.scoping import VIEW, mask_phone, restrict, sees_personal_data
 from hezuo.geo.models import Division
 
 from . import creditcode
@@ -36,8 +36,8 @@ class ScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         qs = super().get_queryset()
         request = self.context.get("request")
-        if hasattr(qs, "restrict") and request is not None:
-            qs = qs.restrict(request.user, VIEW)
+        if qs is not None and request is not None:
+            qs = restrict(qs, request.user, VIEW)
         return qs
 
 
@@ -45,9 +45,13 @@ class CooperativeSerializer(RecordSerializer):
     district = serializers.SlugRelatedField(
         slug_field="code", queryset=Division.objects.filter(level=Division.Level.DISTRICT)
     )
-    town = serializers.SlugRelatedField(slug_field="code", queryset=Division.objects.filter(level=Division.Level.TOWN))
+    town = serializers.SlugRelatedField(
+        slug_field="code", queryset=Division.objects.filter(level=Division.Level.TOWN)
+    )
     village = serializers.SlugRelatedField(
-        slug_field="code", queryset=Division.objects.filter(level=Division.Level.VILLAGE), required=False,
+        slug_field="code",
+        queryset=Division.objects.filter(level=Division.Level.VILLAGE),
+        required=False,
         allow_null=True,
     )
     confirm_warnings = serializers.BooleanField(write_only=True, required=False, default=False)
@@ -55,15 +59,38 @@ class CooperativeSerializer(RecordSerializer):
     class Meta:
         model = Cooperative
         fields = [
-            *RECORD_FIELDS, "name", "credit_code", "registration_date", "registered_capital",
-            "legal_representative", "phone", "address", "district", "town", "village", "industry", "main_products",
-            "brands", "cert_green", "cert_organic", "cert_geographic", "has_traceability", "operating_status",
-            "suspended_since", "on_abnormal_list", "abnormal_listed_on", "serious_violation", "illegal_finance",
-            "subsidy_fraud", "note", "reason", "confirm_warnings",
+            *RECORD_FIELDS,
+            "name",
+            "credit_code",
+            "registration_date",
+            "registered_capital",
+            "legal_representative",
+            "phone",
+            "address",
+            "district",
+            "town",
+            "village",
+            "industry",
+            "main_products",
+            "brands",
+            "cert_green",
+            "cert_organic",
+            "cert_geographic",
+            "has_traceability",
+            "operating_status",
+            "suspended_since",
+            "on_abnormal_list",
+            "abnormal_listed_on",
+            "serious_violation",
+            "illegal_finance",
+            "subsidy_fraud",
+            "note",
+            "reason",
+            "confirm_warnings",
         ]
         read_only_fields = RECORD_FIELDS
         # duplicates are answered by validate_credit_code (with a link when the caller may see the other one)
-        extra_kwargs = {"credit_code": {"validators": []}}
+        extra_kwargs: dict[str, dict[str, Any]] = {"credit_code": {"validators": []}}
 
     def to_representation(self, instance: Cooperative) -> dict[str, Any]:
         data = super().to_representation(instance)
@@ -98,7 +125,12 @@ class CooperativeSerializer(RecordSerializer):
         warnings = getattr(self, "_credit_warnings", [])
         if warnings and not attrs.get("confirm_warnings"):
             raise serializers.ValidationError(
-                {"credit_code": [*warnings, gettext("Send confirm_warnings=true to save despite the warning.")]}
+                {
+                    "credit_code": [
+                        *warnings,
+                        gettext("Send confirm_warnings=true to save despite the warning."),
+                    ]
+                }
             )
         attrs.pop("confirm_warnings", None)
         return super().validate(attrs)
@@ -160,7 +192,9 @@ class CooperativeAPIFilterSet(CooperativeFilterSet):
 
 
 class CooperativeViewSet(ScopedViewSet):
-    """Cooperatives in the caller's scope. Filters as on the list page; `q` searches name, pinyin and initials."""
+    """Cooperatives in the caller's scope.
+
+    Filters as on the list page; `q` searches the name, its pinyin and initials, and the credit code."""
 
     model = Cooperative
     serializer_class = CooperativeSerializer

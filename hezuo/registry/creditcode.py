@@ -50,8 +50,10 @@ def check(raw: str) -> CreditCodeCheck:
     bad = sorted({c for c in code if c not in VALUES})
     if bad:
         result.errors.append(
-            _("The credit code contains characters that are not allowed: %(chars)s "
-              "(I, O, Z, S and V are never used).")
+            _(
+                "The credit code contains characters that are not allowed: %(chars)s "
+                "(I, O, Z, S and V are never used)."
+            )
             % {"chars": " ".join(bad)}
         )
         return result
@@ -61,8 +63,11 @@ def check(raw: str) -> CreditCodeCheck:
     expected = check_character(code[:17])
     if code[17] != expected:
         result.warnings.append(
-            _("The check character is %(given)s but the code computes to %(expected)s. Some early codes fail "
-              "this check: confirm only if the code is copied exactly from the licence.")
+            _(
+                "The check character is %(given)s but the code computes to %(expected)s. "
+                "Some early codes fail this check: "
+                "confirm only if the code is copied exactly from the licence."
+            )
             % {"given": code[17], "expected": expected}
         )
     if not code.startswith(COOPERATIVE_PREFIX):

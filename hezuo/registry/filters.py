@@ -17,7 +17,8 @@ YES_NO = (("yes", _("Yes")), ("no", _("No")))
 
 class CooperativeFilterSet(ScopedFilterSet):
     district = filters.ModelChoiceFilter(
-        label=_("District"), queryset=Division.objects.filter(level=Division.Level.DISTRICT),
+        label=_("District"),
+        queryset=Division.objects.filter(level=Division.Level.DISTRICT),
         to_field_name="code",
     )
     town = filters.ModelChoiceFilter(
@@ -25,7 +26,9 @@ class CooperativeFilterSet(ScopedFilterSet):
     )
     industry = filters.ChoiceFilter(label=_("Industry"), choices=Industry.choices)
     operating_status = filters.ChoiceFilter(label=_("Operating status"), choices=OperatingStatus.choices)
-    title = filters.ChoiceFilter(label=_("Demonstration title"), choices=TitleLevel.choices, method="filter_title")
+    title = filters.ChoiceFilter(
+        label=_("Demonstration title"), choices=TitleLevel.choices, method="filter_title"
+    )
     member = filters.ChoiceFilter(label=_("Federation member"), choices=YES_NO, method="filter_member")
     sponsored = filters.ChoiceFilter(label=_("Sponsored"), choices=YES_NO, method="filter_sponsored")
     abnormal = filters.ChoiceFilter(label=_("Abnormal list"), choices=YES_NO, method="filter_abnormal")

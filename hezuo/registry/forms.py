@@ -14,7 +14,14 @@ from hezuo.core.scoping import VIEW
 from hezuo.geo.models import Division
 
 from . import creditcode
-from .models import Cooperative, DemonstrationTitle, FederationMembership, Organization, Sponsorship, YearlyFact
+from .models import (
+    Cooperative,
+    DemonstrationTitle,
+    FederationMembership,
+    Organization,
+    Sponsorship,
+    YearlyFact,
+)
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -29,13 +36,36 @@ class CooperativeForm(RecordForm):
     class Meta:
         model = Cooperative
         fields = [
-            "name", "credit_code", "registration_date", "registered_capital", "legal_representative", "phone",
-            "address", "district", "town", "village", "industry", "main_products", "brands", "cert_green",
-            "cert_organic", "cert_geographic", "has_traceability", "operating_status", "suspended_since",
-            "on_abnormal_list", "abnormal_listed_on", "serious_violation", "illegal_finance", "subsidy_fraud", "note",
+            "name",
+            "credit_code",
+            "registration_date",
+            "registered_capital",
+            "legal_representative",
+            "phone",
+            "address",
+            "district",
+            "town",
+            "village",
+            "industry",
+            "main_products",
+            "brands",
+            "cert_green",
+            "cert_organic",
+            "cert_geographic",
+            "has_traceability",
+            "operating_status",
+            "suspended_since",
+            "on_abnormal_list",
+            "abnormal_listed_on",
+            "serious_violation",
+            "illegal_finance",
+            "subsidy_fraud",
+            "note",
         ]
         widgets = {
-            "registration_date": DATE, "suspended_since": DATE, "abnormal_listed_on": DATE,
+            "registration_date": DATE,
+            "suspended_since": DATE,
+            "abnormal_listed_on": DATE,
             "note": forms.Textarea(attrs={"rows": 3}),
             "town": forms.Select(attrs={"data-division-level": "town"}),
             "village": forms.Select(attrs={"data-division-level": "village"}),
@@ -50,15 +80,21 @@ class CooperativeForm(RecordForm):
         if user is not None and getattr(user, "role", None) == "district" and user_district:
             districts = districts.filter(pk=user_district)
             self.fields["district"].initial = user_district
-        self.fields["district"].queryset = districts
+        self._choice("district").queryset = districts
         # towns and villages of the chosen district/town only (the page script refreshes them)
         district_id = self._value("district") or (districts[0].pk if districts.count() == 1 else None)
         town_id = self._value("town")
-        self.fields["town"].queryset = Division.objects.filter(level=Division.Level.TOWN, district_id=district_id)
-        self.fields["village"].queryset = Division.objects.filter(level=Division.Level.VILLAGE, parent_id=town_id)
+        self._choice("town").queryset = Division.objects.filter(
+            level=Division.Level.TOWN, district_id=district_id
+        )
+        self._choice("village").queryset = Division.objects.filter(
+            level=Division.Level.VILLAGE, parent_id=town_id
+        )
         # accept a code pasted with spaces or full-width characters: clean_credit_code normalises it
-        self.fields["credit_code"].max_length = 40
-        self.fields["credit_code"].validators = []
+        code_field = self.fields["credit_code"]
+        assert isinstance(code_field, forms.CharField)
+        code_field.max_length = 40
+        code_field.validators = []
         self.fields["credit_code"].widget.attrs.update({"maxlength": 40, "autocapitalize": "characters"})
         self.warnings: list[str] = []
         # move the confirmation right after the code
@@ -74,7 +110,9 @@ class CooperativeForm(RecordForm):
     def _value(self, name: str) -> Any:
         if self.is_bound:
             return self.data.get(self.add_prefix(name)) or None
-        return getattr(self.instance, f"{name}_id", None) or self.initial.get(name) or self.fields[name].initial
+        return (
+            getattr(self.instance, f"{name}_id", None) or self.initial.get(name) or self.fields[name].initial
+        )
 
     def clean_credit_code(self) -> str:
         result = creditcode.check(self.cleaned_data.get("credit_code", ""))
@@ -87,16 +125,20 @@ class CooperativeForm(RecordForm):
         if other is not None:
             visible = Cooperative.objects.restrict(self.user, VIEW).filter(pk=other.pk).exists()
             if visible:
-                raise forms.ValidationError(format_html(
-                    '{} <a href="{}">{}</a>', _("This credit code is already registered:"),
-                    reverse("registry:cooperative_detail", args=[other.pk]), other.name,
-                ))
+                raise forms.ValidationError(
+                    format_html(
+                        '{} <a href="{}">{}</a>',
+                        _("This credit code is already registered:"),
+                        reverse("registry:cooperative_detail", args=[other.pk]),
+                        other.name,
+                    )
+                )
             raise forms.ValidationError(_("This credit code is already registered (outside your scope)."))
         self.warnings = result.warnings
         return result.code
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if self.warnings:
             self.fields["confirm_warnings"].widget = forms.CheckboxInput(attrs={"class": "form-check-input"})
         if self.warnings and not data.get("confirm_warnings"):
@@ -107,12 +149,12 @@ class CooperativeForm(RecordForm):
 
     def validate_unique(self) -> None:
         # duplicates of the credit code are answered by clean_credit_code, with a link
-        exclude = self._get_validation_exclusions()
+        exclude = self._get_validation_exclusions()  # type: ignore[attr-defined]
         exclude.add("credit_code")
         try:
             self.instance.validate_unique(exclude=exclude)
         except forms.ValidationError as exc:
-            self._update_errors(exc)
+            self._update_errors(exc)  # type: ignore[attr-defined]
 
 
 class YearlyFactForm(RecordForm):
@@ -147,7 +189,7 @@ class FederationMembershipForm(RecordForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["federation"].queryset = self.fields["federation"].queryset.filter(kind__startswith="federation")
+        self._choice("federation").queryset = Organization.objects.filter(kind__startswith="federation")
 
 
 class SponsorshipForm(RecordForm):

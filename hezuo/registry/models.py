@@ -33,7 +33,11 @@ from .search import build_search_text
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
-MONEY: dict[str, Any] = {"max_digits": 16, "decimal_places": 2, "validators": [MinValueValidator(Decimal("0"))]}
+MONEY: dict[str, Any] = {
+    "max_digits": 16,
+    "decimal_places": 2,
+    "validators": [MinValueValidator(Decimal("0"))],
+}
 PERCENT: dict[str, Any] = {
     "max_digits": 5,
     "decimal_places": 2,
@@ -55,12 +59,21 @@ class Organization(RecordModel):
     name = models.CharField(_("name"), max_length=200)
     kind = models.CharField(_("kind"), max_length=30, choices=OrganizationKind.choices)
     district = models.ForeignKey(
-        Division, verbose_name=_("district"), null=True, blank=True, on_delete=models.PROTECT,
-        related_name="+", limit_choices_to={"level": Division.Level.DISTRICT},
+        Division,
+        verbose_name=_("district"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"level": Division.Level.DISTRICT},
         help_text=_("Empty for city-level units."),
     )
     parent = models.ForeignKey(
-        "self", verbose_name=_("parent unit"), null=True, blank=True, on_delete=models.PROTECT,
+        "self",
+        verbose_name=_("parent unit"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="children",
     )
     credit_code = models.CharField(_("credit code"), max_length=18, blank=True)
@@ -101,15 +114,26 @@ class Cooperative(RecordModel):
     phone = models.CharField(_("phone"), max_length=20, blank=True, validators=[phone_validator])
     address = models.CharField(_("address"), max_length=255, blank=True)
     district = models.ForeignKey(
-        Division, verbose_name=_("district"), on_delete=models.PROTECT, related_name="+",
+        Division,
+        verbose_name=_("district"),
+        on_delete=models.PROTECT,
+        related_name="+",
         limit_choices_to={"level": Division.Level.DISTRICT},
     )
     town = models.ForeignKey(
-        Division, verbose_name=_("town"), on_delete=models.PROTECT, related_name="+",
+        Division,
+        verbose_name=_("town"),
+        on_delete=models.PROTECT,
+        related_name="+",
         limit_choices_to={"level": Division.Level.TOWN},
     )
     village = models.ForeignKey(
-        Division, verbose_name=_("village"), null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        Division,
+        verbose_name=_("village"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         limit_choices_to={"level": Division.Level.VILLAGE},
     )
     industry = models.CharField(_("industry"), max_length=20, choices=Industry.choices, db_index=True)
@@ -120,7 +144,10 @@ class Cooperative(RecordModel):
     cert_geographic = models.BooleanField(_("geographical indication"), default=False)
     has_traceability = models.BooleanField(_("production records and traceability"), default=False)
     operating_status = models.CharField(
-        _("operating status"), max_length=20, choices=OperatingStatus.choices, default=OperatingStatus.OPERATING,
+        _("operating status"),
+        max_length=20,
+        choices=OperatingStatus.choices,
+        default=OperatingStatus.OPERATING,
         db_index=True,
     )
     suspended_since = models.DateField(_("suspended since"), null=True, blank=True)
@@ -132,7 +159,7 @@ class Cooperative(RecordModel):
     note = models.TextField(_("note"), blank=True, max_length=2000)
     search_text = models.CharField(max_length=1000, blank=True, editable=False)
 
-    objects = CooperativeQuerySet.as_manager()
+    objects = CooperativeQuerySet.as_manager()  # type: ignore[misc]
 
     scope_district = "district"
     scope_cooperative = "pk"
@@ -171,7 +198,7 @@ class Cooperative(RecordModel):
                 errors.setdefault("town", []).append(_("Choose a town or street."))
             elif district_id and town.district_id != district_id:
                 errors.setdefault("town", []).append(_("This town is not in the chosen district."))
-        if self.village_id:
+        if self.village_id and self.village is not None:
             village = self.village
             if village.level != Division.Level.VILLAGE:
                 errors.setdefault("village", []).append(_("Choose a village or community."))
@@ -221,10 +248,15 @@ class YearlyFact(CooperativeChild):
     members = models.PositiveIntegerField(_("members"), null=True, blank=True)
     farmer_members = models.PositiveIntegerField(_("farmer members"), null=True, blank=True)
     entity_members = models.PositiveIntegerField(
-        _("entity members"), null=True, blank=True, help_text=_("Enterprises, institutions, social organisations.")
+        _("entity members"),
+        null=True,
+        blank=True,
+        help_text=_("Enterprises, institutions, social organisations."),
     )
     member_households = models.PositiveIntegerField(_("member households"), null=True, blank=True)
-    nonmember_households = models.PositiveIntegerField(_("non-member households driven"), null=True, blank=True)
+    nonmember_households = models.PositiveIntegerField(
+        _("non-member households driven"), null=True, blank=True
+    )
     members_trained = models.PositiveIntegerField(_("members trained"), null=True, blank=True)
     public_admin_member = models.BooleanField(
         _("a member has public-administration functions"), null=True, blank=True
@@ -243,10 +275,16 @@ class YearlyFact(CooperativeChild):
     nonmember_transactions = models.DecimalField(
         _("non-member transactions (yuan)"), null=True, blank=True, **MONEY
     )
-    unified_purchase_rate = models.DecimalField(_("unified purchase rate (%)"), null=True, blank=True, **PERCENT)
+    unified_purchase_rate = models.DecimalField(
+        _("unified purchase rate (%)"), null=True, blank=True, **PERCENT
+    )
     unified_sale_rate = models.DecimalField(_("unified sale rate (%)"), null=True, blank=True, **PERCENT)
     income_uplift = models.DecimalField(
-        _("member income above local peers (%)"), null=True, blank=True, max_digits=6, decimal_places=2,
+        _("member income above local peers (%)"),
+        null=True,
+        blank=True,
+        max_digits=6,
+        decimal_places=2,
         validators=[MinValueValidator(Decimal("-100")), MaxValueValidator(Decimal("1000"))],
     )
     subsidy_received = models.BooleanField(_("fiscal subsidy received"), null=True, blank=True)
@@ -261,10 +299,18 @@ class YearlyFact(CooperativeChild):
     minutes_signed = models.BooleanField(_("minutes signed by attendees"), null=True, blank=True)
     organs_in_place = models.BooleanField(_("chair, board and supervisor in place"), null=True, blank=True)
     officer_conflict = models.BooleanField(_("forbidden dual roles found"), null=True, blank=True)
-    member_register_filed = models.BooleanField(_("member register kept and changes filed"), null=True, blank=True)
-    members_with_accounts = models.PositiveIntegerField(_("members with a member account"), null=True, blank=True)
-    accounting_compliant = models.BooleanField(_("accounting per the cooperative system"), null=True, blank=True)
-    separate_accounts = models.BooleanField(_("member and non-member trade booked apart"), null=True, blank=True)
+    member_register_filed = models.BooleanField(
+        _("member register kept and changes filed"), null=True, blank=True
+    )
+    members_with_accounts = models.PositiveIntegerField(
+        _("members with a member account"), null=True, blank=True
+    )
+    accounting_compliant = models.BooleanField(
+        _("accounting per the cooperative system"), null=True, blank=True
+    )
+    separate_accounts = models.BooleanField(
+        _("member and non-member trade booked apart"), null=True, blank=True
+    )
     financial_statements = models.BooleanField(_("financial statements prepared"), null=True, blank=True)
     documents_available = models.BooleanField(
         _("annual documents available 15 days before the assembly"), null=True, blank=True
@@ -354,11 +400,14 @@ class DemonstrationTitle(CooperativeChild):
         _("year granted"), validators=[MinValueValidator(1990), MaxValueValidator(2100)]
     )
     year_revoked = models.PositiveSmallIntegerField(
-        _("year revoked"), null=True, blank=True, validators=[MinValueValidator(1990), MaxValueValidator(2100)]
+        _("year revoked"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1990), MaxValueValidator(2100)],
     )
     document = models.CharField(_("document number"), max_length=100, blank=True)
 
-    objects = TitleQuerySet.as_manager()
+    objects = TitleQuerySet.as_manager()  # type: ignore[misc]
 
     class Meta:
         ordering = ["cooperative", "-year_granted"]
@@ -399,14 +448,18 @@ class FederationMembership(CooperativeChild):
 
     level = models.CharField(_("level"), max_length=20, choices=FederationLevel.choices)
     federation = models.ForeignKey(
-        Organization, verbose_name=_("federation"), null=True, blank=True, on_delete=models.PROTECT,
+        Organization,
+        verbose_name=_("federation"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="member_links",
     )
     since = models.DateField(_("member since"))
     until = models.DateField(_("member until"), null=True, blank=True)
     end_reason = models.CharField(_("end reason"), max_length=200, blank=True)
 
-    objects = MembershipQuerySet.as_manager()
+    objects = MembershipQuerySet.as_manager()  # type: ignore[misc]
 
     class Meta:
         ordering = ["cooperative", "level", "-since"]
@@ -447,7 +500,7 @@ class Sponsorship(CooperativeChild):
     end_date = models.DateField(_("end date"), null=True, blank=True)
     end_reason = models.CharField(_("end reason"), max_length=200, blank=True)
 
-    objects = SponsorshipQuerySet.as_manager()
+    objects = SponsorshipQuerySet.as_manager()  # type: ignore[misc]
 
     class Meta:
         ordering = ["cooperative", "-start_date"]

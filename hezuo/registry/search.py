@@ -11,15 +11,17 @@ from __future__ import annotations
 import re
 
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
-from pypinyin import Style, lazy_pinyin
+from pypinyin import lazy_pinyin
 
 _LATIN = re.compile(r"^[a-z]+$")
 _CLEAN = re.compile(r"[^a-z0-9]")
 
 
 def pinyin_forms(text: str) -> tuple[str, str]:
-    full = "".join(lazy_pinyin(text, errors="ignore")).lower()
-    initials = "".join(lazy_pinyin(text, style=Style.FIRST_LETTER, errors="ignore")).lower()
+    """(full pinyin, initials) of a name; one conversion serves both (the initials are first letters)."""
+    syllables = lazy_pinyin(text, errors="ignore")
+    full = "".join(syllables).lower()
+    initials = "".join(s[0] for s in syllables if s).lower()
     return _CLEAN.sub("", full), _CLEAN.sub("", initials)
 
 

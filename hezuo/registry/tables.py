@@ -17,7 +17,9 @@ from .models import Cooperative, Organization
 class CooperativeTable(BaseTable):
     name = tables.Column(linkify=True, attrs={"td": {"class": "wrap"}})
     credit_code = tables.Column()
-    district = tables.Column(accessor="district__name", order_by=("district__code",), verbose_name=_("District"))
+    district = tables.Column(
+        accessor="district__name", order_by=("district__code",), verbose_name=_("District")
+    )
     town = tables.Column(accessor="town__name", order_by=("town__code",), verbose_name=_("Town"))
     industry = tables.Column()
     main_products = tables.Column(orderable=False)
@@ -35,8 +37,18 @@ class CooperativeTable(BaseTable):
         model = Cooperative
         fields = ()
         sequence = (
-            "name", "credit_code", "district", "town", "industry", "main_products", "operating_status",
-            "registration_date", "registered_capital", "legal_representative", "phone", "on_abnormal_list",
+            "name",
+            "credit_code",
+            "district",
+            "town",
+            "industry",
+            "main_products",
+            "operating_status",
+            "registration_date",
+            "registered_capital",
+            "legal_representative",
+            "phone",
+            "on_abnormal_list",
         )
 
     def render_registered_capital(self, value: Any) -> str:
@@ -46,9 +58,12 @@ class CooperativeTable(BaseTable):
         return value if sees_personal_data(self.user) else mask_phone(value)
 
     def render_operating_status(self, value: str, record: Cooperative) -> str:
-        colour = {"operating": "success", "suspended": "warning", "dormant": "warning", "shell": "danger"}.get(
-            record.operating_status, "secondary"
-        )
+        colour = {
+            "operating": "success",
+            "suspended": "warning",
+            "dormant": "warning",
+            "shell": "danger",
+        }.get(record.operating_status, "secondary")
         return format_html('<span class="badge text-bg-{}">{}</span>', colour, value)
 
 

@@ -7,7 +7,11 @@ app_name = "registry"
 cooperative_ui = views.CooperativeUI()
 urlpatterns = [
     # the cooperative page has its own detail view (tabs); the rest is generic
-    path("cooperatives/<int:pk>/", views.CooperativeDetailView.as_view(ui=cooperative_ui), name="cooperative_detail"),
+    path(
+        "cooperatives/<int:pk>/",
+        views.CooperativeDetailView.as_view(ui=cooperative_ui),
+        name="cooperative_detail",
+    ),
     *cooperative_ui.urls(),
     *views.YearlyFactUI().urls(),
     *views.DemonstrationTitleUI().urls(),

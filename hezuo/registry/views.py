@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from hezuo.core import views as generic
 from hezuo.core.export import Column
-from hezuo.core.scoping import ADD, CHANGE, RETIRE, VIEW, can, mask_phone, sees_personal_data
+from hezuo.core.scoping import ADD, CHANGE, RETIRE, VIEW, can, mask_phone, restrict, sees_personal_data
 from hezuo.core.ui import ModelUI
 
 from .filters import CooperativeFilterSet, OrganizationFilterSet
@@ -20,7 +21,14 @@ from .forms import (
     SponsorshipForm,
     YearlyFactForm,
 )
-from .models import Cooperative, DemonstrationTitle, FederationMembership, Organization, Sponsorship, YearlyFact
+from .models import (
+    Cooperative,
+    DemonstrationTitle,
+    FederationMembership,
+    Organization,
+    Sponsorship,
+    YearlyFact,
+)
 from .search import apply_search
 from .tables import CooperativeTable, OrganizationTable
 
@@ -71,6 +79,7 @@ class CooperativeUI(ModelUI):
     select_related = ("district", "town", "village")
     detail_template = "registry/cooperative_detail.html"
     edit_template = "registry/cooperative_edit.html"
+    list_template = "registry/cooperative_list.html"
     history_template = "registry/cooperative_history.html"
     search = staticmethod(apply_search)
     search_placeholder = _("Search name, pinyin, initials or credit code")
@@ -135,25 +144,34 @@ class CooperativeDetailView(generic.ObjectDetailView):
         user = self.request.user
         tab = context["tab"] if context["tab"] in dict(TABS) else "identity"
         from hezuo.accounts.models import CounselorAssignment
-        children = {
+
+        children: dict[str, tuple[ModelUI, QuerySet[Any]]] = {
             "facts": (YearlyFactUI(), YearlyFact.objects.filter(cooperative=obj).order_by("-year")),
             "titles": (DemonstrationTitleUI(), DemonstrationTitle.objects.filter(cooperative=obj)),
             "memberships": (
-                FederationMembershipUI(), FederationMembership.objects.filter(cooperative=obj).select_related("federation")
+                FederationMembershipUI(),
+                FederationMembership.objects.filter(cooperative=obj).select_related("federation"),
             ),
-            "sponsorships": (SponsorshipUI(), Sponsorship.objects.filter(cooperative=obj).select_related("sponsor")),
+            "sponsorships": (
+                SponsorshipUI(),
+                Sponsorship.objects.filter(cooperative=obj).select_related("sponsor"),
+            ),
         }
         sections = {}
         for key, (ui, qs) in children.items():
-            qs = qs.restrict(user, VIEW)
+            qs = restrict(qs, user, VIEW)
             if self.request.GET.get("retired") != "1":
                 qs = qs.filter(retired_at__isnull=True)
             sections[key] = {
                 "ui": ui,
                 "rows": list(qs),
                 "can_add": can(user, ui.model, ADD),
-                "editable": set(ui.queryset(user, CHANGE).filter(cooperative=obj).values_list("pk", flat=True)),
-                "retirable": set(ui.queryset(user, RETIRE).filter(cooperative=obj).values_list("pk", flat=True)),
+                "editable": set(
+                    ui.queryset(user, CHANGE).filter(cooperative=obj).values_list("pk", flat=True)
+                ),
+                "retirable": set(
+                    ui.queryset(user, RETIRE).filter(cooperative=obj).values_list("pk", flat=True)
+                ),
             }
         assignments = CounselorAssignment.objects.restrict(user, VIEW).filter(cooperative=obj)
         if self.request.GET.get("retired") != "1":

@@ -43,19 +43,27 @@ from hezuo.registry.models import (
 )
 
 ALL = frozenset({VIEW, ADD, CHANGE, RETIRE, EXPORT})
-COOP_MODELS: list[type[models.Model]] = [Cooperative, YearlyFact, DemonstrationTitle, FederationMembership,
-                                         Sponsorship]
+COOP_MODELS: list[type[models.Model]] = [
+    Cooperative,
+    YearlyFact,
+    DemonstrationTitle,
+    FederationMembership,
+    Sponsorship,
+]
 
 
 # --- Scope.allows -------------------------------------------------------------------------------
 
+
 def test_allows_prefers_the_model_label_then_the_app_wildcard_then_star() -> None:
-    scope = Scope(permissions={
-        "registry.cooperative": frozenset({VIEW}),
-        "registry.organization": frozenset(),
-        "registry.*": ALL,
-        "*": frozenset({VIEW, EXPORT}),
-    })
+    scope = Scope(
+        permissions={
+            "registry.cooperative": frozenset({VIEW}),
+            "registry.organization": frozenset(),
+            "registry.*": ALL,
+            "*": frozenset({VIEW, EXPORT}),
+        }
+    )
     assert scope.allows("registry.cooperative", VIEW)
     assert not scope.allows("registry.cooperative", CHANGE)  # the label wins over a wider app wildcard
     assert not scope.allows("registry.organization", VIEW)  # an empty set is a decision, not a fall-through
@@ -79,6 +87,7 @@ def test_row_filter_without_any_reach_is_none() -> None:
 
 # --- a small world: every model, rows in two districts ----------------------------------------------
 
+
 def tag_of(obj: models.Model, data: dict[str, Any]) -> str:
     coop_tags = {data["coop_a"].pk: "a", data["coop_a2"].pk: "a2", data["coop_b"].pk: "b"}
     if isinstance(obj, Cooperative):
@@ -96,17 +105,31 @@ def world(city_data: dict[str, Any]) -> dict[str, Any]:
     with change_context(source="cli"):
         orgs = {}
         for name, district in (("city", None), ("A", division_a), ("B", division_b)):
-            orgs[name] = Organization(name=name, kind="federation_city" if district is None
-                                      else "federation_district", district=district)
+            orgs[name] = Organization(
+                name=name,
+                kind="federation_city" if district is None else "federation_district",
+                district=district,
+            )
             save_record(orgs[name])
         for key, org in (("coop_a", orgs["A"]), ("coop_a2", orgs["A"]), ("coop_b", orgs["B"])):
             coop = data[key]
             save_record(YearlyFact(cooperative=coop, year=2023, members=10))
             save_record(DemonstrationTitle(cooperative=coop, level="county", year_granted=2020))
-            save_record(FederationMembership(cooperative=coop, level="district", federation=org,
-                                             since=dt.date(2020, 1, 1)))
-            save_record(Sponsorship(cooperative=coop, kind="lead", mode="equity", sponsor=org,
-                                    equity_amount=Decimal("1000"), start_date=dt.date(2020, 1, 1)))
+            save_record(
+                FederationMembership(
+                    cooperative=coop, level="district", federation=org, since=dt.date(2020, 1, 1)
+                )
+            )
+            save_record(
+                Sponsorship(
+                    cooperative=coop,
+                    kind="lead",
+                    mode="equity",
+                    sponsor=org,
+                    equity_amount=Decimal("1000"),
+                    start_date=dt.date(2020, 1, 1),
+                )
+            )
     data["viewer_a"] = make_user("viewer-a", "viewer", district=division_a)
     data["inactive"] = make_user("inactive", "district", district=division_a, is_active=False)
     data["anonymous"] = AnonymousUser()
@@ -174,8 +197,9 @@ def test_view_scope_of_each_role_on_each_model(world: dict[str, Any], persona: s
         ("coop_user", CHANGE, DemonstrationTitle, set()),
     ],
 )
-def test_actions_per_role(world: dict[str, Any], persona: str, action: str, model: type[models.Model],
-                          expected: set[str]) -> None:
+def test_actions_per_role(
+    world: dict[str, Any], persona: str, action: str, model: type[models.Model], expected: set[str]
+) -> None:
     assert visible(world[persona], model, world, action) == expected
 
 
@@ -221,8 +245,11 @@ def test_counselor_assignment_in_the_future_or_retired_gives_nothing(world: dict
 
 def test_counselor_with_two_assignments_sees_both(world: dict[str, Any]) -> None:
     with change_context(source="cli"):
-        save_record(CounselorAssignment(counselor=world["counselor"], cooperative=world["coop_a2"],
-                                        start_date=dt.date(2024, 6, 1)))
+        save_record(
+            CounselorAssignment(
+                counselor=world["counselor"], cooperative=world["coop_a2"], start_date=dt.date(2024, 6, 1)
+            )
+        )
     assert visible(fresh(world["counselor"]), YearlyFact, world) == {"a", "a2"}
 
 
@@ -261,6 +288,7 @@ def test_restrict_composes_with_other_filters(world: dict[str, Any]) -> None:
 
 
 # --- get_scoped_or_404 --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("source", [lambda: Cooperative, lambda: Cooperative.objects.all()])
 def test_get_scoped_or_404(world: dict[str, Any], source: Callable[[], Any]) -> None:

@@ -60,6 +60,7 @@ def move_to(coop: Cooperative, district_code: str) -> None:
 
 # --- create / update / no-op / retire / restore ----------------------------------------------------
 
+
 def test_create_writes_one_record_with_the_context(city_data: dict[str, Any]) -> None:
     user = city_data["district_a"]
     coop = new_coop()
@@ -138,8 +139,12 @@ def test_retire_and_restore(city_data: dict[str, Any]) -> None:
 def test_retire_is_refused_out_of_scope_and_without_permission(city_data: dict[str, Any]) -> None:
     coop = city_data["coop_a"]
     count = ChangeRecord.objects.count()
-    for persona, error in (("district_b", ScopeViolation), ("viewer", PermissionDenied),
-                           ("coop_user", PermissionDenied), ("counselor", PermissionDenied)):
+    for persona, error in (
+        ("district_b", ScopeViolation),
+        ("viewer", PermissionDenied),
+        ("coop_user", PermissionDenied),
+        ("counselor", PermissionDenied),
+    ):
         with change_context(user=city_data[persona]), pytest.raises(error):
             retire_record(coop)
     assert Cooperative.objects.get(pk=coop.pk).retired_at is None
@@ -167,6 +172,7 @@ def test_invalid_record_is_not_saved(city_data: dict[str, Any]) -> None:
 
 # --- request ids and nested contexts -------------------------------------------------------------
 
+
 def test_one_context_shares_one_request_id(city_data: dict[str, Any]) -> None:
     with change_context(user=city_data["city"], reason="batch") as ctx:
         first = save_record(new_coop(n=1))
@@ -187,7 +193,10 @@ def test_explicit_ctx_argument_wins(city_data: dict[str, Any]) -> None:
         record = save_record(new_coop(), ctx=ctx)
     assert record is not None
     assert (record.user, record.message, record.source, record.request_id) == (
-        city_data["district_a"], "explicit", "import", ctx.request_id
+        city_data["district_a"],
+        "explicit",
+        "import",
+        ctx.request_id,
     )
 
 
@@ -206,13 +215,20 @@ def test_changes_outside_any_context_do_not_glue_later_requests_together(db: Non
 
 # --- child records and history_for ---------------------------------------------------------------
 
+
 def test_child_record_changes_show_in_the_parent_history(city_data: dict[str, Any]) -> None:
     coop = city_data["coop_a"]
     coop_ct = ContentType.objects.get_for_model(Cooperative)
     with change_context(user=city_data["coop_user"], reason="annual report") as ctx:
-        fact = YearlyFact(cooperative=coop, year=2024, members=12, farmer_members=11,
-                          revenue=Decimal("1234567.80"), assembly_held=True,
-                          assembly_date=dt.date(2024, 3, 2))
+        fact = YearlyFact(
+            cooperative=coop,
+            year=2024,
+            members=12,
+            farmer_members=11,
+            revenue=Decimal("1234567.80"),
+            assembly_held=True,
+            assembly_date=dt.date(2024, 3, 2),
+        )
         created = save_record(fact)
         fact.members = 13
         updated = save_record(fact)
@@ -247,6 +263,7 @@ def test_cooperative_user_edits_only_own_yearly_facts(city_data: dict[str, Any])
 
 # --- snapshot ------------------------------------------------------------------------------------
 
+
 def test_snapshot_format(city_data: dict[str, Any]) -> None:
     coop = city_data["coop_a"]
     coop.registered_capital = Decimal("100000.00")
@@ -264,8 +281,17 @@ def test_snapshot_format(city_data: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     ("value", "text"),
-    [("100000.00", "100000"), ("100000", "100000"), ("12.50", "12.5"), ("12.5", "12.5"), ("0.00", "0"),
-     ("0.05", "0.05"), ("1E+2", "100"), ("99999999999999.99", "99999999999999.99"), ("-3.10", "-3.1")],
+    [
+        ("100000.00", "100000"),
+        ("100000", "100000"),
+        ("12.50", "12.5"),
+        ("12.5", "12.5"),
+        ("0.00", "0"),
+        ("0.05", "0.05"),
+        ("1E+2", "100"),
+        ("99999999999999.99", "99999999999999.99"),
+        ("-3.10", "-3.1"),
+    ],
 )
 def test_snapshot_decimals_are_plain_and_canonical(db: None, value: str, text: str) -> None:
     fact = YearlyFact(year=2024, revenue=Decimal(value))
@@ -299,6 +325,7 @@ def test_saving_the_same_amount_again_records_nothing(city_data: dict[str, Any],
 
 # --- record_bulk ---------------------------------------------------------------------------------
 
+
 def test_record_bulk_creates_and_skips_unchanged_updates(city_data: dict[str, Any]) -> None:
     coops = [city_data["coop_a"], city_data["coop_a2"], city_data["coop_b"]]
     befores = [snapshot(c) for c in coops]
@@ -319,12 +346,16 @@ def test_record_bulk_creates_and_skips_unchanged_updates(city_data: dict[str, An
         assert record_bulk(coops, ChangeRecord.Action.UPDATE, [snapshot(c) for c in coops]) == 0
         facts = [YearlyFact.objects.create(cooperative=c, year=2022, members=3) for c in coops]
         assert record_bulk(facts, ChangeRecord.Action.CREATE) == 3
-    fact_rows = ChangeRecord.objects.filter(action="create", object_id__in=[f.pk for f in facts],
-                                            content_type=ContentType.objects.get_for_model(YearlyFact))
+    fact_rows = ChangeRecord.objects.filter(
+        action="create",
+        object_id__in=[f.pk for f in facts],
+        content_type=ContentType.objects.get_for_model(YearlyFact),
+    )
     assert {(r.parent_id, r.before) for r in fact_rows} == {(c.pk, None) for c in coops}
 
 
 # --- scope violations roll everything back ----------------------------------------------------------
+
 
 def test_moving_a_cooperative_out_of_the_district_is_rolled_back(city_data: dict[str, Any]) -> None:
     coop = Cooperative.objects.get(pk=city_data["coop_a"].pk)

@@ -46,6 +46,7 @@ def division_changes() -> int:
 
 # --- the shipped file -----------------------------------------------------------------------------
 
+
 def test_shipped_divisions_are_loaded() -> None:
     manifest = default_manifest()
     assert (DATA_DIR / manifest["divisions"]).exists()
@@ -54,7 +55,10 @@ def test_shipped_divisions_are_loaded() -> None:
     assert counts == {"city": 1, "district": 10, "town": 162, "village": 3007}
     city = Division.objects.get(level="city")
     assert (city.code, city.name, city.parent_id, city.district_id) == (
-        manifest["city_code"], manifest["city_name"], None, None
+        manifest["city_code"],
+        manifest["city_name"],
+        None,
+        None,
     )
     assert Division.objects.get(code="330226").name == "宁海县"
 
@@ -94,6 +98,7 @@ def test_full_name() -> None:
 
 # --- another city ---------------------------------------------------------------------------------
 
+
 def test_another_city_loads_and_reloads(tmp_path: Path) -> None:
     path = write(tmp_path, OTHER_CITY)
     changes = division_changes()
@@ -131,12 +136,16 @@ def test_a_renamed_division_is_updated_and_recorded(tmp_path: Path) -> None:
     assert (result.created, result.updated, result.unchanged) == (0, 2, 8)
     west = Division.objects.get(code="990102")
     assert west.name == "西山区" and west.district == west
-    record = ChangeRecord.objects.filter(content_type=ContentType.objects.get_for_model(Division),
-                                         object_id=west.pk, action="update").get()
+    record = ChangeRecord.objects.filter(
+        content_type=ContentType.objects.get_for_model(Division), object_id=west.pk, action="update"
+    ).get()
     assert record.diff()["name"] == ("西山县", "西山区")
     assert set(record.diff()) <= {"name", "district"}  # a district is its own district: its label follows
-    town = ChangeRecord.objects.get(content_type=ContentType.objects.get_for_model(Division),
-                                    object_id=Division.objects.get(code="990102100").pk, action="update")
+    town = ChangeRecord.objects.get(
+        content_type=ContentType.objects.get_for_model(Division),
+        object_id=Division.objects.get(code="990102100").pk,
+        action="update",
+    )
     assert town.diff()["name"] == ("西山镇", "西山街道")
 
 
@@ -162,12 +171,18 @@ BAD_FILES = {
     "long code": (OTHER_CITY.replace("990102,西山县", "9901020,西山县"), "row 8"),
     "letters in code": (OTHER_CITY.replace("990101001002,柳岸村", "99010100100X,柳岸村"), "row 5"),
     "empty name": (OTHER_CITY.replace("990102100,西山镇", "990102100,"), "row 9"),
-    "unknown parent": (OTHER_CITY.replace("990102100201,竹林村,village,990102100",
-                                          "990102100201,竹林村,village,990102999"), "row 10"),
-    "child before parent": (OTHER_CITY.replace("990101,东湖区,district,990100\n", "")
-                            + "990101,东湖区,district,990100\n", "row 2"),
-    "village under a district": (OTHER_CITY.replace("990101100201,桃源村,village,990101100",
-                                                    "990101100201,桃源村,village,990101"), "row 7"),
+    "unknown parent": (
+        OTHER_CITY.replace("990102100201,竹林村,village,990102100", "990102100201,竹林村,village,990102999"),
+        "row 10",
+    ),
+    "child before parent": (
+        OTHER_CITY.replace("990101,东湖区,district,990100\n", "") + "990101,东湖区,district,990100\n",
+        "row 2",
+    ),
+    "village under a district": (
+        OTHER_CITY.replace("990101100201,桃源村,village,990101100", "990101100201,桃源村,village,990101"),
+        "row 7",
+    ),
     "town under the city": (OTHER_CITY.replace("西山镇,town,990102", "西山镇,town,990100"), "row 9"),
     "repeated code": (OTHER_CITY + "990101001,湖滨街道,town,990101\n", "row 11"),
 }
@@ -190,8 +205,10 @@ def test_bad_files_are_refused_and_nothing_is_written(tmp_path: Path, case: str)
 def test_a_bad_row_after_changes_to_existing_rows_rolls_everything_back(tmp_path: Path) -> None:
     with change_context(source="cli"):
         load_divisions(write(tmp_path, OTHER_CITY), city_code="990100", city_name="示例市")
-    bad = (OTHER_CITY.replace("东湖区", "东湖新区")
-           + "990103,南岭县,district,990100\n990103100,南岭镇,town,990109\n")
+    bad = (
+        OTHER_CITY.replace("东湖区", "东湖新区")
+        + "990103,南岭县,district,990100\n990103100,南岭镇,town,990109\n"
+    )
     changes = ChangeRecord.objects.count()
     with change_context(source="cli"), pytest.raises(ValidationError, match="row 12"):
         load_divisions(write(tmp_path, bad, "bad.csv"), city_code="990100", city_name="示例市")

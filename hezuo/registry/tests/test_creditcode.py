@@ -10,14 +10,22 @@ from hypothesis import strategies as st
 from hezuo.registry.creditcode import CHARSET, VALUES, WEIGHTS, check, check_character, make_code, normalize
 
 SYNTHETIC_COOP = "93330226MA2H00006U"  # criteria §6.2: synthetic coop-format example, not a real entity
-VALID_CODES = [SYNTHETIC_COOP, make_code("330226", "MA2H00006"), make_code("330200", "000000000"),
-               make_code("330282", "YYYYYYYYY"), "91310115591693856A", "91310110666007217T"]
+VALID_CODES = [
+    SYNTHETIC_COOP,
+    make_code("330226", "MA2H00006"),
+    make_code("330200", "000000000"),
+    make_code("330282", "YYYYYYYYY"),
+    "91310115591693856A",
+    "91310110666007217T",
+]
 
 body = st.text(alphabet=CHARSET, min_size=9, max_size=9)
 region = st.text(alphabet="0123456789", min_size=6, max_size=6)
 any_valid_code = st.builds(
     lambda head, reg, b: head + reg + b + check_character(head + reg + b),
-    st.text(alphabet=CHARSET, min_size=2, max_size=2), region, body,
+    st.text(alphabet=CHARSET, min_size=2, max_size=2),
+    region,
+    body,
 )
 
 
@@ -71,7 +79,7 @@ def test_wrong_length_is_an_error(raw: str) -> None:
 @pytest.mark.parametrize("bad", ["I", "O", "Z", "S", "V", "-", ".", "*", "é", "中", "_", "/"])
 @pytest.mark.parametrize("position", [0, 9, 17])
 def test_characters_outside_the_code_set_are_errors(bad: str, position: int) -> None:
-    code = SYNTHETIC_COOP[:position] + bad + SYNTHETIC_COOP[position + 1:]
+    code = SYNTHETIC_COOP[:position] + bad + SYNTHETIC_COOP[position + 1 :]
     result = check(code)
     assert len(result.errors) == 1, (code, result)
     assert bad.upper() in result.errors[0]
@@ -87,17 +95,25 @@ def test_lower_case_forbidden_letters_are_still_errors(bad: str) -> None:
 
 @pytest.mark.parametrize("position", range(2, 8))
 def test_region_part_must_be_digits(position: int) -> None:
-    first17 = SYNTHETIC_COOP[:position] + "A" + SYNTHETIC_COOP[position + 1:17]
+    first17 = SYNTHETIC_COOP[:position] + "A" + SYNTHETIC_COOP[position + 1 : 17]
     result = check(first17 + check_character(first17))  # even with a matching check character
     assert len(result.errors) == 1 and result.warnings == []
 
 
 @pytest.mark.parametrize(
     "raw",
-    [" 93330226MA2H00006U ", "93330226ma2h00006u", "9333 0226 MA2H 0000 6U", "\t93330226mA2h00006U\n",
-     "93330226MA2H00006U\u3000", "\u300093330226MA2H00006U", "9333\u30000226MA2H00006U",
-     "93330226\tMA2H\u00a000006U", "９３３３０２２６ＭＡ２Ｈ００００６Ｕ",
-     "９３３３０２２６ｍａ２ｈ００００６ｕ"],
+    [
+        " 93330226MA2H00006U ",
+        "93330226ma2h00006u",
+        "9333 0226 MA2H 0000 6U",
+        "\t93330226mA2h00006U\n",
+        "93330226MA2H00006U\u3000",
+        "\u300093330226MA2H00006U",
+        "9333\u30000226MA2H00006U",
+        "93330226\tMA2H\u00a000006U",
+        "９３３３０２２６ＭＡ２Ｈ００００６Ｕ",
+        "９３３３０２２６ｍａ２ｈ００００６ｕ",
+    ],
 )
 def test_spaces_and_case_are_normalised(raw: str) -> None:
     assert normalize(raw) == SYNTHETIC_COOP
@@ -111,7 +127,7 @@ def test_normalise_none() -> None:
 
 
 def single_changes(code: str) -> list[str]:
-    return [code[:i] + c + code[i + 1:] for i in range(18) for c in CHARSET if c != code[i]]
+    return [code[:i] + c + code[i + 1 :] for i in range(18) for c in CHARSET if c != code[i]]
 
 
 @pytest.mark.parametrize("code", VALID_CODES)
@@ -145,7 +161,7 @@ def test_make_code_is_always_valid_and_clean(reg: str, b: str) -> None:
 def test_any_single_substitution_of_a_valid_code_is_caught(code: str, position: int, shift: int) -> None:
     assert check(code).errors == []
     replacement = CHARSET[(VALUES[code[position]] + shift) % 31]
-    changed = code[:position] + replacement + code[position + 1:]
+    changed = code[:position] + replacement + code[position + 1 :]
     assert caught(changed)
 
 
@@ -161,7 +177,7 @@ def test_adjacent_transpositions_of_distinct_characters_are_caught(code: str, po
     a, b = code[position], code[position + 1]
     if a == b:
         return
-    swapped = code[:position] + b + a + code[position + 2:]
+    swapped = code[:position] + b + a + code[position + 2 :]
     assert caught(swapped)
 
 

@@ -8,7 +8,9 @@ from hezuo.geo.loader import load_divisions
 
 
 class Command(BaseCommand):
-    help = "Load administrative divisions from a CSV (code,name,level,parent_code); default: the shipped city."
+    help = (
+        "Load administrative divisions from a CSV (code,name,level,parent_code); default: the shipped city."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("file", nargs="?", type=Path)
