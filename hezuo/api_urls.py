@@ -6,8 +6,10 @@ from rest_framework.routers import DefaultRouter
 
 from hezuo.accounts.api import register as register_accounts
 from hezuo.geo.api import register as register_geo
+from hezuo.fieldwork.api import register as register_fieldwork
 from hezuo.rating.api import register as register_rating
 from hezuo.registry.api import register as register_registry
+from hezuo.targets.api import register as register_targets
 from hezuo.transfer.api import register as register_transfer
 
 router = DefaultRouter()
@@ -16,6 +18,8 @@ register_registry(router)
 register_accounts(router)
 register_rating(router)
 register_transfer(router)
+register_targets(router)
+register_fieldwork(router)
 
 urlpatterns = [
     path("token/", obtain_auth_token, name="api-token"),

@@ -83,6 +83,8 @@ INSTALLED_APPS = [
     "hezuo.accounts",
     "hezuo.rating",
     "hezuo.transfer",
+    "hezuo.targets",
+    "hezuo.fieldwork",
 ]
 
 MIDDLEWARE = [

@@ -20,6 +20,8 @@ urlpatterns = [
     path("core/", include("hezuo.core.urls")),
     path("rating/", include("hezuo.rating.urls")),
     path("transfer/", include("hezuo.transfer.urls")),
+    path("targets/", include("hezuo.targets.urls")),
+    path("fieldwork/", include("hezuo.fieldwork.urls")),
     path("api/", include("hezuo.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -650,6 +650,11 @@ _item("K23", lambda inp, f: (inp.credit_code.startswith("93"), None), lambda inp
 
 # --------------------------------------------------------------------------------------------------------
 # gate checks: pass (True) / fail (False) / missing (None), with the value found
+#
+# A check returns a plain tuple (ok, value found) or (ok, value found, missing facts): the hot loop reads
+# it as it is and stores it as it is (see EXPLANATION_FORMAT); CheckOutcome names its parts for readers.
+
+Outcome = tuple[Any, ...]  # (ok, value) or (ok, value, missing)
 
 
 class CheckOutcome(NamedTuple):
@@ -658,7 +663,7 @@ class CheckOutcome(NamedTuple):
     missing: tuple[str, ...] = ()
 
 
-CheckFn = Callable[[CoopInput, Mapping[str, Any], "EvalContext"], CheckOutcome]
+CheckFn = Callable[[CoopInput, Mapping[str, Any], "EvalContext"], Outcome]
 FixFn = Callable[[CoopInput, Mapping[str, Any], "EvalContext"], dict[str, Any] | None]
 
 
@@ -689,13 +694,13 @@ def _no_fix(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> None:
 
 
 @check("status_rateable", _no_fix, ["excluded"])
-def c_status(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
-    return CheckOutcome(inp.operating_status not in p["excluded"], inp.operating_status)
+def c_status(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> Outcome:
+    return (inp.operating_status not in p["excluded"], inp.operating_status)
 
 
 @check("not_shell", lambda inp, p, ctx: {"operating_status": "operating"})
-def c_not_shell(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
-    return CheckOutcome(inp.operating_status != "shell", inp.operating_status)
+def c_not_shell(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> Outcome:
+    return (inp.operating_status != "shell", inp.operating_status)
 
 
 @check(
@@ -703,58 +708,63 @@ def c_not_shell(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> Check
     lambda inp, p, ctx: {"operating_status": "operating", "suspended_since": None},
     ["statuses"],
 )
-def c_not_dormant(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
-    return CheckOutcome(inp.operating_status not in p["statuses"], inp.operating_status)
+def c_not_dormant(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> Outcome:
+    return (inp.operating_status not in p["statuses"], inp.operating_status)
 
 
 @check("not_flagged", lambda inp, p, ctx: {flag: False for flag in p["flags"]}, ["flags"])
-def c_not_flagged(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
+def c_not_flagged(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> Outcome:
     raised = [flag for flag in p["flags"] if getattr(inp, flag)]
-    return CheckOutcome(not raised, raised)
+    return (not raised, raised)
 
 
 @check("credit_code_prefix", _no_fix, ["prefix"])
-def c_prefix(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
-    return CheckOutcome(inp.credit_code.startswith(str(p["prefix"])), inp.credit_code[:2])
+def c_prefix(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> Outcome:
+    return (inp.credit_code.startswith(str(p["prefix"])), inp.credit_code[:2])
+
+
+@functools.lru_cache(maxsize=64)
+def _year_end(year: int) -> int:
+    return dt.date(year, 12, 31).toordinal()
 
 
 def registered_years(inp: CoopInput) -> float | None:
     if inp.registration_date is None:
         return None
-    return round((dt.date(inp.year, 12, 31) - inp.registration_date).days / 365.25, 2)
+    return round((_year_end(inp.year) - inp.registration_date.toordinal()) / 365.25, 2)
 
 
 @check("registered_years", _no_fix, ["min"])
-def c_registered_years(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
+def c_registered_years(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> Outcome:
     years = registered_years(inp)
     if years is None:
-        return CheckOutcome(None, None, ("registration_date",))
-    return CheckOutcome(years >= p["min"], years)
+        return (None, None, ("registration_date",))
+    return (years >= p["min"], years)
 
 
 @check("not_abnormal_listed", lambda inp, p, ctx: {"on_abnormal_list": False})
-def c_not_abnormal(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
-    return CheckOutcome(not inp.on_abnormal_list, inp.on_abnormal_list)
+def c_not_abnormal(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> Outcome:
+    return (not inp.on_abnormal_list, inp.on_abnormal_list)
 
 
 @check("no_recent_abnormal", _no_fix, ["years"])
-def c_no_recent_abnormal(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
+def c_no_recent_abnormal(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> Outcome:
     """Not listed now, and not listed during the last `years` years up to the rating year."""
     if inp.on_abnormal_list:
-        return CheckOutcome(False, inp.abnormal_listed_on)
+        return (False, inp.abnormal_listed_on)
     listed = inp.abnormal_listed_on
-    return CheckOutcome(listed is None or listed.year <= inp.year - p["years"], listed)
+    return (listed is None or listed.year <= inp.year - p["years"], listed)
 
 
 @check(
     "annual_report_on_time",
     lambda inp, p, ctx: {"annual_report_filed": True, "annual_report_date": report_deadline(inp.year, p)},
 )
-def c_report(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
+def c_report(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> Outcome:
     value = _report_on_time(inp, inp.facts, p)
-    if isinstance(value, Missing):
-        return CheckOutcome(None, None, value.fields)
-    return CheckOutcome(bool(value), (inp.facts or {}).get("annual_report_date"))
+    if value.__class__ is Missing:
+        return (None, None, value.fields)
+    return (bool(value), inp.facts.get("annual_report_date"))  # type: ignore[union-attr]
 
 
 def _indicator_fix(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> dict[str, Any] | None:
@@ -767,22 +777,22 @@ def _indicator_fix(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> di
 
 
 @check("indicator_points", _indicator_fix, ["indicator"], indicator_param="indicator")
-def c_indicator_points(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
+def c_indicator_points(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> Outcome:
     """The named indicator scored at least `min` points (default: any points)."""
-    _value, points, _tier, _flags, missing = ctx.indicators[p["indicator"]]
-    if missing:
-        return CheckOutcome(None, None, missing)
-    return CheckOutcome(points >= p.get("min", 1e-9), points)
+    entry = ctx.indicators[p["indicator"]]
+    if len(entry) > 4 and entry[4]:
+        return (None, None, entry[4])
+    return (entry[1] >= p.get("min", 1e-9), entry[1])
 
 
 @check("surplus_return_min", lambda inp, p, ctx: _achieve_surplus(inp, p["share"], p), ["share"])
-def c_surplus_min(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
+def c_surplus_min(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> Outcome:
     value = m_surplus_return(inp, inp.facts, p)
-    if isinstance(value, Missing):
-        return CheckOutcome(None, None, value.fields)
-    if value == NA:
-        return CheckOutcome(True, None)
-    return CheckOutcome(value >= p["share"], value)
+    if value.__class__ is Missing:
+        return (None, None, value.fields)
+    if value is NA:
+        return (True, None)
+    return (value >= p["share"], value)
 
 
 def _compliance_fix(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> dict[str, Any] | None:
@@ -797,29 +807,40 @@ def _compliance_fix(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> d
     return changes
 
 
+@functools.lru_cache(maxsize=64)
+def _compliance_plan(keys: tuple[str, ...]) -> tuple[tuple[str, Callable[..., ItemResult]], ...]:
+    return tuple((key, COMPLIANCE[key].fn) for key in keys)
+
+
 @check("compliance_clean", _compliance_fix, ["items"])
-def c_compliance(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
+def c_compliance(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> Outcome:
     """Zero failed items in the compliance checklist (criteria §7.5)."""
-    failed, missing = [], []
-    for key in p["items"]:
-        ok, gone = ctx.compliance(key)
+    failed: list[str] = []
+    missing: list[str] = []
+    done = ctx._compliance
+    f = inp.facts
+    for key, fn in _compliance_plan(tuple(p["items"])):
+        result = done.get(key)
+        if result is None:
+            result = done[key] = fn(inp, f)
+        ok, gone = result
         if ok is False:
             failed.append(key)
         elif gone:
             missing.extend(gone.fields)
     if failed:
-        return CheckOutcome(False, failed)
+        return (False, failed)
     if missing:
-        return CheckOutcome(None, [], tuple(dict.fromkeys(missing)))
-    return CheckOutcome(True, [])
+        return (None, [], tuple(dict.fromkeys(missing)))
+    return (True, [])
 
 
 @check(
     "holds_title", lambda inp, p, ctx: {"title_rank": max(inp.title_rank, int(p["min_rank"]))}, ["min_rank"]
 )
-def c_title(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> CheckOutcome:
+def c_title(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> Outcome:
     """Holds a current demonstration title of at least the given rank (1 county, 2 city, 3 provincial…)."""
-    return CheckOutcome(inp.title_rank >= p["min_rank"], inp.title_rank)
+    return (inp.title_rank >= p["min_rank"], inp.title_rank)
 
 
 # --------------------------------------------------------------------------------------------------------
