@@ -847,8 +847,9 @@ def c_title(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> Outcome:
 # the compiled rubric
 
 # An indicator's outcome, as the engine computes and stores it (see EXPLANATION_FORMAT below):
-# (value found, points, index of the tier reached or -1, flags, missing facts)
-Entry = tuple[Any, float, int, int, tuple[str, ...]]
+# (value found, points, index of the tier reached or -1[, flags[, missing facts]]); the trailing parts are
+# left out when they are 0 and empty.
+Entry = tuple[Any, ...]
 RELAXED = 1  # flag: scored on the relaxed tiers (service cooperatives)
 ALTERNATIVE = 2  # flag: scored by the rubric's "otherwise" rule (the measure does not apply)
 
@@ -952,33 +953,63 @@ def _make_step(
     otherwise: tuple[Measure, tuple[tuple[float, float], ...], Mapping[str, Any]] | None,
     na_points: float,
 ) -> StepFn:
-    """One indicator as a closure: read the measure, then the tier reached; missing data is never zero."""
+    """One indicator as a closure: read the measure, then the tier reached; missing data is never zero.
+
+    Tiers rise (validated), so the walk ends at the first tier not reached."""
     fn = measure.fn
     lower = measure.better == "lower"
-    find = _tier_finder(tiers, lower)
-    find_relaxed = _tier_finder(relaxed_tiers, lower) if relaxed_tiers is not None else None
+    alt_fn: MeasureFn | None = None
     if otherwise is not None:
         alt_fn, alt_params = otherwise[0].fn, otherwise[2]
         alt_find = _tier_finder(otherwise[1], otherwise[0].better == "lower")
-    na_entry: Entry = (None, na_points, -1, ALTERNATIVE, ())
+    na_entry: Entry = (None, na_points, -1, ALTERNATIVE)
 
-    def step(inp: CoopInput, f: Mapping[str, Any] | None, relaxed: bool) -> Entry:
-        value = fn(inp, f, params)
-        if value.__class__ is Missing:
-            return (None, 0.0, -1, 0, value.fields)
-        if value is NA:
-            if otherwise is None:
-                return na_entry
-            alt = alt_fn(inp, f, alt_params)
-            if alt.__class__ is Missing:
-                return (None, 0.0, -1, ALTERNATIVE, alt.fields)
-            points, tier = alt_find(alt)
-            return (alt, points, tier, ALTERNATIVE, ())
-        if relaxed and find_relaxed is not None:
-            points, tier = find_relaxed(value)
-            return (value, points, tier, RELAXED, ())
-        points, tier = find(value)
-        return (value, points, tier, 0, ())
+    def not_applicable(inp: CoopInput, f: Mapping[str, Any] | None) -> Entry:
+        if alt_fn is None:
+            return na_entry
+        alt = alt_fn(inp, f, alt_params)
+        if alt.__class__ is Missing:
+            return (None, 0.0, -1, ALTERNATIVE, alt.fields)
+        points, tier = alt_find(alt)
+        return (alt, points, tier, ALTERNATIVE)
+
+    if lower:
+
+        def step(inp: CoopInput, f: Mapping[str, Any] | None, relaxed: bool) -> Entry:
+            value = fn(inp, f, params)
+            if value.__class__ is Missing:
+                return (None, 0.0, -1, 0, value.fields)
+            if value is NA:
+                return not_applicable(inp, f)
+            points, tier = 0.0, -1
+            for threshold, pts in relaxed_tiers if relaxed and relaxed_tiers is not None else tiers:
+                if value <= threshold:
+                    points = pts
+                    tier += 1
+                else:
+                    break
+            if relaxed and relaxed_tiers is not None:
+                return (value, points, tier, RELAXED)
+            return (value, points, tier)
+
+    else:
+
+        def step(inp: CoopInput, f: Mapping[str, Any] | None, relaxed: bool) -> Entry:
+            value = fn(inp, f, params)
+            if value.__class__ is Missing:
+                return (None, 0.0, -1, 0, value.fields)
+            if value is NA:
+                return not_applicable(inp, f)
+            points, tier = 0.0, -1
+            for threshold, pts in relaxed_tiers if relaxed and relaxed_tiers is not None else tiers:
+                if value >= threshold:
+                    points = pts
+                    tier += 1
+                else:
+                    break
+            if relaxed and relaxed_tiers is not None:
+                return (value, points, tier, RELAXED)
+            return (value, points, tier)
 
     return step
 
@@ -1079,7 +1110,9 @@ class IndicatorResult:
 
     @classmethod
     def of(cls, ind: CIndicator, entry: Entry) -> IndicatorResult:
-        value, points, tier, flags, missing = entry
+        value, points, tier = entry[:3]
+        flags = entry[3] if len(entry) > 3 else 0
+        missing = entry[4] if len(entry) > 4 else ()
         return cls(
             ind.key,
             value,
@@ -1182,7 +1215,7 @@ class Evaluation(NamedTuple):
     stars_low: int  # the stars with every missing fact at its worst
     stars_high: int  # … and at its best
     indicators: list[Entry]  # in the rubric's indicator order
-    gates: list[tuple[bool | None, list[CheckOutcome]]]  # (passed, each check's outcome), gates by star
+    gates: list[tuple[bool | None, list[Outcome]]]  # (passed, each check's outcome), gates by star
     missing: tuple[str, ...]
     dimensions: list[float]  # points of each dimension, in the rubric's order
     capped_by: list[str]  # why not one star more: "floor" and/or gate keys
@@ -1215,7 +1248,7 @@ def run(inp: CoopInput, rubric: CompiledRubric) -> Evaluation:
     for step, max_points in rubric._steps:
         entry = step(inp, f, relaxed)
         append(entry)
-        if entry[4]:
+        if len(entry) > 4:
             missing_points += max_points
             for name in entry[4]:
                 missing[name] = None
@@ -1228,7 +1261,7 @@ def run(inp: CoopInput, rubric: CompiledRubric) -> Evaluation:
     low_ok = [True] * top
     high_ok = [True] * top
     failed_low: list[tuple[int, int]] = []  # (star, gate position)
-    gates: list[tuple[bool | None, list[CheckOutcome]]] = []
+    gates: list[tuple[bool | None, list[Outcome]]] = []
     for position, (star, checks) in enumerate(rubric._gates):
         outcomes = []
         passed: bool | None = True
@@ -1240,7 +1273,7 @@ def run(inp: CoopInput, rubric: CompiledRubric) -> Evaluation:
                 passed = False
             elif ok is None and passed is True:
                 passed = None
-            if out[2]:
+            if len(out) > 2:
                 for name in out[2]:
                     missing[name] = None
         gates.append((passed, outcomes))
@@ -1269,7 +1302,7 @@ def run(inp: CoopInput, rubric: CompiledRubric) -> Evaluation:
         total = 0
         for i in members:
             entry = entries[i]
-            if not entry[4]:
+            if len(entry) < 5:
                 total += entry[1]
         dims.append(round(total, 4))
     return Evaluation(
@@ -1308,7 +1341,12 @@ class RatingResult:
                 IndicatorResult.of(ind, e) for ind, e in zip(rubric.indicators, ev.indicators, strict=True)
             ],
             gates=[
-                GateResult(gate.key, gate.star, passed, list(zip(names[i], outcomes, strict=True)))
+                GateResult(
+                    gate.key,
+                    gate.star,
+                    passed,
+                    [(name, CheckOutcome(*out)) for name, out in zip(names[i], outcomes, strict=True)],
+                )
                 for i, (gate, (passed, outcomes)) in enumerate(zip(rubric.gates, ev.gates, strict=True))
             ],
             missing=ev.missing,

@@ -22,7 +22,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 
-from hezuo.core.scoping import EXPORT
+from hezuo.core.scoping import EXPORT, mask_phone
 from hezuo.core.views import filtered_queryset
 from hezuo.registry.models import Cooperative
 
@@ -142,10 +142,18 @@ def cell(column: Column, obj: Any, *, for_csv: bool = False) -> Any:
     return value
 
 
-def rows_for(kind: Kind, records: Iterable[Any], *, for_csv: bool = False) -> Iterator[list[Any]]:
+def rows_for(
+    kind: Kind, records: Iterable[Any], *, for_csv: bool = False, masked: bool = False
+) -> Iterator[list[Any]]:
+    """The export rows; with `masked`, personal data (the model's `masked_fields`) is masked, as for a user
+    who sees it masked everywhere else (such an export is for reading, not for re-import)."""
     columns = kind.export_columns
+    hidden = set(getattr(kind.model, "masked_fields", ())) if masked else set()
     for obj in records:
-        yield [cell(c, obj, for_csv=for_csv) for c in columns]
+        row = [cell(c, obj, for_csv=for_csv) for c in columns]
+        if hidden:
+            row = [mask_phone(v) if c.key in hidden else v for c, v in zip(columns, row, strict=True)]
+        yield row
 
 
 # files ---------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from hezuo.core.models import ChangeRecord
-from hezuo.core.scoping import ADD, EXPORT, VIEW, can, get_scoped_or_404
+from hezuo.core.scoping import ADD, EXPORT, VIEW, can, get_scoped_or_404, sees_personal_data
 
 from . import conf, jobs
 from .exporting import CSV_TYPE, XLSX_TYPE, csv_lines, export_queryset, rows_for, write_xlsx
@@ -230,13 +230,15 @@ def export(request: HttpRequest, kind: str) -> HttpResponseBase:
         messages.error(request, _("The export is limited to %(n)d rows; narrow the filters.") % {"n": limit})
         return redirect("registry:cooperative_list")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    masked = not sees_personal_data(request.user)
     if request.GET.get("format") == "csv":
         response = StreamingHttpResponse(
-            csv_lines(spec, rows_for(spec, qs.iterator(chunk_size=2000), for_csv=True)), content_type=CSV_TYPE
+            csv_lines(spec, rows_for(spec, qs.iterator(chunk_size=2000), for_csv=True, masked=masked)),
+            content_type=CSV_TYPE,
         )
         response["Content-Disposition"] = _disposition(f"{spec.sheet_title}-{stamp}.csv")
         return response
-    handle = write_xlsx(spec, rows_for(spec, qs.iterator(chunk_size=2000)))
+    handle = write_xlsx(spec, rows_for(spec, qs.iterator(chunk_size=2000), masked=masked))
     return FileResponse(
         handle, as_attachment=True, filename=f"{spec.sheet_title}-{stamp}.xlsx", content_type=XLSX_TYPE
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from hezuo.core.scoping import sees_personal_data
 from hezuo.transfer.exporting import csv_lines, export_queryset, rows_for, write_xlsx
 from hezuo.transfer.specs import KINDS
 
@@ -63,12 +64,13 @@ class Command(BaseCommand):
         qs = export_queryset(kind, user, params)
         output: Path = options["output"]
         records = qs.iterator(chunk_size=2000)
+        masked = not sees_personal_data(user)
         if output.suffix.lower() == ".csv":
             with output.open("wb") as handle:
-                for chunk in csv_lines(kind, rows_for(kind, records, for_csv=True)):
+                for chunk in csv_lines(kind, rows_for(kind, records, for_csv=True, masked=masked)):
                     handle.write(chunk)
         elif output.suffix.lower() in (".xlsx", ".xlsm"):
-            spooled = write_xlsx(kind, rows_for(kind, records))
+            spooled = write_xlsx(kind, rows_for(kind, records, masked=masked))
             output.write_bytes(spooled.read())
         else:
             raise CommandError("the output file must end in .xlsx or .csv")
