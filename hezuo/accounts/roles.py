@@ -28,7 +28,7 @@ class Role(models.TextChoices):
 
 PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
     Role.CITY: {"*": ALL},
-    Role.VIEWER: {"accounts.*": NONE, "core.*": NONE, "transfer.*": NONE, "*": READ},
+    Role.VIEWER: {"accounts.*": NONE, "core.*": NONE, "transfer.*": NONE, "targets.*": READ, "*": READ},
     Role.DISTRICT: {
         "accounts.counselorassignment": ALL,
         "accounts.*": NONE,
@@ -43,6 +43,10 @@ PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
         "rating.*": READ,
         "transfer.importjob": frozenset({VIEW, ADD}),  # import files, see the district's imports
         "transfer.*": NONE,
+        "targets.*": READ,  # plans and progress: view and export within the district
+        "fieldwork.ruleset": VIEW_ONLY,
+        "fieldwork.detectionrun": VIEW_ONLY,
+        "fieldwork.*": frozenset({VIEW, ADD, CHANGE, EXPORT}),  # flags, cleanup cases (verify, clear)
         "*": READ,
     },
     Role.COUNSELOR: {
@@ -54,6 +58,10 @@ PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
         "rating.ratingrun": NONE,
         "rating.*": VIEW_ONLY,
         "transfer.*": NONE,
+        "targets.*": NONE,
+        "fieldwork.visit": frozenset({VIEW, ADD}),  # visits to their assigned cooperatives
+        "fieldwork.detectionrun": NONE,
+        "fieldwork.*": VIEW_ONLY,
         "*": VIEW_ONLY,
     },
     Role.COOPERATIVE: {
@@ -67,6 +75,8 @@ PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
         "rating.*": VIEW_ONLY,
         "transfer.importjob": frozenset({VIEW, ADD}),  # import their own yearly facts
         "transfer.*": NONE,
+        "targets.*": NONE,
+        "fieldwork.*": NONE,
         "*": VIEW_ONLY,
     },
 }

@@ -1,0 +1,360 @@
+"""Fieldwork: detection rule sets (policy data), detection runs, flags and cleanup cases.
+
+A flag is never a verdict: it says which rule a cooperative's data met, with the evidence, and opens a
+review. A cleanup case carries the review through the district's verification and the city's approval
+to the actions in the registry (sponsorships ended, federation memberships ended, referral for
+deregistration, operating status), or clears the cooperative ("not a shell").
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from hezuo.core.models import RecordModel
+from hezuo.geo.models import Division
+from hezuo.registry.models import Cooperative
+
+
+class RuleSet(RecordModel):
+    """One version of the detection rules (SH1–SH7, DO1–DO4) with their parameters, as validated JSON."""
+
+    version = models.CharField(_("version"), max_length=50, unique=True)
+    name = models.CharField(_("name"), max_length=200)
+    source_note = models.TextField(_("source note"), blank=True)
+    rules = models.JSONField(_("rules"), default=dict)
+    is_active = models.BooleanField(_("active"), default=False)
+
+    scope_public = True  # policy data: every role allowed to view rule sets sees all of them
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("detection rule set")
+        verbose_name_plural = _("detection rule sets")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.version})"
+
+    def clean(self) -> None:
+        from .detection import RuleSetError, parse_rules
+
+        try:
+            parse_rules(self.rules)
+        except RuleSetError as exc:
+            raise ValidationError({"rules": exc.messages}) from exc
+
+
+class DetectionRun(RecordModel):
+    """One run of the detection over the cooperatives (of one district, or all) for a fiscal year."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    ruleset = models.ForeignKey(RuleSet, verbose_name=_("rule set"), on_delete=models.PROTECT)
+    year = models.PositiveSmallIntegerField(_("fiscal year"))
+    as_of = models.DateField(_("as of"))
+    district = models.ForeignKey(
+        Division,
+        verbose_name=_("district"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Empty for the whole city."),
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    checked = models.PositiveIntegerField(_("cooperatives checked"), default=0)
+    flags_created = models.PositiveIntegerField(_("flags raised"), default=0)
+    flags_existing = models.PositiveIntegerField(_("flags already raised"), default=0)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    scope_district = "district"
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("detection run")
+        verbose_name_plural = _("detection runs")
+
+    def __str__(self) -> str:
+        return f"{self.year} · {self.ruleset.version} · {self.get_status_display()}"
+
+
+class Flag(RecordModel):
+    """A detection rule met by a cooperative's data for a fiscal year, with its evidence. Not a verdict."""
+
+    class Kind(models.TextChoices):
+        SHELL = "shell", _("Suspected shell")
+        DORMANT = "dormant", _("Suspected dormant")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        UNDER_REVIEW = "under_review", _("Under review")
+        CLEARED = "cleared", _("Cleared")
+        CONFIRMED = "confirmed", _("Confirmed")
+
+    cooperative = models.ForeignKey(
+        Cooperative, verbose_name=_("cooperative"), on_delete=models.PROTECT, related_name="flags"
+    )
+    rule = models.CharField(_("rule"), max_length=10, db_index=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    year = models.PositiveSmallIntegerField(_("fiscal year"))
+    evidence = models.JSONField(_("evidence"), default=dict)
+    explanation = models.CharField(_("explanation"), max_length=500, blank=True)
+    ruleset = models.ForeignKey(RuleSet, verbose_name=_("rule set"), on_delete=models.PROTECT)
+    run = models.ForeignKey(
+        DetectionRun, verbose_name=_("run"), null=True, blank=True, on_delete=models.PROTECT
+    )
+    status = models.CharField(
+        _("status"), max_length=15, choices=Status.choices, default=Status.OPEN, db_index=True
+    )
+    case = models.ForeignKey(
+        "CleanupCase",
+        verbose_name=_("cleanup case"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="flags",
+    )
+
+    scope_district = "cooperative__district"
+    scope_cooperative = "cooperative"
+    history_parent = "cooperative"
+
+    class Meta:
+        ordering = ["-year", "cooperative", "rule"]
+        verbose_name = _("flag")
+        verbose_name_plural = _("flags")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cooperative", "rule", "year", "ruleset"],
+                condition=Q(retired_at__isnull=True),
+                name="unique_flag_rule_year",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "cooperative"], name="flag_status_coop_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.year} · {self.cooperative}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("fieldwork:flag_detail", args=[self.pk])
+
+
+class Authority(models.TextChoices):
+    MARKET_REGULATOR = "market_regulator", _("Market regulator (市场监管)")
+    AGRICULTURE_BUREAU = "agriculture_bureau", _("Agriculture and rural affairs bureau (农业农村)")
+
+
+class CleanupCase(RecordModel):
+    """The review of a flagged cooperative: flagged → verified → approved → actions done → closed.
+
+    Or cleared ("not a shell") with the reason."""
+
+    class Status(models.TextChoices):
+        FLAGGED = "flagged", _("Flagged")
+        VERIFIED = "verified", _("Verified by the district")
+        APPROVED = "approved", _("Approved by the city")
+        ACTIONS_DONE = "actions_done", _("Actions carried out")
+        CLOSED = "closed", _("Closed")
+        CLEARED = "cleared", _("Cleared (not a shell)")
+
+    class Finding(models.TextChoices):
+        SHELL = "shell", _("Shell")
+        DORMANT = "dormant", _("Dormant")
+
+    cooperative = models.ForeignKey(
+        Cooperative, verbose_name=_("cooperative"), on_delete=models.PROTECT, related_name="cleanup_cases"
+    )
+    status = models.CharField(
+        _("status"), max_length=15, choices=Status.choices, default=Status.FLAGGED, db_index=True
+    )
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("opened by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    # the district's verification
+    finding = models.CharField(_("finding"), max_length=10, choices=Finding.choices, blank=True)
+    verification_note = models.TextField(_("verification note"), blank=True, max_length=4000)
+    visit_date = models.DateField(_("visit date"), null=True, blank=True)
+    visit = models.ForeignKey(
+        "Visit", verbose_name=_("visit"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("verified by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    verified_at = models.DateTimeField(_("verified"), null=True, blank=True)
+    # the city's approval
+    approval_note = models.TextField(_("approval note"), blank=True, max_length=4000)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("approved by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    approved_at = models.DateTimeField(_("approved"), null=True, blank=True)
+    # the actions in the registry
+    action_date = models.DateField(_("action date"), null=True, blank=True)
+    action_reason = models.CharField(_("reason for ending the links"), max_length=200, blank=True)
+    referral_date = models.DateField(_("referral date"), null=True, blank=True)
+    referral_authority = models.CharField(
+        _("referred to"), max_length=30, choices=Authority.choices, blank=True
+    )
+    referral_document = models.CharField(_("referral document number"), max_length=100, blank=True)
+    actions_summary = models.JSONField(_("actions carried out"), default=dict, blank=True)
+    actions_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("actions by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    actions_at = models.DateTimeField(_("actions carried out at"), null=True, blank=True)
+    # the end
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("closed by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    clear_reason = models.TextField(_("reason for clearing"), blank=True, max_length=4000)
+
+    scope_district = "cooperative__district"
+    scope_cooperative = "cooperative"
+    history_parent = "cooperative"
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("cleanup case")
+        verbose_name_plural = _("cleanup cases")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["cooperative"],
+                condition=Q(retired_at__isnull=True)
+                & Q(status__in=["flagged", "verified", "approved", "actions_done"]),
+                name="one_open_cleanup_case",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{_('Cleanup case')} #{self.pk} · {self.cooperative}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("fieldwork:case_detail", args=[self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_CASE_STATUSES
+
+    def summary(self) -> dict[str, Any]:
+        return dict(self.actions_summary or {})
+
+
+OPEN_CASE_STATUSES = (
+    CleanupCase.Status.FLAGGED,
+    CleanupCase.Status.VERIFIED,
+    CleanupCase.Status.APPROVED,
+    CleanupCase.Status.ACTIONS_DONE,
+)
+
+
+class Visit(RecordModel):
+    """A counselor's (or district staff's) visit to a cooperative, recorded on a phone in the field."""
+
+    class Classification(models.TextChoices):
+        NORMAL = "normal", _("Normal")
+        NEEDS_RECTIFICATION = "needs_rectification", _("Needs rectification")
+        SUSPECTED_DORMANT = "suspected_dormant", _("Suspected dormant")
+        SUSPECTED_SHELL = "suspected_shell", _("Suspected shell")
+
+    CHECKLIST = (
+        "operating",
+        "farmers_taking_part",
+        "books_kept",
+        "assembly_held",
+        "office_and_sign",
+    )
+
+    cooperative = models.ForeignKey(
+        Cooperative, verbose_name=_("cooperative"), on_delete=models.PROTECT, related_name="visits"
+    )
+    visitor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("visited by"), on_delete=models.PROTECT, related_name="+"
+    )
+    date = models.DateField(_("visit date"))
+    people_met = models.CharField(_("people met"), max_length=300, blank=True)
+    operating = models.BooleanField(_("operating?"), null=True, blank=True)
+    farmers_taking_part = models.BooleanField(_("farmers taking part?"), null=True, blank=True)
+    books_kept = models.BooleanField(_("books and member accounts kept?"), null=True, blank=True)
+    assembly_held = models.BooleanField(_("general assembly held?"), null=True, blank=True)
+    office_and_sign = models.BooleanField(_("office and sign present?"), null=True, blank=True)
+    feedback_departments = models.TextField(_("feedback from departments"), blank=True, max_length=2000)
+    feedback_neighbours = models.TextField(
+        _("feedback from neighbouring farmers"), blank=True, max_length=2000
+    )
+    classification = models.CharField(
+        _("counselor's classification"), max_length=25, choices=Classification.choices, blank=True
+    )
+    note = models.TextField(_("note"), blank=True, max_length=2000)
+    photo = models.FileField(_("photo"), upload_to="visits/%Y/%m/", blank=True, max_length=200)
+
+    scope_district = "cooperative__district"
+    scope_cooperative = "cooperative"
+    history_parent = "cooperative"
+    # core.services.snapshot cannot store a file field as JSON: the photo stays out of the history
+    history_exclude = ("created_at", "updated_at", "photo")
+
+    class Meta:
+        ordering = ["-date", "-id"]
+        verbose_name = _("visit")
+        verbose_name_plural = _("visits")
+        indexes = [models.Index(fields=["cooperative", "date"], name="visit_coop_date_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.cooperative} · {self.date:%Y-%m-%d}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("fieldwork:visit_detail", args=[self.pk])
+
+    def clean(self) -> None:
+        from django.utils import timezone
+
+        errors: dict[str, list[Any]] = {}
+        if self.date:
+            if self.date > timezone.localdate():
+                errors.setdefault("date", []).append(_("The visit date is in the future."))
+            elif self.cooperative_id and self.date < self.cooperative.registration_date:
+                errors.setdefault("date", []).append(
+                    _("The visit date is before the cooperative was registered (%(d)s).")
+                    % {"d": self.cooperative.registration_date.isoformat()}
+                )
+        if self.classification:
+            for name in self.CHECKLIST:
+                if getattr(self, name) is None:
+                    errors.setdefault(name, []).append(_("Answer this to classify the cooperative."))
+        if errors:
+            raise ValidationError(errors)

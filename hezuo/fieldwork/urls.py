@@ -1,3 +1,21 @@
+from django.urls import path
+
+from . import views
+
 app_name = "fieldwork"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("flags/", views.flag_list, name="flag_list"),
+    path("flags/<int:pk>/", views.flag_detail, name="flag_detail"),
+    path("cases/", views.case_list, name="case_list"),
+    path("cases/<int:pk>/", views.case_detail, name="case_detail"),
+    path("cases/<int:pk>/<str:transition>/", views.case_transition, name="case_transition"),
+    path("cooperatives/<int:pk>/open-case/", views.case_open, name="case_open"),
+    path("cooperatives/<int:pk>/visits/add/", views.visit_add, name="visit_add"),
+    path("visits/<int:pk>/", views.visit_detail, name="visit_detail"),
+    path("visits/<int:pk>/photo/", views.visit_photo, name="visit_photo"),
+    path("my/", views.my_cooperatives, name="my_cooperatives"),
+    path("runs/", views.run_list, name="run_list"),
+    path("runs/start/", views.run_start, name="run_start"),
+    path("rulesets/<int:pk>/", views.ruleset_detail, name="ruleset_detail"),
+]

@@ -1,25 +1,39 @@
-"""From the ORM to the engine's plain inputs: a cooperative's facts and status for a year, in batches.
+"""Between the ORM and the engine: a cooperative's facts and status for a year as the engine's plain inputs,
+read in batches; and the bulk writes of the annual rating.
 
-Reads stream by keyset (cooperative id) in batches, three queries per batch whatever its size: the
-year's facts joined with the cooperative, the year before's activity, the titles held in the year.
+Reading streams by keyset (cooperative id) in batches, three queries per batch whatever its size: the
+year's facts joined with the cooperative, the year before's facts, the titles held in the year. The
+queries are built by the ORM and run on a plain cursor: rows come back as tuples of database values, with
+no model instance or field converter per value (engine.RowRater makes the inputs from them).
+
+Writing: BulkInsert inserts many rows of one model by the backend's fastest means (SQLite: one prepared
+INSERT executed for every row; PostgreSQL: COPY), ids given by the writer, defaults for the fields left
+out. It is used where the rating writes tens of thousands of rows; everything else goes through the ORM.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q
+from django.db import connections, models
+from django.db.models import F, Q
+from django.db.models.functions import Cast
 
 from hezuo.registry.choices import TITLE_RANK
 from hezuo.registry.models import Cooperative, DemonstrationTitle, YearlyFact
 
-from .engine import CoopInput
+from .engine import ROW_STATUS, CoopInput
 
 SKIP = {"id", "cooperative", "year", "created_at", "updated_at", "retired_at"}
 FACT_FIELDS: tuple[str, ...] = tuple(f.name for f in YearlyFact._meta.concrete_fields if f.name not in SKIP)
+DECIMAL_FACTS: tuple[str, ...] = tuple(
+    name for name in FACT_FIELDS if isinstance(YearlyFact._meta.get_field(name), models.DecimalField)
+)
+DATE_FACTS: tuple[str, ...] = tuple(
+    name for name in FACT_FIELDS if YearlyFact._meta.get_field(name).get_internal_type() == "DateField"
+)
 COOP_FIELDS: tuple[str, ...] = (
     "name",
     "credit_code",
@@ -40,15 +54,6 @@ COOP_FIELDS: tuple[str, ...] = (
     "district_id",
 )
 PREVIOUS_FIELDS = ("revenue", "member_transactions", "assembly_held", "financial_statements")
-
-
-@dataclass(frozen=True, slots=True)
-class CoopRef:
-    """What a rating row needs of its cooperative besides the inputs (no ORM instance per row)."""
-
-    pk: int
-    name: str
-    district_id: int
 
 
 def _plain(values: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
@@ -109,38 +114,6 @@ def _previous(ids: list[int], year: int) -> dict[int, dict[str, Any]]:
     return {row["cooperative_id"]: _plain(row, PREVIOUS_FIELDS) for row in rows}
 
 
-def iter_batches(
-    year: int, *, where: Q | None = None, batch_size: int = 2000
-) -> Iterator[list[tuple[CoopInput, CoopRef]]]:
-    """Every active cooperative with facts for the year (optionally filtered by `where` on YearlyFact)."""
-    coop_values = [f"cooperative__{name}" for name in COOP_FIELDS]
-    base = YearlyFact.objects.filter(year=year, retired_at__isnull=True, cooperative__retired_at__isnull=True)
-    if where is not None:
-        base = base.filter(where)
-    last = 0
-    while True:
-        rows = list(
-            base.filter(cooperative_id__gt=last)
-            .order_by("cooperative_id")
-            .values("cooperative_id", *FACT_FIELDS, *coop_values)[:batch_size]
-        )
-        if not rows:
-            return
-        ids = [row["cooperative_id"] for row in rows]
-        previous = _previous(ids, year)
-        titles = _titles(ids, year)
-        batch = []
-        for row in rows:
-            coop = {name: row[f"cooperative__{name}"] for name in COOP_FIELDS}
-            coop["id"] = row["cooperative_id"]
-            inp = coop_input(
-                coop, year, _plain(row, FACT_FIELDS), previous.get(coop["id"]), titles.get(coop["id"], 0)
-            )
-            batch.append((inp, CoopRef(coop["id"], coop["name"], coop["district_id"])))
-        yield batch
-        last = ids[-1]
-
-
 def input_for(cooperative: Cooperative, year: int) -> CoopInput:
     """One cooperative's inputs for a year (its facts may be absent: then every fact is missing)."""
     coop = {name: getattr(cooperative, name) for name in COOP_FIELDS}
@@ -157,3 +130,154 @@ def input_for(cooperative: Cooperative, year: int) -> CoopInput:
         _previous([cooperative.pk], year).get(cooperative.pk),
         _titles([cooperative.pk], year).get(cooperative.pk, 0),
     )
+
+
+# ---------------------------------------------------------------------------------------------------
+# reading many
+
+
+def fetch(qs: models.QuerySet[Any]) -> list[tuple[Any, ...]]:
+    """The rows of a values_list() query as the database driver returns them (no field converters)."""
+    sql, params = qs.query.sql_with_params()
+    with connections[qs.db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def facts_query(year: int, where: Q | None = None) -> models.QuerySet[YearlyFact]:
+    """The facts of `year` of the active cooperatives (optionally filtered by `where` on YearlyFact)."""
+    qs = YearlyFact.objects.filter(year=year, retired_at__isnull=True, cooperative__retired_at__isnull=True)
+    return qs.filter(where) if where is not None else qs
+
+
+ROW_COLUMNS: tuple[str, ...] = (
+    "cooperative_id",
+    "cooperative__name",
+    "cooperative__district_id",
+    *(f"cooperative__{name}" for name in ROW_STATUS),
+    *FACT_FIELDS,
+)
+ROW_DATES = {
+    "cooperative__registration_date",
+    "cooperative__suspended_since",
+    "cooperative__abnormal_listed_on",
+    *DATE_FACTS,
+}
+
+
+def _row_columns(vendor: str) -> list[Any]:
+    """ROW_COLUMNS to select. On SQLite the dates are read as their ISO text: the driver's date converter
+    costs more per value than the engine's date.fromisoformat."""
+    if vendor != "sqlite":
+        return list(ROW_COLUMNS)
+    return [Cast(F(name), models.CharField()) if name in ROW_DATES else name for name in ROW_COLUMNS]
+
+
+def read_batches(
+    year: int, *, where: Q | None = None, batch_size: int = 2000
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Every active cooperative with facts for the year, in batches of rows laid out as engine.RowRater reads
+    them: (cooperative id, name, district id, *engine.ROW_STATUS, *FACT_FIELDS, title rank, the year
+    before's PREVIOUS_FIELDS or None)."""
+    base = facts_query(year, where)
+    columns = _row_columns(connections[base.db].vendor)
+    last = 0
+    while True:
+        rows = fetch(
+            base.filter(cooperative_id__gt=last).order_by("cooperative_id").values_list(*columns)[:batch_size]
+        )
+        if not rows:
+            return
+        first, last = rows[0][0], rows[-1][0]
+        span = Q(cooperative_id__gte=first, cooperative_id__lte=last)
+        previous = {
+            row[0]: row[1:]
+            for row in fetch(
+                YearlyFact.objects.filter(span, year=year - 1, retired_at__isnull=True).values_list(
+                    "cooperative_id", *PREVIOUS_FIELDS
+                )
+            )
+        }
+        ranks: dict[int, int] = {}
+        for coop_id, level in fetch(
+            DemonstrationTitle.objects.filter(span).current(year).values_list("cooperative_id", "level")
+        ):
+            ranks[coop_id] = max(ranks.get(coop_id, 0), TITLE_RANK.get(level, 0))
+        batch = []
+        seen = 0
+        for row in rows:
+            if row[0] == seen:  # a filter across a multi-valued relation may repeat a row
+                continue
+            seen = row[0]
+            batch.append((*row, ranks.get(seen, 0), previous.get(seen)))
+        yield batch
+
+
+# ---------------------------------------------------------------------------------------------------
+# writing many
+
+
+class BulkInsert:
+    """INSERT many rows of one model, the fastest way the backend offers, inside the caller's transaction.
+
+    `fields` names the fields each row gives, in order (database-ready values: see prepare()); the other
+    fields take their defaults. With `ids`, each row starts with its primary key, taken from new_ids().
+    """
+
+    def __init__(
+        self, model: type[models.Model], fields: Sequence[str], *, ids: bool = False, using: str = "default"
+    ):
+        self.connection = connections[using]
+        meta = model._meta
+        given = [meta.get_field(name) for name in fields]
+        rest = [f for f in meta.concrete_fields if not f.primary_key and f not in given]
+        self.table = meta.db_table
+        self.pk_column = meta.pk.column  # type: ignore[union-attr]
+        self.constants = tuple(f.get_db_prep_save(f.get_default(), self.connection) for f in rest)  # type: ignore[attr-defined]
+        columns = ([self.pk_column] if ids else []) + [f.column for f in given] + [f.column for f in rest]  # type: ignore[attr-defined]
+        quote = self.connection.ops.quote_name
+        names = ", ".join(quote(c) for c in columns)
+        if self.connection.vendor == "postgresql":
+            self.sql = f"COPY {quote(self.table)} ({names}) FROM STDIN"
+        else:
+            marks = ", ".join(["%s"] * len(columns))
+            self.sql = f"INSERT INTO {quote(self.table)} ({names}) VALUES ({marks})"
+        self.fields = {f.name: f for f in given}
+
+    def prepare(self, name: str, value: Any) -> Any:
+        """A value made database-ready by its field (for values the same on every row: times, ids…)."""
+        return self.fields[name].get_db_prep_save(value, self.connection)  # type: ignore[attr-defined]
+
+    def new_ids(self, count: int) -> list[int]:
+        """`count` unused primary keys (the caller's transaction must hold the table's write lock on SQLite:
+        Django opens SQLite transactions IMMEDIATE)."""
+        if count == 0:
+            return []
+        quote = self.connection.ops.quote_name
+        with self.connection.cursor() as cursor:
+            if self.connection.vendor == "postgresql":
+                cursor.execute(
+                    "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                    [quote(self.table), self.pk_column, count],
+                )
+                return [row[0] for row in cursor.fetchall()]
+            cursor.execute(f"SELECT MAX({quote(self.pk_column)}) FROM {quote(self.table)}")
+            top = cursor.fetchone()[0] or 0
+            if self.connection.vendor == "sqlite":  # AUTOINCREMENT: never reuse the ids of deleted rows
+                cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [self.table])
+                row = cursor.fetchone()
+                top = max(top, row[0] if row else 0)
+        return list(range(top + 1, top + 1 + count))
+
+    def insert(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        constants = self.constants
+        with self.connection.cursor() as cursor:
+            if self.connection.vendor == "postgresql":
+                with cursor.copy(self.sql) as copy:
+                    write = copy.write_row
+                    for row in rows:
+                        write(row + constants)
+            else:
+                cursor.executemany(self.sql, [row + constants for row in rows])

@@ -1,6 +1,8 @@
 """Plain words for the engine's structured results: indicator reasons, gate checks, missing facts, advice.
 
-Results are stored as language-neutral JSON; the words are made when shown, in the reader's language.
+Results are stored as language-neutral JSON (engine.EXPLANATION_FORMAT: positions in the rubric version
+rather than names); expand() names every part again, and the words are made when shown, in the reader's
+language.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .engine import MEASURES
+from .engine import ALTERNATIVE, EXPLANATION_FORMAT, MEASURES, RELAXED, compile_rubric
 from .rubric import label_text
 
 # what a check demands, shown in the gate breakdown
@@ -133,6 +135,61 @@ def field_label(name: str) -> str:
     return name
 
 
+def expand(
+    explanation: Mapping[str, Any], definition: Mapping[str, Any], content_hash: str = ""
+) -> dict[str, Any]:
+    """A stored explanation with every part named, as engine.RatingResult.as_json() gives it (plus the
+    rubric): dimensions, indicators and gates as objects with their keys. `definition` is the rubric version
+    the explanation names (`content_hash` its hash, to reuse its compiled form). Format 1 is already named."""
+    if explanation.get("format") != EXPLANATION_FORMAT:
+        return dict(explanation)
+    rubric = compile_rubric(definition, content_hash)
+    indicators = []
+    for ind, entry in zip(rubric.indicators, explanation.get("indicators", ()), strict=False):
+        item: dict[str, Any] = {
+            "key": ind.key,
+            "value": entry[0],
+            "points": entry[1],
+            "max": ind.max_points,
+            "tier": entry[2],
+        }
+        flags = entry[3] if len(entry) > 3 else 0
+        if len(entry) > 4 and entry[4]:
+            item["missing"] = list(entry[4])
+        if flags & RELAXED:
+            item["relaxed"] = True
+        if flags & ALTERNATIVE:
+            item["alt"] = True
+        indicators.append(item)
+    gates = []
+    for gate, (passed, outcomes) in zip(rubric.gates, explanation.get("gates", ()), strict=False):
+        checks = []
+        for (chk, _params), out in zip(gate.checks, outcomes, strict=False):
+            check: dict[str, Any] = {"check": chk.name, "ok": out[0], "value": out[1]}
+            if len(out) > 2 and out[2]:
+                check["missing"] = list(out[2])
+            checks.append(check)
+        gates.append({"key": gate.key, "star": gate.star, "passed": passed, "checks": checks})
+    return {
+        "score": explanation.get("score"),
+        "score_max": explanation.get("score_max"),
+        "stars": explanation.get("stars"),
+        "stars_low": explanation.get("stars_low"),
+        "stars_high": explanation.get("stars_high"),
+        "dimensions": [
+            {"key": key, "points": points, "max": top}
+            for (key, _keys), points, top in zip(
+                rubric.dimensions, explanation.get("dimensions", ()), rubric.dimension_max, strict=False
+            )
+        ],
+        "indicators": indicators,
+        "gates": gates,
+        "missing": list(explanation.get("missing", ())),
+        "capped_by": list(explanation.get("capped_by", ())),
+        "rubric": explanation.get("rubric"),
+    }
+
+
 def indicator_index(definition: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     out = {}
     for dim in definition.get("dimensions", []):
@@ -158,6 +215,7 @@ def tier_text(kind: str, lower: bool, tiers: Any) -> str:
 
 def indicator_rows(explanation: Mapping[str, Any], definition: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Each indicator's points with its reason (value found, tier reached, or what is missing)."""
+    explanation = expand(explanation, definition)
     index = indicator_index(definition)
     rows = []
     for item in explanation.get("indicators", []):
@@ -237,6 +295,7 @@ def check_text(
 
 
 def gate_rows(explanation: Mapping[str, Any], definition: Mapping[str, Any]) -> list[dict[str, Any]]:
+    explanation = expand(explanation, definition)
     gates = {g["key"]: g for g in definition.get("gates", [])}
     rows = []
     for gate in explanation.get("gates", []):

@@ -18,6 +18,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import gc
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -889,10 +891,9 @@ class CompiledRubric:
     max_score: float
     _by_key: Mapping[str, CIndicator] = field(default_factory=dict)
     # the evaluation plan, made once per rubric version: flat tuples the hot loop walks
-    _steps: tuple[tuple[StepFn, float], ...] = ()  # (indicator step, max points), in indicator order
+    _steps: tuple[tuple[StepFn, float, int], ...] = ()  # (step, max points, dimension), indicators in order
     _keys: tuple[str, ...] = ()  # indicator keys, in order
-    _dims: tuple[tuple[int, ...], ...] = ()  # indicator positions of each dimension
-    _dim_max: tuple[float, ...] = ()
+    dimension_max: tuple[float, ...] = ()
     _gates: tuple[tuple[int, tuple[tuple[CheckFn, Mapping[str, Any]], ...]], ...] = ()  # (star, checks)
 
     @property
@@ -1073,6 +1074,7 @@ def compile_rubric(definition: Mapping[str, Any], content_hash: str = "") -> Com
         )
     )
     position = {ind.key: i for i, ind in enumerate(indicators)}
+    dim_of = {key: i for i, (key, _keys) in enumerate(dimensions)}
     compiled = CompiledRubric(
         content_hash=content_hash,
         indicators=tuple(indicators),
@@ -1082,10 +1084,11 @@ def compile_rubric(definition: Mapping[str, Any], content_hash: str = "") -> Com
         relaxed_industries=frozenset(definition.get("relaxed_industries", ())),
         max_score=sum(i.max_points for i in indicators),
         _by_key={i.key: i for i in indicators},
-        _steps=tuple((i.step, i.max_points) for i in indicators),
+        _steps=tuple((i.step, i.max_points, dim_of[i.dimension]) for i in indicators),
         _keys=tuple(i.key for i in indicators),
-        _dims=tuple(tuple(position[k] for k in keys) for _dim, keys in dimensions),
-        _dim_max=tuple(sum(indicators[position[k]].max_points for k in keys) for _dim, keys in dimensions),
+        dimension_max=tuple(
+            sum(indicators[position[k]].max_points for k in keys) for _dim, keys in dimensions
+        ),
         _gates=tuple((g.star, tuple((chk.fn, params) for chk, params in g.checks)) for g in gates),
     )
     if content_hash:
@@ -1245,7 +1248,8 @@ def run(inp: CoopInput, rubric: CompiledRubric) -> Evaluation:
     score = 0.0
     missing_points = 0.0
     missing: dict[str, None] = {}
-    for step, max_points in rubric._steps:
+    dims: list[float] = [0] * len(rubric.dimensions)  # summed like sum(): from 0, in indicator order
+    for step, max_points, dim in rubric._steps:
         entry = step(inp, f, relaxed)
         append(entry)
         if len(entry) > 4:
@@ -1254,6 +1258,7 @@ def run(inp: CoopInput, rubric: CompiledRubric) -> Evaluation:
                 missing[name] = None
         else:
             score += entry[1]
+            dims[dim] += entry[1]
     ctx = EvalContext(inp, rubric)
     ctx.indicators = dict(zip(rubric._keys, entries, strict=True))
     # cumulative: a gate attached to star s is required for s stars and more
@@ -1297,16 +1302,16 @@ def run(inp: CoopInput, rubric: CompiledRubric) -> Evaluation:
         if failed_low:
             keys = rubric.gates
             capped_by.extend(keys[position].key for star, position in failed_low if star <= nxt)
-    dims = []
-    for members in rubric._dims:
-        total = 0
-        for i in members:
-            entry = entries[i]
-            if len(entry) < 5:
-                total += entry[1]
-        dims.append(round(total, 4))
     return Evaluation(
-        score, score_max, stars_low, stars_high, entries, gates, tuple(missing), dims, capped_by
+        score,
+        score_max,
+        stars_low,
+        stars_high,
+        entries,
+        gates,
+        tuple(missing),
+        [round(total, 4) for total in dims],
+        capped_by,
     )
 
 
@@ -1353,7 +1358,7 @@ class RatingResult:
             dimension_points=[
                 (key, points, top)
                 for (key, _keys), points, top in zip(
-                    rubric.dimensions, ev.dimensions, rubric._dim_max, strict=True
+                    rubric.dimensions, ev.dimensions, rubric.dimension_max, strict=True
                 )
             ],
             capped_by=ev.capped_by,
@@ -1382,6 +1387,245 @@ class RatingResult:
 def evaluate(inp: CoopInput, rubric: CompiledRubric) -> RatingResult:
     """Score, indicators with reasons, gates, stars (decided or not for missing data)."""
     return RatingResult.of(inp, rubric, run(inp, rubric))
+
+
+# --------------------------------------------------------------------------------------------------------
+# the stored explanation
+
+EXPLANATION_FORMAT = 2
+"""The explanation stored with each rating (Rating.explanation), format 2: JSON, language-neutral, keyed by
+the position of each indicator and gate in the rubric version it names (a version that has produced results
+is never changed, so the positions stay valid). describe.expand() turns it back into named parts.
+
+    {"format": 2,
+     "rubric": {"id": 7, "code": "star-rating", "version": 1, "hash": "…"},
+     "score": 62.0, "score_max": 71.0,            # points with data; the score if every missing fact scored
+     "stars": null, "stars_low": 2, "stars_high": 3,   # stars null: undecided for missing data
+     "dimensions": [25.0, 15.0, 8.0, 9.0, 5.0],    # points per dimension, in the rubric's order
+     "indicators": [[value, points, tier], …],     # in the rubric's indicator order (dimension by dimension)
+     "gates": [[passed, [[ok, value], …]], …],     # gates in star order (as listed within a star), checks
+     "missing": ["minutes_signed", …],             # every fact needed to decide, in order of first need
+     "capped_by": ["floor", "G3"]}                 # why not one star more
+
+An indicator entry is [value found, points, index of the tier reached or -1] with two optional parts:
+flags (1: scored on the relaxed tiers; 2: scored by the rubric's "otherwise" rule, the measure not applying)
+and the facts it misses (then it scored nothing and counts at its maximum in score_max). A check entry is
+[ok (true, false, or null when undecided), value found] with, when data is missing, the facts it needs.
+Values are numbers, booleans, strings, lists or null; dates are ISO strings.
+
+Format 1 (the first ratings) stored the same content with names: dimensions, indicators and gates as
+objects ({"key", "points", "max", …}); describe.expand() reads both.
+"""
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    raise TypeError(f"not JSON: {value!r}")
+
+
+_encode = json.JSONEncoder(separators=(",", ":"), default=_json_default, check_circular=False).encode
+
+
+def explanation_header(rubric_ref: Mapping[str, Any]) -> str:
+    """The start of every stored explanation of one rubric version: '{"format":2,"rubric":{…},'."""
+    return f'{{"format":{EXPLANATION_FORMAT},"rubric":{_encode(dict(rubric_ref))},'
+
+
+def explanation_text(ev: Evaluation, header: str) -> str:
+    """The stored explanation of an evaluation, as JSON text."""
+    return (
+        header
+        + _encode(
+            {
+                "score": ev.score,
+                "score_max": ev.score_max,
+                "stars": ev.stars_low if ev.stars_low == ev.stars_high else None,
+                "stars_low": ev.stars_low,
+                "stars_high": ev.stars_high,
+                "dimensions": ev.dimensions,
+                "indicators": ev.indicators,
+                "gates": ev.gates,
+                "missing": ev.missing,
+                "capped_by": ev.capped_by,
+            }
+        )[1:]
+    )
+
+
+def explanation_data(ev: Evaluation, rubric_ref: Mapping[str, Any]) -> dict[str, Any]:
+    """The stored explanation as a JSON-ready dict (what explanation_text writes, read back)."""
+    return json.loads(explanation_text(ev, explanation_header(rubric_ref)))
+
+
+# --------------------------------------------------------------------------------------------------------
+# rating many cooperatives: the adapter's rows in, the rows to store out (in-process or in worker processes)
+
+# A row as adapter.read_batches gives it: (cooperative id, name, district id, *ROW_STATUS, *the yearly facts
+# named by RateJob.facts, title rank, the year before's facts named by RateJob.previous or None). Dates may
+# come as ISO text, decimals as any number type.
+ROW_STATUS = (
+    "credit_code",
+    "registration_date",
+    "industry",
+    "operating_status",
+    "suspended_since",
+    "on_abnormal_list",
+    "abnormal_listed_on",
+    "serious_violation",
+    "illegal_finance",
+    "subsidy_fraud",
+    "brands",
+    "cert_green",
+    "cert_organic",
+    "cert_geographic",
+    "has_traceability",
+)
+_FIRST_FACT = 3 + len(ROW_STATUS)
+
+
+@dataclass(frozen=True)
+class RateJob:
+    """Everything the rating of rows needs besides the rows (picklable: sent once to each worker)."""
+
+    year: int
+    definition: Mapping[str, Any]  # the rubric version's definition and its content hash
+    content_hash: str
+    rubric_ref: Mapping[str, Any]  # {"id", "code", "version", "hash"}: stored in every explanation
+    facts: tuple[str, ...]  # the yearly fact fields of a row, in order
+    decimals: tuple[str, ...]  # the fact fields to read as floats (decimal columns)
+    dates: tuple[str, ...]  # the fact fields that are dates (a row may give them as ISO text)
+    previous: tuple[str, ...]  # the year before's fact fields
+    snapshot: Mapping[str, Any]  # the history snapshot of a new rating, to fill in (core.services.snapshot)
+
+
+# one stored result: (cooperative id, score, score_max, stars, stars_low, missing count, explanation JSON,
+# history snapshot JSON, object label)
+Rated = tuple[int, float, float, "int | None", int, int, str, str, str]
+
+
+class RowRater:
+    """Rates the adapter's rows under one job: the compiled rubric and the row layout, made once."""
+
+    def __init__(self, job: RateJob) -> None:
+        self.job = job
+        self.rubric = compile_rubric(job.definition, job.content_hash)
+        self.header = explanation_header(job.rubric_ref)
+        self.facts = job.facts
+        self.decimals = tuple(i for i, name in enumerate(job.facts) if name in job.decimals)
+        self.previous_decimals = tuple(i for i, name in enumerate(job.previous) if name in job.decimals)
+        self.dates = tuple(i for i, name in enumerate(job.facts) if name in job.dates)
+        self.end = _FIRST_FACT + len(job.facts)
+        # the history snapshot as JSON text around its varying values (cooperative, score, score_max, stars,
+        # stars_low, missing_count): six values put into a fixed text
+        marked = dict(job.snapshot)
+        for i, key in enumerate(SNAPSHOT_VARYING):
+            marked[key] = f"@@{i}@@"
+        text = _encode(marked)
+        parts = []
+        for i in range(len(SNAPSHOT_VARYING)):
+            head, text = text.split(f'"@@{i}@@"')
+            parts.append(head)
+        self.snapshot_parts = (*parts, text)
+
+    def input(self, row: Sequence[Any]) -> CoopInput:
+        values = list(row[_FIRST_FACT : self.end])
+        for i in self.decimals:
+            value = values[i]
+            if value is not None:
+                values[i] = float(value)
+        for i in self.dates:
+            value = values[i]
+            if value.__class__ is str:
+                values[i] = _day(value)
+        previous = row[self.end + 1]
+        if previous is not None:
+            before = list(previous)
+            for i in self.previous_decimals:
+                if before[i] is not None:
+                    before[i] = float(before[i])
+            previous = dict(zip(self.job.previous, before, strict=True))
+        brands = row[13]
+        return CoopInput(
+            row[0],
+            self.job.year,
+            row[3] or "",
+            _day(row[4]),
+            row[5],
+            row[6],
+            _day(row[7]),
+            row[8],
+            _day(row[9]),
+            row[10],
+            row[11],
+            row[12],
+            bool(brands and brands.strip()),
+            row[14],
+            row[15],
+            row[16],
+            row[17],
+            row[self.end],
+            dict(zip(self.facts, values, strict=True)),
+            previous,
+        )
+
+    def rate(self, rows: Sequence[Sequence[Any]]) -> list[Rated]:
+        rubric, header, year = self.rubric, self.header, self.job.year
+        p0, p1, p2, p3, p4, p5, p6 = self.snapshot_parts
+        out: list[Rated] = []
+        for row in rows:
+            ev = run(self.input(row), rubric)
+            low = ev.stars_low
+            stars = low if low == ev.stars_high else None
+            gone = len(ev.missing)
+            after = (
+                f'{p0}{{"id":{row[0]},"label":{_encode(row[1])}}}{p1}"{_decimal_text(ev.score)}"{p2}'
+                f'"{_decimal_text(ev.score_max)}"{p3}{"null" if stars is None else stars}{p4}{low}{p5}{gone}'
+                + p6
+            )
+            out.append(
+                (
+                    row[0],
+                    ev.score,
+                    ev.score_max,
+                    stars,
+                    low,
+                    gone,
+                    explanation_text(ev, header),
+                    after,
+                    f"{row[1]} {year}"[:200],
+                )
+            )
+        return out
+
+
+def _day(value: Any) -> Any:
+    """A date given as ISO text (as the adapter reads dates on SQLite), or as it is."""
+    return dt.date.fromisoformat(value) if value.__class__ is str else value
+
+
+SNAPSHOT_VARYING = ("cooperative", "score", "score_max", "stars", "stars_low", "missing_count")
+
+
+def _decimal_text(value: float) -> str:
+    """A score as the change history writes a decimal (core.services: format(d.normalize(), "f")) once
+    rounded to cents: 28.50 → "28.5", 100.00 → "100"."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+_RATER: RowRater | None = None
+
+
+def start_worker(job: RateJob) -> None:
+    """Initialise a worker process of the annual rating (the engine only: no database, no Django)."""
+    global _RATER
+    gc.disable()  # the engine makes no reference cycles; collecting would only scan the batch in hand
+    _RATER = RowRater(job)
+
+
+def rate_in_worker(rows: Sequence[Sequence[Any]]) -> list[Rated]:
+    assert _RATER is not None, "start_worker() first"
+    return _RATER.rate(rows)
 
 
 # --------------------------------------------------------------------------------------------------------

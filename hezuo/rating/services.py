@@ -1,19 +1,30 @@
 """The rating's service functions: every write of the app goes through here, atomically, with its history.
 
 Rubrics: load a file, copy a version into a new draft, edit a draft, publish a version for a year.
-Ratings: rate a year (batches, bulk writes, history via record_bulk), review, request a re-rate, confirm.
+Ratings: rate a year (batches, bulk writes with their history), review, request a re-rate, confirm.
 """
 
 from __future__ import annotations
 
+import gc
+import json
+import logging
+import multiprocessing
+import os
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,10 +33,9 @@ from hezuo.core.context import change_context, current_context
 from hezuo.core.models import ChangeRecord
 from hezuo.core.scoping import ADD, CHANGE, VIEW, ScopedQuerySet, can
 from hezuo.core.services import record_bulk, save_record, snapshot
-from hezuo.registry.models import Cooperative, YearlyFact
+from hezuo.registry.models import Cooperative
 
-from . import adapter
-from .engine import evaluate
+from . import adapter, engine
 from .models import Confirmation, Rating, RatingRun, Rubric, RubricPublication
 from .rubric import (
     DEFAULT_RUBRIC_FILE,
@@ -36,6 +46,8 @@ from .rubric import (
     to_yaml,
     validate,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class RatingError(ValidationError):
@@ -216,6 +228,13 @@ def published_rubric(year: int) -> Rubric | None:
 
 # ---------------------------------------------------------------------------------------------------
 # rating a year
+#
+# rate() streams the year's cooperatives in batches: the adapter reads a batch as plain rows, the engine
+# rates it (engine.RowRater: the rubric compiled once, the explanation encoded as it is stored, the history
+# snapshot filled in), and this process writes it in one transaction: new ratings and their change records
+# by bulk insert (adapter.BulkInsert), re-rated provisional ones through the ORM with record_bulk,
+# confirmed ones left alone. With many cooperatives and more than one core, the engine runs in worker
+# processes while this process reads and writes (a few batches in flight, so memory stays flat).
 
 RATING_UPDATE_FIELDS = [
     "rubric",
@@ -234,6 +253,40 @@ RATING_UPDATE_FIELDS = [
 # explanation is not read back: rating again costs no JSON decoding)
 UNCHANGED_WHEN_EQUAL = ("score", "score_max", "stars", "stars_low", "missing_count")
 
+# the fields a new rating's row gives (the others keep their defaults), and a change record's
+NEW_RATING_FIELDS = (
+    "cooperative",
+    "year",
+    "rubric",
+    "status",
+    "score",
+    "score_max",
+    "stars",
+    "stars_low",
+    "missing_count",
+    "explanation",
+    "created_at",
+    "updated_at",
+)
+HISTORY_FIELDS = (
+    "time",
+    "user",
+    "user_name",
+    "request_id",
+    "source",
+    "action",
+    "content_type",
+    "object_id",
+    "object_repr",
+    "parent_type",
+    "parent_id",
+    "message",
+    "before",
+    "after",
+)
+
+POOL_MIN = 5_000  # fewer cooperatives than this are rated in this process (workers pay off from here)
+
 
 @dataclass
 class RateCounts:
@@ -246,15 +299,14 @@ class RateCounts:
     undecided: int = 0
 
 
+def rubric_ref(rubric: Rubric) -> dict[str, Any]:
+    """The rubric version as every explanation names it."""
+    return {"id": rubric.pk, "code": rubric.code, "version": rubric.version, "hash": rubric.content_hash}
+
+
 def explanation_of(result: Any, rubric: Rubric) -> dict[str, Any]:
-    data = result.as_json()
-    data["rubric"] = {
-        "id": rubric.pk,
-        "code": rubric.code,
-        "version": rubric.version,
-        "hash": rubric.content_hash,
-    }
-    return data
+    """The stored explanation (engine.EXPLANATION_FORMAT) of an engine result."""
+    return engine.explanation_data(result.evaluation, rubric_ref(rubric))
 
 
 def _decimal(value: float) -> Decimal:
@@ -262,8 +314,97 @@ def _decimal(value: float) -> Decimal:
 
 
 def facts_query(year: int, where: Q | None = None) -> Any:
-    qs = YearlyFact.objects.filter(year=year, retired_at__isnull=True, cooperative__retired_at__isnull=True)
-    return qs.filter(where) if where is not None else qs
+    return adapter.facts_query(year, where)
+
+
+def rate_job(year: int, rubric: Rubric) -> engine.RateJob:
+    """What the rating of rows needs (sent once to each worker process)."""
+    prototype = Rating(
+        cooperative=Cooperative(pk=0, name=""),
+        year=year,
+        rubric=rubric,
+        status=Rating.Status.PROVISIONAL,
+        score=Decimal(0),
+        score_max=Decimal(0),
+        stars_low=0,
+        missing_count=0,
+    )
+    return engine.RateJob(
+        year=year,
+        definition=rubric.definition,
+        content_hash=rubric.content_hash,
+        rubric_ref=rubric_ref(rubric),
+        facts=adapter.FACT_FIELDS,
+        decimals=adapter.DECIMAL_FACTS,
+        dates=adapter.DATE_FACTS,
+        previous=adapter.PREVIOUS_FIELDS,
+        snapshot=json.loads(json.dumps(snapshot(prototype))),  # plain values (no enum members)
+    )
+
+
+def worker_count(total: int, workers: int | None = None) -> int:
+    """Worker processes for rating `total` cooperatives: 0 (rate here) for small runs or a single core."""
+    if workers is None:
+        workers = getattr(settings, "HEZUO_RATING_WORKERS", None)
+    if workers is not None:
+        return max(0, int(workers))
+    cores = os.cpu_count() or 1
+    return 0 if cores < 2 or total < POOL_MIN else min(cores, 4)
+
+
+class _Raters:
+    """Rates batches of rows: in this process, or in worker processes while this one reads and writes.
+
+    Workers are forked where the platform can (they run the engine only, never the inherited database
+    connection; a fork does not run the main module again as spawn does) and spawned elsewhere. If a
+    worker dies, the batches still to rate are rated here."""
+
+    def __init__(self, job: engine.RateJob, workers: int) -> None:
+        self.job = job
+        self.local: engine.RowRater | None = None
+        self.pool: ProcessPoolExecutor | None = None
+        if workers > 0:
+            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+            self.pool = ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context(method),
+                initializer=engine.start_worker,
+                initargs=(job,),
+            )
+
+    def submit(self, rows: list[tuple[Any, ...]]) -> Any:
+        """A handle to the rated rows (a worker's future, or the rated rows themselves)."""
+        if self.pool is not None:
+            try:
+                return self.pool.submit(engine.rate_in_worker, rows)
+            except BrokenProcessPool:
+                self._lost_workers()
+        return self._here().rate(rows)
+
+    def result(self, handle: Any, rows: list[tuple[Any, ...]]) -> list[engine.Rated]:
+        if isinstance(handle, list):
+            return handle
+        try:
+            return handle.result()  # type: ignore[no-any-return]
+        except BrokenProcessPool:
+            self._lost_workers()
+            return self._here().rate(rows)
+
+    def _here(self) -> engine.RowRater:
+        if self.local is None:
+            self.local = engine.RowRater(self.job)
+        return self.local
+
+    def _lost_workers(self) -> None:
+        logger.warning("rating: a worker process died; rating the remaining batches in this process")
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool = None
+
+    def close(self, cancel: bool = False) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=cancel)
+            self.pool = None
 
 
 def rate(
@@ -274,108 +415,214 @@ def rate(
     batch_size: int = 2000,
     progress: Callable[[RateCounts], None] | None = None,
     include_confirmed: bool = False,
+    workers: int | None = None,
 ) -> RateCounts:
     """Rate every active cooperative with facts for `year` (or those matching `where`), batch by batch.
 
     New ratings are bulk-inserted, provisional ones re-rated in place, confirmed ones left as they are.
-    Each batch is one transaction with its history (record_bulk). Runs in the current change context."""
+    Each batch is one transaction with its history. Runs in the current change context. `workers`: engine
+    processes (default: worker_count())."""
     rubric = rubric or published_rubric(year)
     if rubric is None:
         raise RatingError(_("No rubric is published for %(year)d: publish one first.") % {"year": year})
     counts = RateCounts(total=facts_query(year, where).count())
     if counts.total == 0:
         return counts
-    compiled = rubric.compiled()
-    ctx = current_context()
-    for batch in adapter.iter_batches(year, where=where, batch_size=batch_size):
-        with transaction.atomic():
-            _rate_batch(batch, year, rubric, compiled, counts, ctx, include_confirmed)
-        counts.done += len(batch)
+    job = rate_job(year, rubric)
+    writer = _BatchWriter(year, rubric, counts, current_context(), include_confirmed)
+    in_flight = worker_count(counts.total, workers)
+    collecting = gc.isenabled()
+    gc.disable()  # nothing here makes reference cycles worth collecting; scanning the batches costs time
+    raters = _Raters(job, in_flight)
+    # batches read and handed to the engine, not yet written: (rows read, their ratings, rows to rate, handle)
+    pending: deque[tuple[int, dict[int, tuple[Any, ...]], list[tuple[Any, ...]], Any]] = deque()
+
+    def write_oldest() -> None:
+        read, existing, todo, handle = pending.popleft()
+        writer.write(read, existing, raters.result(handle, todo))
         if progress is not None:
             progress(counts)
+
+    try:
+        for rows in adapter.read_batches(year, where=where, batch_size=batch_size):
+            todo, existing = writer.split(rows)
+            pending.append((len(rows), existing, todo, raters.submit(todo)))
+            while len(pending) > in_flight:
+                write_oldest()
+        while pending:
+            write_oldest()
+    except BaseException:
+        raters.close(cancel=True)
+        raise
+    finally:
+        raters.close()
+        if collecting:
+            gc.enable()
     return counts
 
 
-def _rate_batch(
-    batch: list[tuple[Any, adapter.CoopRef]],
-    year: int,
-    rubric: Rubric,
-    compiled: Any,
-    counts: RateCounts,
-    ctx: Any,
-    include_confirmed: bool,
-) -> None:
-    ids = [ref.pk for _inp, ref in batch]
-    existing = {
-        r.cooperative_id: r
-        for r in Rating.objects.filter(year=year, cooperative_id__in=ids, retired_at__isnull=True)
-        .select_related("rubric", "reviewed_by", "confirmed_by")
-        .defer("explanation")
-    }
-    new: list[Rating] = []
-    changed: list[Rating] = []
-    befores: list[dict[str, Any]] = []
-    now = timezone.now()
-    for inp, ref in batch:
-        coop = Cooperative(pk=ref.pk, name=ref.name, district_id=ref.district_id)
-        old = existing.get(ref.pk)
-        if old is not None and old.status == Rating.Status.CONFIRMED and not include_confirmed:
-            counts.skipped_confirmed += 1
-            continue
-        result = evaluate(inp, compiled)
-        if result.stars is None:
-            counts.undecided += 1
-        values = {
-            "score": _decimal(result.score),
-            "score_max": _decimal(result.score_max),
-            "stars": result.stars,
-            "stars_low": result.stars_low,
-            "missing_count": len(result.missing),
-            "explanation": explanation_of(result, rubric),
+class _BatchWriter:
+    """Writes rated batches: one transaction per batch, new ratings and their history in bulk."""
+
+    def __init__(
+        self, year: int, rubric: Rubric, counts: RateCounts, ctx: Any, include_confirmed: bool
+    ) -> None:
+        self.year = year
+        self.rubric = rubric
+        self.counts = counts
+        self.ctx = ctx
+        self.include_confirmed = include_confirmed
+        self.ratings = adapter.BulkInsert(Rating, NEW_RATING_FIELDS, ids=True)
+        self.history = adapter.BulkInsert(ChangeRecord, HISTORY_FIELDS)
+        user = ctx.user if getattr(ctx.user, "pk", None) else None
+        self.change = (
+            user.pk if user is not None else None,
+            getattr(user, "username", "") or ctx.source,
+            self.history.prepare("request_id", ctx.request_id),
+            ctx.source,
+            ChangeRecord.Action.CREATE.value,
+            ContentType.objects.get_for_model(Rating).pk,
+        )
+        self.parent_type = ContentType.objects.get_for_model(Cooperative).pk
+        self.message = (ctx.reason or "")[:500]
+        self.after_bulk = after_bulk_hooks(Rating)
+
+    def split(self, rows: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], dict[int, tuple[Any, ...]]]:
+        """The rows to rate (confirmed ratings are left alone), and the batch's ratings of the year."""
+        if not rows:
+            return rows, {}
+        existing = {
+            row[0]: row
+            for row in Rating.objects.filter(
+                year=self.year,
+                retired_at__isnull=True,
+                cooperative_id__gte=rows[0][0],
+                cooperative_id__lte=rows[-1][0],
+            ).values_list(
+                "cooperative_id", "pk", "status", "rubric_id", "rerate_requested", *UNCHANGED_WHEN_EQUAL
+            )
         }
-        if old is None:
-            rating = Rating(
-                cooperative=coop,
-                year=year,
-                rubric=rubric,
-                status=Rating.Status.PROVISIONAL,
-                created_at=now,
-                updated_at=now,
-                **values,
-            )
-            new.append(rating)
-            continue
-        old.cooperative = coop
-        if (
-            old.rubric_id == rubric.pk
-            and not old.rerate_requested
-            and all(getattr(old, name) == values[name] for name in UNCHANGED_WHEN_EQUAL)
-        ):
-            counts.unchanged += 1
-            continue
-        befores.append(snapshot(old))
-        for name, value in values.items():
-            setattr(old, name, value)
-        old.rubric = rubric
-        old.rerate_requested = False
-        old.updated_at = now
-        changed.append(old)
-    if new:
-        Rating.objects.bulk_create(new, batch_size=1000)
-        if new[0].pk is None:  # a backend that does not return ids from bulk inserts
-            pks = dict(
-                Rating.objects.filter(
-                    year=year, cooperative_id__in=[r.cooperative_id for r in new], retired_at__isnull=True
-                ).values_list("cooperative_id", "pk")
-            )
-            for rating in new:
-                rating.pk = pks[rating.cooperative_id]
-        record_bulk(new, ChangeRecord.Action.CREATE, ctx=ctx)
-        counts.created += len(new)
-    if changed:
-        Rating.objects.bulk_update(changed, RATING_UPDATE_FIELDS, batch_size=500)
-        record_bulk(changed, ChangeRecord.Action.UPDATE, befores, ctx=ctx)
-        counts.updated += len(changed)
+        if not existing or self.include_confirmed:
+            return rows, existing
+        todo = []
+        for row in rows:
+            old = existing.get(row[0])
+            if old is not None and old[2] == Rating.Status.CONFIRMED:
+                self.counts.skipped_confirmed += 1
+            else:
+                todo.append(row)
+        return todo, existing
+
+    def write(self, read: int, existing: dict[int, tuple[Any, ...]], rated: list[engine.Rated]) -> None:
+        counts = self.counts
+        counts.undecided += sum(1 for r in rated if r[3] is None)
+        new = [r for r in rated if r[0] not in existing] if existing else rated
+        with transaction.atomic():
+            if new:
+                self._insert(new)
+            if len(new) < len(rated):
+                self._update([r for r in rated if r[0] in existing], existing)
+        counts.done += read
+
+    def _insert(self, rated: list[engine.Rated]) -> None:
+        ids = self.ratings.new_ids(len(rated))
+        now = timezone.now()
+        stamp = self.ratings.prepare("created_at", now)
+        year, rubric_id, status = self.year, self.rubric.pk, Rating.Status.PROVISIONAL.value
+        self.ratings.insert(
+            [
+                (
+                    pk,
+                    coop,
+                    year,
+                    rubric_id,
+                    status,
+                    round(score, 2),
+                    round(top, 2),
+                    stars,
+                    low,
+                    gone,
+                    text,
+                    stamp,
+                    stamp,
+                )
+                for pk, (coop, score, top, stars, low, gone, text, _after, _label) in zip(
+                    ids, rated, strict=True
+                )
+            ]
+        )
+        time = self.history.prepare("time", now)
+        user, user_name, request_id, source, action, content_type = self.change
+        parent_type, message = self.parent_type, self.message
+        self.history.insert(
+            [
+                (
+                    time,
+                    user,
+                    user_name,
+                    request_id,
+                    source,
+                    action,
+                    content_type,
+                    pk,
+                    label,
+                    parent_type,
+                    r[0],
+                    message,
+                    None,
+                    after,
+                )
+                for pk, (*r, after, label) in zip(ids, rated, strict=True)
+            ]
+        )
+        for hook in self.after_bulk:
+            transaction.on_commit(partial(hook, ids))
+        self.counts.created += len(rated)
+
+    def _update(self, rated: list[engine.Rated], existing: dict[int, tuple[Any, ...]]) -> None:
+        """Provisional ratings rated again: unchanged ones are left alone, the others updated with history."""
+        counts = self.counts
+        changed: dict[int, engine.Rated] = {}
+        for r in rated:
+            coop, score, top, stars, low, gone = r[:6]
+            _coop, pk, _status, rubric_id, rerate, *old = existing[coop]
+            if (
+                rubric_id == self.rubric.pk
+                and not rerate
+                and old == [_decimal(score), _decimal(top), stars, low, gone]
+            ):
+                counts.unchanged += 1
+            else:
+                changed[pk] = r
+        if not changed:
+            return
+        qs = Rating.objects.select_for_update(of=("self",)).filter(pk__in=list(changed))
+        if not self.include_confirmed:  # confirmed meanwhile: final
+            qs = qs.filter(status=Rating.Status.PROVISIONAL)
+        ratings = list(
+            qs.select_related("cooperative", "rubric", "reviewed_by", "confirmed_by").defer("explanation")
+        )
+        befores = [snapshot(r) for r in ratings]
+        now = timezone.now()
+        for rating in ratings:
+            _coop, score, top, stars, low, gone, text, _after, _label = changed[rating.pk]
+            rating.rubric = self.rubric
+            rating.score, rating.score_max = _decimal(score), _decimal(top)
+            rating.stars, rating.stars_low, rating.missing_count = stars, low, gone
+            rating.explanation = json.loads(text)
+            rating.rerate_requested = False
+            rating.updated_at = now
+        Rating.objects.bulk_update(ratings, RATING_UPDATE_FIELDS, batch_size=500)
+        record_bulk(ratings, ChangeRecord.Action.UPDATE, befores, ctx=self.ctx)
+        counts.updated += len(ratings)
+        counts.unchanged += len(changed) - len(ratings)
+
+
+def after_bulk_hooks(model: type[models.Model]) -> list[Callable[[list[int]], Any]]:
+    """What other apps asked to run after bulk changes of `model` (core.services.after_bulk_change)."""
+    from hezuo.core import services as core_services
+
+    return list(core_services._AFTER_BULK.get(model._meta.label_lower, ()))
 
 
 def check_can_rate(year: int, where: Q | None = None) -> Rubric:

@@ -194,7 +194,7 @@ class RatingListView(generic.ObjectListView):
 
 def rating_view_context(rating: Rating, user: Any) -> dict[str, Any]:
     definition = rating.rubric.definition
-    explanation = rating.explanation
+    explanation = describe.expand(rating.explanation, definition, rating.rubric.content_hash)
     dims = {d["key"]: label_text(d.get("label")) for d in definition.get("dimensions", [])}
     chart = {
         "labels": [f"{d['key']} {dims.get(d['key'], '')}" for d in explanation.get("dimensions", [])],

@@ -37,7 +37,7 @@ from django.utils.translation import gettext as _
 from hezuo.core.context import change_context
 from hezuo.core.models import ChangeRecord
 from hezuo.core.scoping import ADD, CHANGE, VIEW, can, scope_for
-from hezuo.core.services import ScopeViolation, record_bulk, snapshot
+from hezuo.core.services import ScopeViolation, insert_rows, record_bulk, snapshot
 from hezuo.geo.models import Division
 from hezuo.registry import creditcode
 from hezuo.registry.models import Cooperative, Organization
@@ -208,6 +208,10 @@ def header_score(kind: Kind) -> Callable[[list[Any]], int]:
 
 
 # ---------------------------------------------------------------------------------------------------------
+CONTAINERS = (str, list, tuple, dict)
+EMPTY_VALUES = models.Field.empty_values
+
+
 class FieldChecker:
     """The checks of `Model.clean_fields()` on the model's own fields, remembered per distinct value.
 
@@ -217,15 +221,19 @@ class FieldChecker:
     def __init__(self, model: type[models.Model]) -> None:
         self.fields = [f for f in model._meta.fields if not f.is_relation and not f.primary_key]
         self.memo: dict[str, dict[Any, tuple[bool, Any]]] = {f.name: {} for f in self.fields}
+        self.plan = [(f, f.attname, f.blank, f.empty_values, self.memo[f.name]) for f in self.fields]
 
     def check(self, obj: models.Model) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
-        for f in self.fields:
-            raw = getattr(obj, f.attname)
-            if f.blank and raw in f.empty_values:
+        state = obj.__dict__
+        for f, attname, blank, empty, memo in self.plan:
+            raw = state[attname] if attname in state else getattr(obj, attname)
+            # `raw in f.empty_values`, comparing only where it can hold (Django's list: None, "", [], (), {})
+            if blank and (
+                raw is None or ((raw.__class__ in CONTAINERS or empty is not EMPTY_VALUES) and raw in empty)
+            ):
                 continue
-            memo = self.memo[f.name]
-            key = (raw.__class__, str(raw) if isinstance(raw, Decimal) else raw)
+            key = (raw.__class__, str(raw) if raw.__class__ is Decimal else raw)
             result = memo.get(key)
             if result is None:
                 try:
@@ -240,6 +248,40 @@ class FieldChecker:
             else:
                 errors[f.name] = value
         return errors
+
+
+class Blank:
+    """New instances of a model as `Model()` makes them (every field at its default), without the per-field
+    work of Model.__init__ for each row: constant defaults are worked out once, callable ones per row.
+    Models with pre_init/post_init receivers are made with `Model()`."""
+
+    def __init__(self, model: type[models.Model]) -> None:
+        from django.db.models import signals
+
+        self.model = model
+        self.plain = not (signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model))
+        self.constant: dict[str, Any] = {}
+        self.per_row: list[Any] = []
+        for f in model._meta.fields:  # as Model.__init__ goes through them
+            if f.column is None or f.generated:
+                continue
+            if f.has_default() and callable(f.default):
+                self.per_row.append(f)
+            else:
+                self.constant[f.attname] = f.get_default()
+
+    def new(self) -> Any:
+        model = self.model
+        if not self.plain:
+            return model()
+        from django.db.models.base import ModelState
+
+        obj = model.__new__(model)
+        obj._state = ModelState()
+        obj.__dict__.update(self.constant)
+        for f in self.per_row:
+            obj.__dict__[f.attname] = f.get_default()
+        return obj
 
 
 class Divisions:
@@ -422,6 +464,8 @@ class Importer:
         self.divisions: Divisions | None = None
         self.organizations: Organizations | None = None
         self.labels: dict[str, dict[str, str]] = {}
+        self.apply_fields: dict[str, Any] = {}
+        self.blank = Blank(self.model)
         self.blocked = False  # nothing more is written once a row fails (the transaction rolls back)
 
     # problems ---------------------------------------------------------------------------------------------
@@ -529,18 +573,23 @@ class Importer:
     def _rows(self, table: Table) -> Iterator[Row]:
         first_key = self.kind.key[0]
         key_binding = self.by_key.get(first_key)
+        formula_cells = table.formula_cells
+        plan = [(b, b.index, b.column.key, self.parser(b)) for b in self.bindings]
         for number, cells in table.rows():
             row = Row(number, cells)
+            width = len(cells)
             if key_binding is not None:
-                key_cell = cells[key_binding.index] if key_binding.index < len(cells) else None
-                first = next((c for c in cells if not is_empty(c)), None)
-                if is_empty(key_cell) and isinstance(first, str) and normalize(first) in TOTAL_WORDS:
-                    self.outcome.notices.append(
-                        _("Row %(row)d is a total row and was ignored.") % {"row": number}
-                    )
-                    continue
-            for binding in self.bindings:
-                if (number, binding.index) in table.formula_cells:
+                key_cell = cells[key_binding.index] if key_binding.index < width else None
+                if is_empty(key_cell):
+                    first = next((c for c in cells if not is_empty(c)), None)
+                    if isinstance(first, str) and normalize(first) in TOTAL_WORDS:
+                        self.outcome.notices.append(
+                            _("Row %(row)d is a total row and was ignored.") % {"row": number}
+                        )
+                        continue
+            values = row.values
+            for binding, index, key, parser in plan:
+                if formula_cells and (number, index) in formula_cells:
                     self.error(
                         row,
                         binding.header,
@@ -550,16 +599,47 @@ class Importer:
                         ),
                     )
                     continue
-                raw = cells[binding.index] if binding.index < len(cells) else None
-                if is_empty(raw):
-                    row.values[binding.column.key] = EMPTY
+                raw = cells[index] if index < width else None
+                if raw is None or (isinstance(raw, str) and not raw.strip()):  # is_empty(raw)
+                    values[key] = EMPTY
                     continue
                 try:
-                    row.values[binding.column.key] = self.parse(binding, raw)
+                    values[key] = parser(raw)
                 except CellError as exc:
                     self.error(row, binding.header, str(exc))
             self.outcome.rows += 1
             yield row
+
+    def parser(self, binding: Binding) -> Callable[[Any], Any]:
+        """`self.parse` for one column; for columns whose cells repeat (yes/no, choices, years) the result
+        of each distinct cell is remembered (the parsers depend on the cell only)."""
+        kind = binding.column.type
+        if kind in (TEXT, DIVISION, ORGANIZATION):
+            return parse_text
+        if kind in (MONEY, DECIMAL):
+            unit = binding.unit
+            return lambda raw: parse_decimal(raw, unit)
+        if kind == INTEGER:
+            return parse_integer
+        if kind not in (BOOL, CHOICE, YEAR, DATE):
+            return lambda raw: self.parse(binding, raw)
+        memo: dict[tuple[type, Any], tuple[bool, Any]] = {}
+
+        def remembered(raw: Any) -> Any:
+            key = (raw.__class__, raw)
+            found = memo.get(key)
+            if found is None:
+                try:
+                    found = (True, self.parse(binding, raw))
+                except CellError as exc:
+                    found = (False, str(exc))
+                if len(memo) < MEMO_SIZE:
+                    memo[key] = found
+            if not found[0]:
+                raise CellError(found[1])
+            return found[1]
+
+        return remembered
 
     def parse(self, binding: Binding, raw: Any) -> Any:
         column = binding.column
@@ -626,12 +706,22 @@ class Importer:
     def apply(self, row: Row, obj: models.Model) -> None:
         """Set the file's values on the instance; remember what they were before."""
         before_values: dict[str, Any] = {}
+        fields = self.apply_fields
         for key, value in row.values.items():
+            model_field: Any = fields.get(key)
+            if model_field is None:
+                if key not in fields:
+                    fields[key] = self.apply_field(key)
+                    model_field = fields[key]
+                if model_field is None:
+                    continue
             binding = self.by_key[key]
             column = binding.column
-            if column.type in (DIVISION, CODE) or key == COOPERATIVE_NAME:
+            if value.__class__ is not object and column.type != ORGANIZATION:  # the common case
+                attname = model_field.attname
+                before_values[attname] = getattr(obj, attname)
+                setattr(obj, attname, value)
                 continue
-            model_field: Any = self.model._meta.get_field(key)
             if column.type == ORGANIZATION:
                 before_values[model_field.attname] = getattr(obj, model_field.attname)
                 setattr(obj, key, None if value is EMPTY else value)
@@ -646,6 +736,13 @@ class Importer:
                     value = before_values[model_field.attname]
             setattr(obj, model_field.attname, value)
         row.before_values = before_values
+
+    def apply_field(self, key: str) -> Any:
+        """The model field a column sets in `apply` (None: the column is handled elsewhere)."""
+        column = self.by_key[key].column
+        if column.type in (DIVISION, CODE) or key == COOPERATIVE_NAME:
+            return None
+        return self.model._meta.get_field(key)
 
     def validate(self, row: Row) -> None:
         obj = row.obj
@@ -728,7 +825,8 @@ class Importer:
                         _("No cooperative with this credit code is registered in your scope."),
                     )
                     continue
-                obj = Cooperative(credit_code=code)
+                obj = self.blank.new()
+                obj.credit_code = code
                 row.before = None
             else:
                 if obj.retired_at is not None:
@@ -921,7 +1019,8 @@ class Importer:
                     )
                     row.obj = None
                     continue
-                obj = self.model(cooperative=coop)
+                obj = self.blank.new()
+                obj.cooperative = coop  # type: ignore[attr-defined]
                 row.before = None
             row.obj = obj
             self.apply(row, obj)
@@ -959,7 +1058,7 @@ class Importer:
             if model is Cooperative:
                 for obj in objs:
                     obj.refresh_search_text()
-            written = model._default_manager.bulk_create(objs, batch_size=500)
+            written = create_rows(model, objs)
             record_bulk(written, ChangeRecord.Action.CREATE)
             self.verify(ADD, [o.pk for o in written])
             self.outcome.created += len(written)
@@ -987,9 +1086,116 @@ class Importer:
         if not getattr(self.user, "pk", None) or not pks:
             return
         manager: Any = self.model._default_manager
-        reachable = manager.restrict(self.user, action).filter(pk__in=pks).count()
+        low, high = min(pks), max(pks)
+        if high - low + 1 == len(pks) and len(set(pks)) == len(pks):
+            # consecutive keys (the usual case for new rows): the same rows as pk__in, in a short query
+            reachable = manager.restrict(self.user, action).filter(pk__gte=low, pk__lte=high).count()
+        else:
+            reachable = manager.restrict(self.user, action).filter(pk__in=pks).count()
         if reachable != len(pks):
             raise ScopeViolation(_("This change would put the record outside your scope."))
+
+
+INTEGER_FIELDS = (
+    models.AutoField,
+    models.BigAutoField,
+    models.IntegerField,
+    models.PositiveIntegerField,
+    models.PositiveSmallIntegerField,
+    models.SmallIntegerField,
+    models.BigIntegerField,
+    models.PositiveBigIntegerField,
+)
+
+
+class Preparer:
+    """Field values as the database driver takes them, exactly as `Field.get_db_prep_save` gives them, with
+    the calls skipped for the values where that method is the identity (text in text fields, booleans in
+    boolean fields, numbers in decimal fields, and integers in integer fields on SQLite)."""
+
+    def __init__(self, fields: list[Any], connection: Any) -> None:
+        self.connection = connection
+        self.plan: list[tuple[Any, str, tuple[type, ...]]] = []
+        sqlite = connection.vendor == "sqlite"
+        for f in fields:
+            kind = type(f)
+            identity: tuple[type, ...] = ()
+            plain = kind.get_db_prep_value is models.Field.get_db_prep_value and (
+                kind.get_prep_value is models.Field.get_prep_value
+                or kind.get_prep_value in (models.CharField.get_prep_value, models.TextField.get_prep_value)
+            )
+            if kind in (models.CharField, models.TextField) and plain:
+                identity = (str,)
+            elif kind in (models.BooleanField,):
+                identity = (bool,)
+            elif kind is models.DecimalField:
+                identity = (Decimal,)
+            elif sqlite and (
+                kind in INTEGER_FIELDS
+                or (isinstance(f, models.ForeignKey) and type(f.target_field) in INTEGER_FIELDS)
+            ):
+                identity = (int,)
+            self.plan.append((f, f.attname, (type(None), *identity) if identity else ()))
+
+    def row(
+        self, obj: Any, values: list[Any] | None = None, skip: set[int] | frozenset[int] = frozenset()
+    ) -> list[Any]:
+        """The prepared values of `obj` (or of `values`, in the order of the fields); the positions in
+        `skip` are left as they are (the caller fills them in)."""
+        connection = self.connection
+        out = []
+        for i, (f, attname, identity) in enumerate(self.plan):
+            value = getattr(obj, attname) if values is None else values[i]
+            if value.__class__ in identity or i in skip:
+                out.append(value)
+            else:
+                out.append(f.get_db_prep_save(value, connection))
+        return out
+
+
+def create_rows(model: type[models.Model], objs: list[Any]) -> list[Any]:
+    """INSERT new instances, like `bulk_create` (fields' pre_save with add=True, values through
+    get_db_prep_save, the new primary keys set on the instances) but in large multi-row statements and
+    without bulk_create's per-value SQL compilation. The caller records the history."""
+    if not objs:
+        return objs
+    connection = connections[router.db_for_write(model)]
+    fields = [f for f in model._meta.concrete_fields if not f.generated and f is not model._meta.auto_field]
+    preparer = Preparer(fields, connection)
+    # fields whose pre_save sets the value: auto_now(_add) dates take one "now" for the whole call
+    stamps: list[tuple[int, str, Any, Any]] = []
+    special: list[tuple[int, Any]] = []
+    now = timezone.now()
+    for i, f in enumerate(fields):
+        if type(f).pre_save is models.Field.pre_save:
+            continue
+        if type(f) in (models.DateTimeField, models.DateField) and (f.auto_now or f.auto_now_add):
+            value = now if isinstance(f, models.DateTimeField) else timezone.localdate(now)
+            stamps.append((i, f.attname, value, f.get_db_prep_save(value, connection)))
+        else:
+            special.append((i, f))
+    rows = []
+    attnames = [f.attname for f in fields]
+    for obj in objs:
+        state = obj.__dict__
+        for _i, attname, value, _prepared in stamps:
+            state[attname] = value
+        values = [state[a] if a in state else getattr(obj, a) for a in attnames]
+        for i, f in special:
+            values[i] = f.pre_save(obj, True)
+        row = preparer.row(obj, values, skip={i for i, _a, _v, _p in stamps})
+        for i, _attname, _value, prepared in stamps:
+            row[i] = prepared
+        rows.append(row)
+    auto = model._meta.auto_field
+    pks = insert_rows(model, [f.column for f in fields], rows, returning=auto is not None)
+    db = connection.alias
+    for obj, pk in zip(objs, pks, strict=auto is not None):
+        obj.pk = pk
+    for obj in objs:
+        obj._state.adding = False
+        obj._state.db = db
+    return objs
 
 
 def update_rows(model: type[models.Model], objs: list[Any], field_names: list[str]) -> int:

@@ -1,0 +1,194 @@
+"""Forms of the cleanup case's transitions (the service functions validate again and decide)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import Authority, CleanupCase
+
+DATE = forms.DateInput(attrs={"type": "date"})
+
+
+class StyledForm(forms.Form):
+    """Bootstrap classes on every widget (large touch targets on a phone)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
+            field.widget.attrs.setdefault("class", css)
+
+
+class VerifyForm(StyledForm):
+    finding = forms.ChoiceField(label=_("Finding"), choices=CleanupCase.Finding.choices)
+    visit = forms.ModelChoiceField(label=_("Visit"), queryset=None, required=False)  # type: ignore[arg-type]
+
+    def __init__(self, *args: Any, case: Any = None, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from hezuo.core.scoping import restrict
+
+        from .models import Visit
+
+        visits = Visit.objects.none()
+        if case is not None and user is not None:
+            visits = restrict(
+                Visit.objects.filter(cooperative_id=case.cooperative_id, retired_at__isnull=True),
+                user,
+                "view",
+            )
+        self.fields["visit"].queryset = visits.select_related("visitor").order_by("-date")
+        self.fields["visit"].label_from_instance = lambda v: " · ".join(  # type: ignore[attr-defined]
+            str(part) for part in (v.date.isoformat(), v.visitor, v.get_classification_display()) if part
+        )
+        self.fields["visit"].empty_label = _("No visit (other evidence)")
+
+    visit_date = forms.DateField(label=_("Visit date"), required=False, widget=DATE)
+    note = forms.CharField(
+        label=_("Evidence (visit or other)"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class ClearForm(StyledForm):
+    reason = forms.CharField(
+        label=_("Why it is not a shell"), max_length=4000, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class ApproveForm(StyledForm):
+    note = forms.CharField(
+        label=_("Note"), max_length=4000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class CarryOutForm(StyledForm):
+    action_date = forms.DateField(label=_("Date the links end"), widget=DATE)
+    reason = forms.CharField(label=_("Reason for ending the links"), max_length=200)
+    referral_date = forms.DateField(label=_("Referral date"), widget=DATE)
+    referral_authority = forms.ChoiceField(label=_("Referred to"), choices=Authority.choices)
+    referral_document = forms.CharField(label=_("Referral document number"), max_length=100)
+
+
+class CloseForm(ApproveForm):
+    pass
+
+
+FORMS: dict[str, type[forms.Form]] = {
+    "verify": VerifyForm,
+    "clear": ClearForm,
+    "approve": ApproveForm,
+    "carry_out": CarryOutForm,
+    "close": CloseForm,
+}
+
+
+def make_form(name: str, case: Any, user: Any, data: Any = None) -> forms.Form:
+    """The form of a transition (the verification offers the visits to the case's cooperative)."""
+    if name == "verify":
+        return VerifyForm(data, case=case, user=user)
+    return FORMS[name](data)
+
+
+PHOTO_TYPES = {"JPEG", "PNG", "WEBP"}
+PHOTO_MAX_SIDE = 1600
+YES_NO = [("", _("Not checked")), ("yes", _("Yes")), ("no", _("No"))]
+
+
+def photo_max_bytes() -> int:
+    from django.conf import settings
+
+    return int(getattr(settings, "HEZUO_PHOTO_MAX_BYTES", 8 * 1024 * 1024))
+
+
+def process_photo(upload: Any) -> Any:
+    """Check a photo's type (by its content) and size, and re-encode it as a JPEG of at most 1600 px
+    (which also drops its metadata). Raises ValidationError with a clear message."""
+    from io import BytesIO
+
+    from django.core.exceptions import ValidationError
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if upload.size > photo_max_bytes():
+        raise ValidationError(
+            _("The photo is too large (%(size)s MB; at most %(max)s MB).")
+            % {"size": round(upload.size / 1048576, 1), "max": photo_max_bytes() // 1048576}
+        )
+    try:
+        upload.seek(0)
+        with Image.open(upload) as probe:
+            kind = probe.format
+            probe.verify()
+        upload.seek(0)
+        image = Image.open(upload)
+        image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise ValidationError(_("This file is not a photo (JPEG, PNG or WebP).")) from exc
+    if kind not in PHOTO_TYPES:
+        raise ValidationError(_("This file is not a photo (JPEG, PNG or WebP)."))
+    image = ImageOps.exif_transpose(image).convert("RGB")
+    image.thumbnail((PHOTO_MAX_SIDE, PHOTO_MAX_SIDE))
+    out = BytesIO()
+    image.save(out, "JPEG", quality=82)
+    return SimpleUploadedFile("visit.jpg", out.getvalue(), content_type="image/jpeg")
+
+
+class VisitForm(StyledForm):
+    """The visit form: large touch targets, works on a 360-px screen."""
+
+    date = forms.DateField(label=_("Visit date"), widget=DATE)
+    people_met = forms.CharField(label=_("People met"), max_length=300, required=False)
+    operating = forms.ChoiceField(label=_("Operating?"), choices=YES_NO, required=False)
+    farmers_taking_part = forms.ChoiceField(label=_("Farmers taking part?"), choices=YES_NO, required=False)
+    books_kept = forms.ChoiceField(label=_("Books and member accounts kept?"), choices=YES_NO, required=False)
+    assembly_held = forms.ChoiceField(label=_("General assembly held?"), choices=YES_NO, required=False)
+    office_and_sign = forms.ChoiceField(label=_("Office and sign present?"), choices=YES_NO, required=False)
+    feedback_departments = forms.CharField(
+        label=_("Feedback from departments"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    feedback_neighbours = forms.CharField(
+        label=_("Feedback from neighbouring farmers"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    classification = forms.ChoiceField(label=_("Your classification"), required=False)
+    note = forms.CharField(
+        label=_("Note"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    photo = forms.FileField(
+        label=_("Photo"),
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment"}),
+    )
+
+    CHECKLIST = ("operating", "farmers_taking_part", "books_kept", "assembly_held", "office_and_sign")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from .models import Visit
+
+        self.fields["classification"].choices = [("", _("Not classified")), *Visit.Classification.choices]
+
+    def clean_photo(self) -> Any:
+        upload = self.cleaned_data.get("photo")
+        if not upload:
+            return None
+        from django.core.exceptions import ValidationError as DjangoValidationError
+
+        try:
+            return process_photo(upload)
+        except DjangoValidationError as exc:
+            raise forms.ValidationError(exc.messages) from exc
+
+    def visit_values(self) -> dict[str, Any]:
+        data = dict(self.cleaned_data)
+        for name in self.CHECKLIST:
+            data[name] = {"yes": True, "no": False}.get(data.get(name) or "")
+        data.pop("photo", None)
+        return data

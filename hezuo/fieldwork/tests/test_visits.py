@@ -1,0 +1,228 @@
+"""Visits on a phone: the form, bad input refused with nothing written, photos checked and served in scope."""
+
+from __future__ import annotations
+
+import datetime as dt
+from io import BytesIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from PIL import Image
+
+from hezuo.conftest import PERSONAS
+from hezuo.core.services import history_for
+from hezuo.fieldwork import runs
+from hezuo.fieldwork.models import Flag, Visit
+
+pytestmark = pytest.mark.django_db
+TODAY = timezone.localdate()
+
+
+def photo(
+    name: str = "site.png", size: tuple[int, int] = (2400, 1200), fmt: str = "PNG"
+) -> SimpleUploadedFile:
+    out = BytesIO()
+    Image.new("RGB", size, (30, 140, 60)).save(out, fmt)
+    return SimpleUploadedFile(name, out.getvalue(), content_type=f"image/{fmt.lower()}")
+
+
+def form_data(**changes: Any) -> dict[str, Any]:
+    data = {
+        "date": str(TODAY - dt.timedelta(days=1)),
+        "people_met": "理事长 王某; 村委 李某",
+        "operating": "no",
+        "farmers_taking_part": "no",
+        "books_kept": "no",
+        "assembly_held": "no",
+        "office_and_sign": "yes",
+        "feedback_departments": "The town office says nothing has happened for two years.",
+        "feedback_neighbours": "Neighbours have not seen any activity.",
+        "classification": "suspected_shell",
+        "note": "",
+    }
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def client_for(world: dict[str, Any], persona: str) -> Client:
+    client = Client()
+    if persona != "anonymous":
+        client.force_login(world[persona])
+    return client
+
+
+def media_files(settings: Any) -> list[Path]:
+    root = Path(settings.MEDIA_ROOT) / "visits"
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def test_a_counselor_records_a_visit_with_a_photo(city_data: dict[str, Any], settings: Any) -> None:
+    client = client_for(city_data, "counselor")
+    coop = city_data["coop_a"]
+    url = reverse("fieldwork:visit_add", args=[coop.pk])
+    page = client.get(url)
+    assert page.status_code == 200 and 'name="classification"' in page.content.decode()
+    response = client.post(url, {**form_data(), "photo": photo()})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    visit = Visit.objects.get()
+    assert (
+        visit.visitor == city_data["counselor"] and visit.operating is False and visit.office_and_sign is True
+    )
+    assert visit.classification == "suspected_shell"
+    with Image.open(visit.photo.path) as stored:
+        assert stored.format == "JPEG" and max(stored.size) == 1600  # resized and re-encoded
+    record = history_for(coop).get(content_type__model="visit")
+    assert record.user == city_data["counselor"] and record.action == "create"
+    detail = client.get(response["Location"])
+    assert detail.status_code == 200 and "Neighbours have not seen" in detail.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"date": str(TODAY + dt.timedelta(days=1))}, "date", "in the future"),
+        ({"date": "2015-01-01"}, "date", "before the cooperative was registered"),
+        ({"books_kept": ""}, "books_kept", "Answer this to classify"),
+        ({"date": ""}, "date", "required"),
+    ],
+)
+def test_bad_visits_are_refused_and_nothing_written(
+    city_data: dict[str, Any], settings: Any, changes: dict[str, Any], field: str, message: str
+) -> None:
+    client = client_for(city_data, "counselor")
+    url = reverse("fieldwork:visit_add", args=[city_data["coop_a"].pk])
+    response = client.post(url, {**form_data(**changes), "photo": photo()})
+    assert response.status_code == 400
+    assert message in " ".join(response.context["form"].errors[field])
+    assert Visit.objects.count() == 0 and media_files(settings) == []
+
+
+def test_a_visit_without_classification_needs_no_checklist(city_data: dict[str, Any]) -> None:
+    client = client_for(city_data, "district_a")
+    url = reverse("fieldwork:visit_add", args=[city_data["coop_a2"].pk])
+    blank = {k: "" for k in Visit.CHECKLIST}
+    response = client.post(url, form_data(classification="", **blank))
+    assert response.status_code == 302
+    assert Visit.objects.get().operating is None
+
+
+@pytest.mark.parametrize(
+    ("upload", "message"),
+    [
+        (SimpleUploadedFile("x.jpg", b"%PDF-1.4 not a photo", content_type="image/jpeg"), "not a photo"),
+        (SimpleUploadedFile("x.gif", b"GIF89a" + b"\0" * 40, content_type="image/gif"), "not a photo"),
+        ("big", "too large"),
+    ],
+)
+def test_photos_of_the_wrong_type_or_too_large_are_refused(
+    city_data: dict[str, Any], settings: Any, upload: Any, message: str
+) -> None:
+    if upload == "big":
+        settings.HEZUO_PHOTO_MAX_BYTES = 1000
+        upload = photo(size=(400, 400))
+    client = client_for(city_data, "counselor")
+    response = client.post(
+        reverse("fieldwork:visit_add", args=[city_data["coop_a"].pk]), {**form_data(), "photo": upload}
+    )
+    assert response.status_code == 400
+    assert message in " ".join(response.context["form"].errors["photo"])
+    assert Visit.objects.count() == 0 and media_files(settings) == []
+
+
+ADDERS = {  # who may record a visit to which cooperative
+    "coop_a": {"city", "district_a", "counselor"},
+    "coop_a2": {"city", "district_a"},
+    "coop_b": {"city", "district_b"},
+}
+READERS = {
+    "coop_a": {"city", "viewer", "district_a", "counselor"},
+    "coop_a2": {"city", "viewer", "district_a"},
+    "coop_b": {"city", "viewer", "district_b"},
+}
+
+
+@pytest.mark.parametrize("persona", [*PERSONAS, "anonymous"])
+def test_visit_pages_and_photos_only_within_scope(city_data: dict[str, Any], persona: str) -> None:
+    from hezuo.core.context import change_context
+    from hezuo.core.services import save_record
+    from hezuo.fieldwork.forms import process_photo
+
+    visits = {}
+    for name in ("coop_a", "coop_a2", "coop_b"):
+        visit = Visit(cooperative=city_data[name], visitor=city_data["city"], date=TODAY, operating=True)
+        visit.photo.save("p.jpg", process_photo(photo(size=(200, 100))), save=False)
+        with change_context(source="cli"):
+            save_record(visit)
+        visits[name] = visit
+    client = client_for(city_data, persona)
+    for name, visit in visits.items():
+        for url, ok in (
+            (reverse("fieldwork:visit_add", args=[city_data[name].pk]), persona in ADDERS[name]),
+            (reverse("fieldwork:visit_detail", args=[visit.pk]), persona in READERS[name]),
+            (reverse("fieldwork:visit_photo", args=[visit.pk]), persona in READERS[name]),
+        ):
+            response = client.get(url)
+            if persona == "anonymous":
+                assert response.status_code == 302 and "/login/" in response["Location"], url
+            else:
+                assert response.status_code == (200 if ok else 404), (
+                    persona,
+                    name,
+                    url,
+                    response.status_code,
+                )
+                if ok and url.endswith("/photo/"):
+                    assert response["Content-Type"] == "image/jpeg"
+        if persona != "anonymous" and persona not in ADDERS[name]:
+            response = client.post(reverse("fieldwork:visit_add", args=[city_data[name].pk]), form_data())
+            assert response.status_code == 404
+    assert Visit.objects.count() == 3
+
+
+@pytest.mark.parametrize("persona", [*PERSONAS, "anonymous"])
+def test_the_counselor_home(city_data: dict[str, Any], persona: str) -> None:
+    client = client_for(city_data, persona)
+    response = client.get(reverse("fieldwork:my_cooperatives"))
+    if persona == "anonymous":
+        assert response.status_code == 302
+        return
+    if persona not in ("counselor", "counselor_unassigned"):
+        assert response.status_code == 404
+        return
+    assert response.status_code == 200
+    rows = response.context["rows"]
+    if persona == "counselor_unassigned":
+        assert rows == []
+        return
+    assert [r["coop"].pk for r in rows] == [city_data["coop_a"].pk]
+    assert rows[0]["due_now"] and response.context["due_count"] == 1
+    # after a visit, the next one is due in the interval
+    client.post(reverse("fieldwork:visit_add", args=[city_data["coop_a"].pk]), form_data(date=str(TODAY)))
+    rows = client.get(reverse("fieldwork:my_cooperatives")).context["rows"]
+    assert not rows[0]["due_now"] and rows[0]["due"] == TODAY + dt.timedelta(days=90)
+
+
+def test_visits_feed_the_detection(city_data: dict[str, Any]) -> None:
+    """SH3: observed halted on visits for two years or more."""
+    from hezuo.core.context import change_context
+    from hezuo.core.services import save_record
+
+    coop = city_data["coop_a"]
+    for date, operating in (
+        (dt.date(2022, 3, 1), True),
+        (dt.date(2023, 5, 1), False),
+        (dt.date(2025, 9, 1), False),
+    ):
+        with change_context(source="cli"):
+            save_record(
+                Visit(cooperative=coop, visitor=city_data["counselor"], date=date, operating=operating)
+            )
+    runs.run_detection(year=2024, as_of=dt.date(2025, 11, 1))
+    flag = Flag.objects.get(cooperative=coop, rule="SH3")
+    assert flag.evidence["halted_since"] == "2023-05-01"
+    assert [o["date"] for o in flag.evidence["observations"]] == ["2023-05-01", "2025-09-01"]

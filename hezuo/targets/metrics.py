@@ -1,0 +1,363 @@
+"""The metrics: each defined once, with its meaning beside it, as pure queryset functions.
+
+A metric selects cooperatives (`members`) out of a base queryset (already bounded to the user's scope) for
+a year; its value per district is an aggregate of that selection (count, or a sum of a yearly fact), or
+for a share the count of the selection over the count of its `population`. The drill-down list of a
+number is the very same selection, so the list and the number always agree.
+
+As-of rules: stocks (sponsorships, memberships, counselor assignments) are taken on 31 December of the
+year; titles count when held in the year; ratings are the year's ratings, confirmed ones where the
+district has any confirmed rating for that year, else the provisional ones (and the number is marked
+provisional). Cooperatives retired from the registry, or registered after the year, are not counted.
+
+Every value is computed with one GROUP BY query per metric and year (two for shares and rating-based
+metrics), never with a loop over cooperatives: the number of queries does not grow with the districts.
+
+Later features add their metrics with `register(MetricDef(...))`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.utils.translation import gettext_lazy as _
+
+from hezuo.accounts.models import CounselorAssignment
+from hezuo.rating.models import Rating
+from hezuo.registry.choices import TitleLevel
+from hezuo.registry.models import DemonstrationTitle, FederationMembership, Sponsorship
+
+from .models import LINK_CHOICES, LINK_COUNSELOR, LINK_MEMBER, LINK_SPONSORED
+
+COUNT, SUM, SHARE = "count", "sum", "share"
+YEAR_END = _("on 31 December of the year")
+KIND_LABELS = {COUNT: _("count"), SUM: _("sum"), SHARE: _("share")}
+
+
+def year_end(year: int) -> dt.date:
+    return dt.date(year, 12, 31)
+
+
+@dataclass
+class MetricContext:
+    """What a metric function may read besides the base queryset: the plan's and the metric's settings,
+    and, per year, the districts whose ratings are confirmed (computed once per year, shared)."""
+
+    closely_linked: tuple[str, ...] = LINK_CHOICES
+    config: dict[str, Any] = field(default_factory=dict)
+    # year -> {district_id: number of confirmed ratings}; a district present has ratings that year
+    rating_status: dict[int, dict[int, int]] = field(default_factory=dict)
+
+    def with_config(self, config: dict[str, Any] | None) -> MetricContext:
+        return MetricContext(self.closely_linked, dict(config or {}), self.rating_status)
+
+    def ratings_of(self, base: QuerySet[Any], year: int) -> dict[int, int]:
+        if year not in self.rating_status:
+            rows = (
+                Rating.objects.filter(year=year, retired_at__isnull=True, cooperative__in=base.values("pk"))
+                .values("cooperative__district_id")
+                .annotate(confirmed=Count("pk", filter=Q(status=Rating.Status.CONFIRMED)))
+            )
+            self.rating_status[year] = {r["cooperative__district_id"]: r["confirmed"] for r in rows}
+        return self.rating_status[year]
+
+    def confirmed_districts(self, base: QuerySet[Any], year: int) -> list[int]:
+        return sorted(d for d, n in self.ratings_of(base, year).items() if n)
+
+    def provisional_districts(self, base: QuerySet[Any], year: int) -> set[int]:
+        return {d for d, n in self.ratings_of(base, year).items() if not n}
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    key: str
+    label: Any
+    meaning: Any
+    kind: str  # count, sum, share
+    as_of: Any
+    members: Callable[[QuerySet[Any], int, MetricContext], QuerySet[Any]]
+    population: Callable[[QuerySet[Any], int, MetricContext], QuerySet[Any]] | None = None
+    sum_field: str = ""  # for sums: a YearlyFact field of the year, summed over the members
+    rating_based: bool = False
+
+    @property
+    def kind_label(self) -> Any:
+        return KIND_LABELS.get(self.kind, self.kind)
+
+
+@dataclass(frozen=True)
+class Actual:
+    """One computed number: value, and what it is made of."""
+
+    value: Decimal | int | None
+    count: int = 0  # cooperatives behind the number (the numerator of a share)
+    denominator: int | None = None
+    provisional: bool = False
+
+
+REGISTRY: dict[str, MetricDef] = {}
+
+
+def register(definition: MetricDef) -> MetricDef:
+    REGISTRY[definition.key] = definition
+    return definition
+
+
+# ------------------------------------------------------------------------------------------------------
+# building blocks (conditions on a Cooperative queryset)
+def base_for(queryset: QuerySet[Any], year: int) -> QuerySet[Any]:
+    """Cooperatives that count for a year: in the registry (not retired) and registered by its end."""
+    return queryset.filter(retired_at__isnull=True, registration_date__lte=year_end(year))
+
+
+def sponsored_on(on: dt.date) -> Exists:
+    return Exists(Sponsorship.objects.filter(cooperative=OuterRef("pk")).current(on))
+
+
+def member_on(on: dt.date) -> Exists:
+    return Exists(FederationMembership.objects.filter(cooperative=OuterRef("pk")).current(on))
+
+
+def counselor_on(on: dt.date) -> Exists:
+    return Exists(CounselorAssignment.objects.filter(cooperative=OuterRef("pk")).current(on))
+
+
+LINKS: dict[str, Callable[[dt.date], Exists]] = {
+    LINK_MEMBER: member_on,
+    LINK_SPONSORED: sponsored_on,
+    LINK_COUNSELOR: counselor_on,
+}
+
+
+def closely_linked_on(on: dt.date, links: tuple[str, ...] | list[str]) -> Q:
+    condition = Q(pk__in=[])
+    for link in links:
+        condition |= Q(LINKS[link](on))
+    return condition
+
+
+def rated(base: QuerySet[Any], year: int, ctx: MetricContext, min_stars: int) -> QuerySet[Any]:
+    """Cooperatives with at least `min_stars` in the year's ratings: the confirmed ones in districts that
+    have confirmed ratings for the year, else the provisional ones."""
+    ratings = Rating.objects.filter(
+        cooperative=OuterRef("pk"), year=year, retired_at__isnull=True, stars__gte=min_stars
+    )
+    confirmed = ctx.confirmed_districts(base, year)
+    any_rating = Exists(ratings)
+    if not confirmed:
+        return base.filter(any_rating)
+    confirmed_rating = Exists(ratings.filter(status=Rating.Status.CONFIRMED))
+    return base.filter(
+        (Q(district_id__in=confirmed) & Q(confirmed_rating)) | (~Q(district_id__in=confirmed) & Q(any_rating))
+    )
+
+
+def titled(base: QuerySet[Any], year: int, levels: list[str]) -> QuerySet[Any]:
+    titles = DemonstrationTitle.objects.filter(cooperative=OuterRef("pk"), level__in=levels).current(year)
+    return base.filter(Exists(titles))
+
+
+# ------------------------------------------------------------------------------------------------------
+# the metrics
+def star_members(base: QuerySet[Any], year: int, ctx: MetricContext) -> QuerySet[Any]:
+    linked = base_for(base, year).filter(closely_linked_on(year_end(year), ctx.closely_linked))
+    return rated(linked, year, ctx, int(ctx.config.get("min_stars", 3)))
+
+
+def sponsored_members(base: QuerySet[Any], year: int, ctx: MetricContext) -> QuerySet[Any]:
+    return base_for(base, year).filter(sponsored_on(year_end(year)))
+
+
+def sponsored_five_star_members(base: QuerySet[Any], year: int, ctx: MetricContext) -> QuerySet[Any]:
+    return rated(sponsored_members(base, year, ctx), year, ctx, int(ctx.config.get("min_stars", 5)))
+
+
+def _titled_population(
+    default_levels: list[str],
+) -> Callable[[QuerySet[Any], int, MetricContext], QuerySet[Any]]:
+    def population(base: QuerySet[Any], year: int, ctx: MetricContext) -> QuerySet[Any]:
+        return titled(base_for(base, year), year, list(ctx.config.get("title_levels", default_levels)))
+
+    return population
+
+
+def _sponsored_among(
+    default_levels: list[str],
+) -> Callable[[QuerySet[Any], int, MetricContext], QuerySet[Any]]:
+    population = _titled_population(default_levels)
+
+    def members(base: QuerySet[Any], year: int, ctx: MetricContext) -> QuerySet[Any]:
+        return population(base, year, ctx).filter(sponsored_on(year_end(year)))
+
+    return members
+
+
+COUNTY_AND_ABOVE = [
+    TitleLevel.COUNTY_STANDARD,
+    TitleLevel.CITY_DEMO,
+    TitleLevel.PROVINCIAL_DEMO,
+    TitleLevel.NATIONAL_DEMO,
+    TitleLevel.NATIONAL_SMC_DEMO,
+]
+PROVINCIAL = [TitleLevel.PROVINCIAL_DEMO]
+NATIONAL = [TitleLevel.NATIONAL_DEMO, TitleLevel.NATIONAL_SMC_DEMO]
+
+register(
+    MetricDef(
+        key="star_coops",
+        label=_("Star cooperatives"),
+        meaning=_(
+            "Cooperatives closely linked with the system on 31 December (as the plan defines it: federation "
+            "member, sponsored, or assigned a counselor) and rated three stars or more for the year."
+        ),
+        kind=COUNT,
+        as_of=YEAR_END,
+        members=star_members,
+        rating_based=True,
+    )
+)
+register(
+    MetricDef(
+        key="sponsored_coops",
+        label=_("Sponsored cooperatives"),
+        meaning=_(
+            "Cooperatives the system leads or takes part in running, by a sponsorship active on 31 December."
+        ),
+        kind=COUNT,
+        as_of=YEAR_END,
+        members=sponsored_members,
+    )
+)
+register(
+    MetricDef(
+        key="sponsored_five_star",
+        label=_("Sponsored five-star cooperatives"),
+        meaning=_("Sponsored cooperatives (on 31 December) rated five stars for the year."),
+        kind=COUNT,
+        as_of=YEAR_END,
+        members=sponsored_five_star_members,
+        rating_based=True,
+    )
+)
+register(
+    MetricDef(
+        key="member_households",
+        label=_("Member households"),
+        meaning=_("Member households of the star cooperatives, from their facts of the year."),
+        kind=SUM,
+        as_of=YEAR_END,
+        members=star_members,
+        sum_field="member_households",
+        rating_based=True,
+    )
+)
+register(
+    MetricDef(
+        key="sponsored_share_county_standard",
+        label=_("Share sponsored among county-standardised and above"),
+        meaning=_(
+            "Sponsored cooperatives (on 31 December) among the cooperatives holding a county standardised "
+            "or higher title in the year."
+        ),
+        kind=SHARE,
+        as_of=YEAR_END,
+        members=_sponsored_among(COUNTY_AND_ABOVE),
+        population=_titled_population(COUNTY_AND_ABOVE),
+    )
+)
+register(
+    MetricDef(
+        key="sponsored_share_provincial_demo",
+        label=_("Share sponsored among provincial demonstration"),
+        meaning=_(
+            "Sponsored cooperatives (on 31 December) among the provincial demonstration cooperatives "
+            "of the year."
+        ),
+        kind=SHARE,
+        as_of=YEAR_END,
+        members=_sponsored_among(PROVINCIAL),
+        population=_titled_population(PROVINCIAL),
+    )
+)
+register(
+    MetricDef(
+        key="sponsored_share_national_demo",
+        label=_("Share sponsored among national demonstration"),
+        meaning=_(
+            "Sponsored cooperatives (on 31 December) among the national demonstration cooperatives of the "
+            "year, national SMC-system demonstration cooperatives included."
+        ),
+        kind=SHARE,
+        as_of=YEAR_END,
+        members=_sponsored_among(NATIONAL),
+        population=_titled_population(NATIONAL),
+    )
+)
+
+
+# ------------------------------------------------------------------------------------------------------
+# computing
+def drilldown(
+    definition: MetricDef, base: QuerySet[Any], year: int, ctx: MetricContext, part: str = "members"
+) -> QuerySet[Any]:
+    """The cooperatives behind a number (members; for a share also its population); sums carry the
+    summed fact of each cooperative as `metric_value`."""
+    if part == "population" and definition.population is not None:
+        return definition.population(base, year, ctx)
+    qs = definition.members(base, year, ctx)
+    if definition.kind == SUM:
+        qs = qs.filter(yearlyfact__year=year, yearlyfact__retired_at__isnull=True).annotate(
+            metric_value=F(f"yearlyfact__{definition.sum_field}")
+        )
+    return qs
+
+
+def by_district(
+    definition: MetricDef, base: QuerySet[Any], year: int, ctx: MetricContext
+) -> dict[int, Actual]:
+    """The metric's value for each district with any data: {district_id: Actual}."""
+    provisional = ctx.provisional_districts(base, year) if definition.rating_based else set()
+    members = drilldown(definition, base, year, ctx).values("district_id")
+    result: dict[int, Actual] = {}
+    if definition.kind == COUNT:
+        for row in members.annotate(n=Count("pk")).order_by():
+            d = row["district_id"]
+            result[d] = Actual(row["n"], row["n"], None, d in provisional)
+    elif definition.kind == SUM:
+        for row in members.annotate(n=Count("pk"), s=Sum("metric_value")).order_by():
+            d = row["district_id"]
+            result[d] = Actual(row["s"] or 0, row["n"], None, d in provisional)
+    else:
+        assert definition.population is not None
+        counts = {r["district_id"]: r["n"] for r in members.annotate(n=Count("pk")).order_by()}
+        population = definition.population(base, year, ctx).values("district_id").annotate(n=Count("pk"))
+        for row in population.order_by():
+            d, den = row["district_id"], row["n"]
+            num = counts.get(d, 0)
+            result[d] = Actual(share(num, den), num, den, False)
+    for d in provisional:
+        if d not in result and definition.kind != SHARE:
+            result[d] = Actual(0, 0, None, True)
+    return result
+
+
+def share(numerator: int, denominator: int) -> Decimal | None:
+    if not denominator:
+        return None
+    return (Decimal(numerator) / Decimal(denominator)).quantize(Decimal("0.0001"))
+
+
+def total(definition: MetricDef, parts: dict[int, Actual]) -> Actual:
+    """The city's value from its districts' (the districts partition the city)."""
+    values = list(parts.values())
+    provisional = any(a.provisional for a in values)
+    count = sum(a.count for a in values)
+    if definition.kind == SHARE:
+        den = sum(a.denominator or 0 for a in values)
+        return Actual(share(count, den), count, den, provisional)
+    return Actual(sum((a.value or 0) for a in values), count, None, provisional)

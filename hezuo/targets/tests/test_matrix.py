@@ -1,0 +1,120 @@
+"""The plans' pages: every persona × every URL of the app × districts in and out of reach.
+
+Every URL name of the app ("targets:") is listed in MATRIX_URL_NAMES (the site-wide matrix in
+hezuo/core/tests/test_permission_matrix.py reads it). City staff and the city-wide viewer see everything;
+district staff see and export their own district only (another district's or the city's drill-down: 404);
+counselors and cooperative users have no access (404); anonymous users go to the login page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import get_resolver, reverse
+
+from hezuo.conftest import DISTRICT_A, DISTRICT_B, PERSONAS
+from hezuo.core.testing import is_login_redirect
+from hezuo.targets.loader import ensure_shipped_plans
+
+pytestmark = pytest.mark.django_db
+
+CODE = "zhuzhendi-2023-2025"
+READERS = {"city", "viewer", "district_a", "district_b"}
+# the drill-down's where -> who reaches it
+WHERE = {
+    DISTRICT_A: {"city", "viewer", "district_a"},
+    DISTRICT_B: {"city", "viewer", "district_b"},
+    "city": {"city", "viewer"},
+}
+MATRIX_URL_NAMES = {
+    "targets:plan_list",
+    "targets:progress",
+    "targets:export",
+    "targets:drilldown",
+    "targets:dashboard",
+    "targets:review",
+    "targets:close_year",
+    "targets:reopen_year",
+}
+CLOSERS = {"city"}
+
+
+def urls() -> list[tuple[str, str, set[str]]]:
+    found = [
+        ("targets:plan_list", reverse("targets:plan_list"), READERS),
+        ("targets:progress", reverse("targets:progress", args=[CODE]), READERS),
+        ("targets:export", reverse("targets:export", args=[CODE]), READERS),
+        ("targets:dashboard", reverse("targets:dashboard", args=[CODE]), READERS),
+        ("targets:review", reverse("targets:review", args=[CODE]), READERS),
+        ("targets:review", reverse("targets:review", args=[CODE]) + "?year=2024", READERS),
+        ("targets:review", reverse("targets:review", args=[CODE]) + "?year=2031", set()),
+        (
+            "targets:dashboard",
+            reverse("targets:dashboard", args=[CODE]) + "?metric=sponsored_coops&year=2023",
+            READERS,
+        ),
+        ("targets:export", reverse("targets:export", args=[CODE]) + "?targets_only=1", READERS),
+        ("targets:progress", reverse("targets:progress", args=["no-such-plan"]), set()),
+        ("targets:drilldown", reverse("targets:drilldown", args=[CODE, "no_such", 2024, DISTRICT_A]), set()),
+        (
+            "targets:drilldown",
+            reverse("targets:drilldown", args=[CODE, "star_coops", 2030, DISTRICT_A]),
+            set(),
+        ),
+    ]
+    for where, who in WHERE.items():
+        for metric in ("star_coops", "member_households", "sponsored_share_county_standard"):
+            found.append(
+                ("targets:drilldown", reverse("targets:drilldown", args=[CODE, metric, 2024, where]), who)
+            )
+    return found
+
+
+def test_every_targets_url_is_in_the_matrix() -> None:
+    names: set[str] = set()
+    for pattern in get_resolver().url_patterns:
+        if getattr(pattern, "namespace", None) == "targets":
+            names = {f"targets:{p.name}" for p in pattern.url_patterns}
+    assert names == MATRIX_URL_NAMES
+    assert {name for name, _u, _w in urls()} | {
+        "targets:close_year",
+        "targets:reopen_year",
+    } == MATRIX_URL_NAMES
+
+
+@pytest.mark.parametrize("persona", [*PERSONAS, "anonymous"])
+def test_matrix(persona: str, city_data: dict[str, Any]) -> None:
+    ensure_shipped_plans()
+    client = Client()
+    if persona != "anonymous":
+        client.force_login(city_data[persona])
+    for name, address, allowed in urls():
+        response = client.get(address)
+        if persona == "anonymous":
+            assert is_login_redirect(response), (name, address)
+            continue
+        expected = 200 if persona in allowed else 404
+        assert response.status_code == expected, (name, address, persona, response.status_code)
+
+
+@pytest.mark.parametrize("persona", [*PERSONAS, "anonymous"])
+def test_close_and_reopen_matrix(persona: str, city_data: dict[str, Any]) -> None:
+    from hezuo.targets.models import YearClose
+
+    ensure_shipped_plans()
+    client = Client()
+    if persona != "anonymous":
+        client.force_login(city_data[persona])
+    for name in ("targets:close_year", "targets:reopen_year"):
+        address = reverse(name, args=[CODE, 2024])
+        response = client.post(address)
+        if persona == "anonymous":
+            assert is_login_redirect(response), name
+        else:
+            assert response.status_code == (302 if persona in CLOSERS else 404), (name, persona)
+        assert client.get(address).status_code in (302, 404, 405)  # never a GET action
+        if name == "targets:close_year":
+            assert YearClose.objects.filter(closed=True).exists() == (persona in CLOSERS)
+    assert not YearClose.objects.filter(closed=True).exists()
