@@ -8,7 +8,9 @@ from hezuo.core.ui import REGISTRY
 
 
 def _tables():
-    return sorted({ui.table_class for ui in REGISTRY.values() if ui.table_class is not None}, key=lambda t: t.__name__)
+    return sorted(
+        {ui.table_class for ui in REGISTRY.values() if ui.table_class is not None}, key=lambda t: t.__name__
+    )
 
 
 @pytest.mark.parametrize("table_class", _tables(), ids=lambda t: t.__name__)

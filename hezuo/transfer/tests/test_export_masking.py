@@ -9,8 +9,9 @@ from hezuo.core.context import change_context
 from hezuo.core.services import save_record
 
 
-@pytest.mark.parametrize(("persona", "shown"), [("city", "13912345678"), ("district_a", "13912345678"),
-                                               ("viewer", "139****5678")])
+@pytest.mark.parametrize(
+    ("persona", "shown"), [("city", "13912345678"), ("district_a", "13912345678"), ("viewer", "139****5678")]
+)
 def test_phone_in_cooperative_export(client_for, city_data, persona, shown):
     coop = city_data["coop_a"]
     coop.phone = "13912345678"
