@@ -15,8 +15,8 @@ def _tables():
 
 @pytest.mark.parametrize("table_class", _tables(), ids=lambda t: t.__name__)
 def test_fast_rows_equal_django_tables2_cells(table_class, city_data):
-    from hezuo.core.services import save_record
     from hezuo.core.context import change_context
+    from hezuo.core.services import save_record
 
     coop = city_data["coop_a"]
     coop.phone, coop.on_abnormal_list, coop.registered_capital = "13912345678", True, 1234567
