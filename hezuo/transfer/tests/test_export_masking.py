@@ -1,4 +1,4 @@
-"""Personal data in exports: in full for staff who see it, masked for everyone else (like every other page)."""
+"""Personal data in exports: in full for staff who see it, masked for everyone else (as on every page)."""
 
 import io
 
