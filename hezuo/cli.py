@@ -12,6 +12,7 @@ COMMANDS = [
     ("rate", "rate every cooperative with facts for a year: --year Y [--district CODE]"),
     ("import", "import a .xlsx/.csv file: hezuo import FILE --kind KIND --user NAME [--dry-run]"),
     ("export", "export a filtered list with the import template's columns: hezuo export --kind KIND -o FILE"),
+    ("detect", "raise shell/dormant flags by the detection rules: [--year Y] [--district CODE] [--load-rules FILE]"),
     ("load_divisions", "load a city's divisions from a CSV (code,name,level,parent_code)"),
     ("createsuperuser", "create a city-staff superuser"),
     ("check", "check the configuration (add --deploy under production settings)"),

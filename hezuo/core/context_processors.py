@@ -16,6 +16,8 @@ MENU: list[tuple[Any, str, str | None]] = [
     (_("Cooperatives"), "registry:cooperative_list", "registry.cooperative"),
     (_("Ratings"), "rating:rating_list", "rating.rating"),
     (_("Alerts"), "rating:alert_list", "rating.alert"),
+    (_("Flags"), "fieldwork:flag_list", "fieldwork.flag"),
+    (_("Cleanup cases"), "fieldwork:case_list", "fieldwork.cleanupcase"),
     (_("Imports"), "transfer:job_list", "transfer.importjob"),
     (_("Organisations"), "registry:organization_list", "registry.organization"),
     (_("Users"), "accounts:user_list", "accounts.user"),

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
@@ -21,7 +22,7 @@ from hezuo.core.api import ScopedViewSet
 
 from . import cleanup
 from .forms import make_form
-from .models import CleanupCase, DetectionRun, Flag, RuleSet
+from .models import CleanupCase, DetectionRun, Flag, RuleSet, Visit
 
 READ_ONLY = ["get", "head", "options"]
 
@@ -87,9 +88,11 @@ class CleanupCaseViewSet(ScopedViewSet):
     select_related = ("cooperative",)
     http_method_names = [*READ_ONLY, "post"]
 
+    @extend_schema(exclude=True)
     def create(self, request: Any, *args: Any, **kwargs: Any) -> Response:
         raise NotFound()
 
+    @extend_schema(operation_id="cleanup_cases_transition", responses=CleanupCaseSerializer)
     @action(
         detail=True,
         methods=["post"],
@@ -130,6 +133,29 @@ class CleanupCaseViewSet(ScopedViewSet):
         return Response(CleanupCaseSerializer(case, context=self.get_serializer_context()).data)
 
 
+class VisitSerializer(serializers.ModelSerializer):
+    photo_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Visit
+        exclude = ["retired_at", "photo"]
+
+    def get_photo_url(self, obj: Visit) -> str | None:
+        from django.urls import reverse
+
+        return reverse("fieldwork:visit_photo", args=[obj.pk]) if obj.photo else None
+
+
+class VisitViewSet(ScopedViewSet):
+    """Visits in the caller's scope (recorded on the phone form); photos are served by their page."""
+
+    model = Visit
+    serializer_class = VisitSerializer
+    filterset_fields = ["cooperative", "classification", "visitor"]
+    select_related = ("cooperative",)
+    http_method_names = READ_ONLY
+
+
 class DetectionRunViewSet(ScopedViewSet):
     model = DetectionRun
     serializer_class = DetectionRunSerializer
@@ -147,5 +173,6 @@ def register(router: BaseRouter) -> None:
     """Register this app's viewsets on the one API router."""
     router.register("flags", FlagViewSet, basename="flag")
     router.register("cleanup-cases", CleanupCaseViewSet, basename="cleanupcase")
+    router.register("visits", VisitViewSet, basename="visit")
     router.register("detection-runs", DetectionRunViewSet, basename="detectionrun")
     router.register("detection-rulesets", RuleSetViewSet, basename="ruleset")

@@ -18,6 +18,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
@@ -246,8 +247,18 @@ def carry_out(
             errors.setdefault(name, []).append(_("The date is in the future."))
         elif value < coop.registration_date:
             errors.setdefault(name, []).append(BEFORE_REGISTRATION)
-    sponsorships = list(Sponsorship.objects.current(action_date or today).filter(cooperative=coop))
-    memberships = list(FederationMembership.objects.current(action_date or today).filter(cooperative=coop))
+    # every link not ended by the action date (a link that began after it is refused below, never skipped)
+    on = action_date or today
+    sponsorships = list(
+        Sponsorship.objects.filter(cooperative=coop, retired_at__isnull=True).filter(
+            Q(end_date__isnull=True) | Q(end_date__gt=on)
+        )
+    )
+    memberships = list(
+        FederationMembership.objects.filter(cooperative=coop, retired_at__isnull=True).filter(
+            Q(until__isnull=True) | Q(until__gt=on)
+        )
+    )
     for link in sponsorships:
         if action_date and action_date < link.start_date:
             errors.setdefault("action_date", []).append(

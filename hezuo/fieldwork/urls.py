@@ -15,6 +15,7 @@ urlpatterns = [
     path("visits/<int:pk>/", views.visit_detail, name="visit_detail"),
     path("visits/<int:pk>/photo/", views.visit_photo, name="visit_photo"),
     path("my/", views.my_cooperatives, name="my_cooperatives"),
+    path("workload/", views.workload, name="workload"),
     path("runs/", views.run_list, name="run_list"),
     path("runs/start/", views.run_start, name="run_start"),
     path("rulesets/<int:pk>/", views.ruleset_detail, name="ruleset_detail"),

@@ -412,3 +412,76 @@ def my_cooperatives(request: HttpRequest) -> HttpResponse:
         "fieldwork/my_cooperatives.html",
         {"rows": rows, "due_count": sum(r["due_now"] for r in rows), "interval": interval, "recent": recent},
     )
+
+
+@login_required
+def workload(request: HttpRequest) -> HttpResponse:
+    """Per counselor (of the user's district, or the whole city): cooperatives, recent visits, visits due."""
+    import datetime as dt
+    from collections import defaultdict
+
+    from django.db.models import Count, Max
+    from django.utils import timezone
+
+    from hezuo.accounts.models import CounselorAssignment
+
+    from .models import Visit
+
+    user = request.user
+    if not (can(user, CounselorAssignment, VIEW) and can(user, Visit, VIEW)):
+        raise Http404
+    today = timezone.localdate()
+    interval = visit_interval_days()
+    since = today - dt.timedelta(days=interval)
+    assignments = (
+        CounselorAssignment.objects.restrict(user, VIEW)
+        .current()
+        .filter(cooperative__retired_at__isnull=True)
+        .select_related("counselor", "cooperative__district")
+    )
+    district = request.GET.get("district", "")
+    if district.isdigit():
+        assignments = assignments.filter(cooperative__district__code=district)
+    by_counselor: dict[int, dict[str, Any]] = {}
+    coop_ids: set[int] = set()
+    for a in assignments:
+        row = by_counselor.setdefault(
+            a.counselor_id, {"counselor": a.counselor, "coops": set(), "districts": set()}
+        )
+        row["coops"].add(a.cooperative_id)
+        row["districts"].add(a.cooperative.district.name)
+        coop_ids.add(a.cooperative_id)
+    visits = Visit.objects.restrict(user, VIEW).filter(retired_at__isnull=True, cooperative_id__in=coop_ids)
+    last = dict(
+        visits.values("cooperative_id").annotate(last=Max("date")).values_list("cooperative_id", "last")
+    )
+    recent: dict[int, int] = defaultdict(int)
+    for visitor_id, n in (
+        visits.filter(date__gte=since, visitor_id__in=list(by_counselor))
+        .values("visitor_id")
+        .annotate(n=Count("id"))
+        .values_list("visitor_id", "n")
+    ):
+        recent[visitor_id] = n
+    flagged = set(
+        Flag.objects.restrict(user, VIEW)
+        .filter(cooperative_id__in=coop_ids, status=Flag.Status.OPEN, retired_at__isnull=True)
+        .values_list("cooperative_id", flat=True)
+    )
+    rows = []
+    for counselor_id, row in by_counselor.items():
+        coops = row["coops"]
+        rows.append(
+            {
+                "counselor": row["counselor"],
+                "districts": "、".join(sorted(row["districts"])),
+                "cooperatives": len(coops),
+                "visits": recent[counselor_id],
+                "due": sum(1 for c in coops if last.get(c) is None or last[c] < since),
+                "flagged": len(coops & flagged),
+            }
+        )
+    rows.sort(key=lambda r: (-r["due"], str(r["counselor"])))
+    return render(
+        request, "fieldwork/workload.html", {"rows": rows, "interval": interval, "district": district}
+    )

@@ -67,6 +67,7 @@ TABS = [
     ("sponsorships", _("Sponsorship")),
     ("counselors", _("Counselors")),
     ("rating", _("Star rating")),
+    ("cleanup", _("Visits and cleanup")),
 ]
 
 
@@ -176,6 +177,10 @@ class CooperativeDetailView(generic.ObjectDetailView):
         assignments = CounselorAssignment.objects.restrict(user, VIEW).filter(cooperative=obj)
         if self.request.GET.get("retired") != "1":
             assignments = assignments.filter(retired_at__isnull=True)
+        if tab == "cleanup":
+            from hezuo.fieldwork.views import cooperative_tab_context
+
+            context.update(cooperative_tab_context(user, obj))
         if tab == "rating":
             from hezuo.rating.views import rating_tab_context
 

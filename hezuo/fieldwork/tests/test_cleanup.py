@@ -363,3 +363,12 @@ def test_verification_with_a_visit(flagged: dict[str, Any]) -> None:
     assert response.status_code == 302
     case.refresh_from_db()
     assert case.visit == own and case.visit_date == own.date and case.finding == "dormant"
+
+
+def test_carry_out_refuses_a_date_before_a_link_began(flagged: dict[str, Any]) -> None:
+    case = case_at(flagged, S.APPROVED)
+    data = {**kwargs("carry_out"), "action_date": dt.date(2019, 6, 1)}  # before the town membership (2020)
+    with pytest.raises(ValidationError) as err:
+        cleanup.carry_out(case, flagged["city"], **data)
+    assert "began" in " ".join(err.value.message_dict["action_date"])
+    assert FederationMembership.objects.current().filter(cooperative=flagged["coop_a"]).count() == 2

@@ -48,13 +48,14 @@ PAGES = {
     "fieldwork:run_start",
     "fieldwork:ruleset_detail",
 }
-# visits and the counselor's home: per persona in test_visits.py
-# (test_visit_pages_and_photos_only_within_scope, test_the_counselor_home)
+# visits, the counselor's home and the workload: per persona in test_visits.py
+# (test_visit_pages_and_photos_only_within_scope, test_the_counselor_home, test_the_workload)
 VISIT_PAGES = {
     "fieldwork:visit_add",
     "fieldwork:visit_detail",
     "fieldwork:visit_photo",
     "fieldwork:my_cooperatives",
+    "fieldwork:workload",
 }
 API = {
     "flag-list",
@@ -66,6 +67,8 @@ API = {
     "detectionrun-detail",
     "ruleset-list",
     "ruleset-detail",
+    "visit-list",
+    "visit-detail",
 }
 MATRIX_URL_NAMES = PAGES | VISIT_PAGES | API
 
@@ -79,7 +82,9 @@ def test_every_fieldwork_url_is_in_the_matrix() -> None:
     from hezuo.core.tests.test_permission_matrix import resolver_urls
 
     api_names = {
-        n for n in resolver_urls() if n.split("-")[0] in {"flag", "cleanupcase", "detectionrun", "ruleset"}
+        n
+        for n in resolver_urls()
+        if n.split("-")[0] in {"flag", "cleanupcase", "detectionrun", "ruleset", "visit"}
     }
     assert api_names == API
 
@@ -97,7 +102,16 @@ def fw(city_data: dict[str, Any]) -> dict[str, Any]:
         "A2": cleanup.open_case(city_data["district_a"], coops["A2"]),
         "B": cleanup.open_case(city_data["district_b"], coops["B"]),
     }
-    return {**city_data, "coops": coops, "flags": flags, "cases": cases, "run": run}
+    from hezuo.core.context import change_context
+    from hezuo.core.services import save_record
+    from hezuo.fieldwork.models import Visit
+
+    visits = {}
+    for case, coop in coops.items():
+        visits[case] = Visit(cooperative=coop, visitor=city_data["city"], date=dt.date(2025, 10, 1))
+        with change_context(source="cli"):
+            save_record(visits[case])
+    return {**city_data, "coops": coops, "flags": flags, "cases": cases, "run": run, "visits": visits}
 
 
 def login(world: dict[str, Any], persona: str) -> Client:
@@ -164,6 +178,12 @@ def test_api(persona: str, fw: dict[str, Any]) -> None:
     listing = check("GET", reverse("cleanupcase-list"), persona in READERS)
     if listing is not None and persona in READERS:
         assert api_ids(listing) == {fw["cases"][c].pk for c in reached}
+    listing = check("GET", reverse("visit-list"), persona in READERS)
+    if listing is not None and persona in READERS:
+        assert api_ids(listing) == {fw["visits"][c].pk for c in reached}
+        assert all(row["photo_url"] is None for row in listing.json()["results"])
+    for case in ("A", "A2", "B"):
+        check("GET", reverse("visit-detail", args=[fw["visits"][case].pk]), persona in REACH[case])
     check("GET", reverse("detectionrun-list"), persona in RUN_READERS)
     # the run is city-wide (no district): city staff and the city-wide viewer reach it
     check("GET", reverse("detectionrun-detail", args=[fw["run"].pk]), persona in {"city", "viewer"})
@@ -180,5 +200,6 @@ def test_api(persona: str, fw: dict[str, Any]) -> None:
         assert client.post(reverse("flag-list"), {}).status_code in (404, 405)
         assert client.post(reverse("cleanupcase-list"), {}).status_code == 404
         assert client.post(reverse("detectionrun-list"), {}).status_code in (404, 405)
+        assert client.post(reverse("visit-list"), {}).status_code in (404, 405)
     assert DetectionRun.objects.count() == 1
     assert set(CleanupCase.objects.values_list("status", flat=True)) == {"flagged"}

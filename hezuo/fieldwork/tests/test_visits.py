@@ -226,3 +226,46 @@ def test_visits_feed_the_detection(city_data: dict[str, Any]) -> None:
     flag = Flag.objects.get(cooperative=coop, rule="SH3")
     assert flag.evidence["halted_since"] == "2023-05-01"
     assert [o["date"] for o in flag.evidence["observations"]] == ["2023-05-01", "2025-09-01"]
+
+
+@pytest.mark.parametrize("persona", [*PERSONAS, "anonymous"])
+def test_the_workload(city_data: dict[str, Any], persona: str) -> None:
+    """District staff see their district's counselors, city staff every district's; nobody else the page."""
+    from hezuo.accounts.models import CounselorAssignment
+    from hezuo.conftest import make_user
+    from hezuo.core.context import change_context
+    from hezuo.core.services import save_record
+
+    counselor_b = make_user("counselor-330225-1", "counselor", district=city_data["division_b"])
+    with change_context(source="cli"):
+        save_record(
+            CounselorAssignment(
+                counselor=counselor_b, cooperative=city_data["coop_b"], start_date=dt.date(2024, 1, 1)
+            )
+        )
+        save_record(
+            CounselorAssignment(
+                counselor=city_data["counselor"],
+                cooperative=city_data["coop_a2"],
+                start_date=dt.date(2024, 1, 1),
+            )
+        )
+        save_record(Visit(cooperative=city_data["coop_a"], visitor=city_data["counselor"], date=TODAY))
+    response = client_for(city_data, persona).get(reverse("fieldwork:workload"))
+    if persona == "anonymous":
+        assert response.status_code == 302
+        return
+    if persona not in ("city", "district_a", "district_b"):
+        assert response.status_code == 404
+        return
+    rows = {row["counselor"].username: row for row in response.context["rows"]}
+    expected = {
+        "city": {"counselor-330226-1", "counselor-330225-1"},
+        "district_a": {"counselor-330226-1"},
+        "district_b": {"counselor-330225-1"},
+    }[persona]
+    assert set(rows) == expected
+    if "counselor-330226-1" in rows:
+        row = rows["counselor-330226-1"]
+        assert (row["cooperatives"], row["visits"], row["due"]) == (2, 1, 1)
+    assert "宁海" not in response.content.decode() or persona != "district_b"
