@@ -13,6 +13,8 @@ COMMANDS = [
     ("import", "import a .xlsx/.csv file: hezuo import FILE --kind KIND --user NAME [--dry-run]"),
     ("export", "export a filtered list with the import template's columns: hezuo export --kind KIND -o FILE"),
     ("detect", "raise shell/dormant flags by the detection rules: [--year Y] [--district CODE] [--load-rules FILE]"),
+    ("progress", "write a plan's progress table as Excel: --plan CODE [--targets-only] --xlsx FILE [--user NAME]"),
+    ("load_plan", "load a plan and its targets from a YAML file (bad entries are named, nothing partly written)"),
     ("load_divisions", "load a city's divisions from a CSV (code,name,level,parent_code)"),
     ("createsuperuser", "create a city-staff superuser"),
     ("check", "check the configuration (add --deploy under production settings)"),

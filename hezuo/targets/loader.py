@@ -228,5 +228,12 @@ def load_parsed(parsed: ParsedPlan, *, user: Any = None, source: str = "cli") ->
 
 
 def ensure_shipped_plans() -> list[Plan]:
-    """Load the plans shipped in hezuo/targets/data (for `hezuo setup`; idempotent)."""
-    return [load_plan_file(DATA_DIR / name, source="cli") for name in SHIPPED_PLANS]
+    """Load the plans shipped in hezuo/targets/data that are not loaded yet (for `hezuo setup`; idempotent).
+
+    A plan already present is left as it is: its targets may have been changed since by city staff."""
+    plans = []
+    for name in SHIPPED_PLANS:
+        parsed = parse(yaml.safe_load((DATA_DIR / name).read_text(encoding="utf-8")))
+        existing = Plan.objects.filter(code=parsed.plan["code"]).first()
+        plans.append(existing or load_parsed(parsed, source="cli"))
+    return plans

@@ -52,9 +52,15 @@ class MetricContext:
     config: dict[str, Any] = field(default_factory=dict)
     # year -> {district_id: number of confirmed ratings}; a district present has ratings that year
     rating_status: dict[int, dict[int, int]] = field(default_factory=dict)
+    # take stocks on this date instead of 31 December (forecasts: the state so far in the current year)
+    as_of: dt.date | None = None
 
     def with_config(self, config: dict[str, Any] | None) -> MetricContext:
-        return MetricContext(self.closely_linked, dict(config or {}), self.rating_status)
+        return MetricContext(self.closely_linked, dict(config or {}), self.rating_status, self.as_of)
+
+    def on(self, year: int) -> dt.date:
+        end = year_end(year)
+        return min(end, self.as_of) if self.as_of is not None else end
 
     def ratings_of(self, base: QuerySet[Any], year: int) -> dict[int, int]:
         if year not in self.rating_status:
@@ -110,9 +116,9 @@ def register(definition: MetricDef) -> MetricDef:
 
 # ------------------------------------------------------------------------------------------------------
 # building blocks (conditions on a Cooperative queryset)
-def base_for(queryset: QuerySet[Any], year: int) -> QuerySet[Any]:
+def base_for(queryset: QuerySet[Any], year: int, on: dt.date | None = None) -> QuerySet[Any]:
     """Cooperatives that count for a year: in the registry (not retired) and registered by its end."""
-    return queryset.filter(retired_at__isnull=True, registration_date__lte=year_end(year))
+    return queryset.filter(retired_at__isnull=True, registration_date__lte=on or year_end(year))
 
 
 def sponsored_on(on: dt.date) -> Exists:
@@ -165,12 +171,12 @@ def titled(base: QuerySet[Any], year: int, levels: list[str]) -> QuerySet[Any]:
 # ------------------------------------------------------------------------------------------------------
 # the metrics
 def star_members(base: QuerySet[Any], year: int, ctx: MetricContext) -> QuerySet[Any]:
-    linked = base_for(base, year).filter(closely_linked_on(year_end(year), ctx.closely_linked))
+    linked = base_for(base, year, ctx.on(year)).filter(closely_linked_on(ctx.on(year), ctx.closely_linked))
     return rated(linked, year, ctx, int(ctx.config.get("min_stars", 3)))
 
 
 def sponsored_members(base: QuerySet[Any], year: int, ctx: MetricContext) -> QuerySet[Any]:
-    return base_for(base, year).filter(sponsored_on(year_end(year)))
+    return base_for(base, year, ctx.on(year)).filter(sponsored_on(ctx.on(year)))
 
 
 def sponsored_five_star_members(base: QuerySet[Any], year: int, ctx: MetricContext) -> QuerySet[Any]:
@@ -181,7 +187,9 @@ def _titled_population(
     default_levels: list[str],
 ) -> Callable[[QuerySet[Any], int, MetricContext], QuerySet[Any]]:
     def population(base: QuerySet[Any], year: int, ctx: MetricContext) -> QuerySet[Any]:
-        return titled(base_for(base, year), year, list(ctx.config.get("title_levels", default_levels)))
+        return titled(
+            base_for(base, year, ctx.on(year)), year, list(ctx.config.get("title_levels", default_levels))
+        )
 
     return population
 
@@ -192,7 +200,7 @@ def _sponsored_among(
     population = _titled_population(default_levels)
 
     def members(base: QuerySet[Any], year: int, ctx: MetricContext) -> QuerySet[Any]:
-        return population(base, year, ctx).filter(sponsored_on(year_end(year)))
+        return population(base, year, ctx).filter(sponsored_on(ctx.on(year)))
 
     return members
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -17,12 +18,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from hezuo.core.scoping import CHANGE, EXPORT, VIEW, can, get_scoped_or_404, restrict, scope_for
+from hezuo.core.scoping import ADD, CHANGE, EXPORT, VIEW, can, get_scoped_or_404, restrict, scope_for
 from hezuo.geo.models import Division
 
-from . import closing, review
+from . import closing, forecast, loader, review
 from . import progress as progress_service
 from .export import xlsx_bytes
 from .metrics import SHARE, SUM
@@ -47,10 +49,20 @@ def fmt(value: Decimal | int | None, kind: str) -> str:
     return f"{int(value):,}" if value == value.to_integral_value() else f"{value:,.2f}"
 
 
+def pct(ratio: float | None) -> str:
+    if ratio is None:
+        return ""
+    return f"{ratio * 100:.1f}%" if ratio < 0.1 else f"{ratio * 100:.0f}%"
+
+
 @login_required
 def plan_list(request: HttpRequest) -> HttpResponse:
     _login_required_404(request)
-    return render(request, "targets/plan_list.html", {"plans": _plans(request.user)})
+    return render(
+        request,
+        "targets/plan_list.html",
+        {"plans": _plans(request.user), "can_load": can(request.user, Plan, ADD)},
+    )
 
 
 def _cell_view(
@@ -62,7 +74,7 @@ def _cell_view(
         "target": fmt(cell.target, kind) if cell.target is not None else "",
         "actual": fmt(actual.value, kind) if actual is not None else "",
         "count": actual.count if actual is not None else None,
-        "pct": f"{cell.ratio * 100:.0f}%" if cell.ratio is not None else "",
+        "pct": pct(cell.ratio),
         "color": (cell.band or {}).get("color", ""),
         "provisional": bool(actual and actual.provisional),
         "url": reverse("targets:drilldown", args=[plan.code, metric.key, year, where]) if computed else "",
@@ -311,3 +323,37 @@ def review_page(request: HttpRequest, code: str) -> HttpResponse:
             "custom_weights": bool(weights),
         },
     )
+
+
+class PlanFileForm(forms.Form):
+    file = forms.FileField(label=gettext_lazy("Plan file (YAML)"))
+
+
+@login_required
+def plan_load(request: HttpRequest) -> HttpResponse:
+    """City staff load a plan (a new one, e.g. 2026-2028, or changed targets of one) from a YAML file."""
+    if not can(request.user, Plan, ADD):
+        raise Http404
+    form = PlanFileForm(request.POST or None, request.FILES or None)
+    problems: list[str] = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            text = form.cleaned_data["file"].read().decode("utf-8")
+            plan = loader.load_plan_text(text, user=request.user, source="web")
+        except UnicodeDecodeError:
+            problems = [_("The file is not UTF-8 text.")]
+        except ValidationError as exc:
+            problems = list(exc.messages)
+        else:
+            messages.success(request, _("Plan %(code)s loaded.") % {"code": plan.code})
+            return redirect("targets:progress", code=plan.code)
+    return render(request, "targets/plan_load.html", {"form": form, "problems": problems})
+
+
+@login_required
+def forecast_page(request: HttpRequest, code: str) -> HttpResponse:
+    """The current year's projected year-end values per district, those at risk first."""
+    _login_required_404(request)
+    plan = get_scoped_or_404(_plans(request.user), request.user, VIEW, code=code)
+    year, projections = forecast.forecast(plan, request.user)
+    return render(request, "targets/forecast.html", {"plan": plan, "year": year, "projections": projections})

@@ -106,3 +106,54 @@ def test_target_validation(tmp_path: Path) -> None:
     plan.config = {"closely_linked": ["friends"]}
     with pytest.raises(ValidationError):
         plan.full_clean()
+
+
+def test_city_staff_load_the_next_plan_in_the_ui(client_for: Any) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.urls import reverse
+
+    data = plan_data()
+    data["plan"].update(code="zhuzhendi-2026-2028", name="下一个三年行动计划", years=[2026, 2027, 2028])
+    for row in data["districts"]:
+        row["star_coops"] = {2026 + i: v for i, v in enumerate(row["star_coops"].values())}
+        row["sponsored_coops"] = {2026 + i: v for i, v in enumerate(row["sponsored_coops"].values())}
+    data["city_targets_by_year"] = {"sponsored_five_star": {2026: 110, 2027: 120, 2028: 130}}
+    data["city_targets_2028"] = data.pop("city_targets_2025")
+    data["city_targets_2028"]["sponsored_five_star"] = {"min": 130}
+    text = yaml.safe_dump(data, allow_unicode=True, sort_keys=False).encode()
+    client = client_for("city")
+    url = reverse("targets:plan_load")
+    response = client.post(url, {"file": SimpleUploadedFile("next.yaml", text)})
+    assert response.status_code == 302
+    plan = Plan.objects.get(code="zhuzhendi-2026-2028")
+    assert plan.targets.count() == 69
+    bad = text.replace(b"330203", b"330299")
+    response = client.post(url, {"file": SimpleUploadedFile("bad.yaml", bad)})
+    assert response.status_code == 200
+    assert any("unknown district 330299" in p for p in response.context["problems"])
+
+
+def test_load_plan_command(tmp_path: Path) -> None:
+    from django.core.management import CommandError, call_command
+
+    call_command("load_plan", str(PLAN_FILE))
+    assert Target.objects.count() == 69
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(PLAN_FILE.read_text(encoding="utf-8").replace("2025: 240", "2025: -240"), encoding="utf-8")
+    with pytest.raises(CommandError, match="cannot be negative"):
+        call_command("load_plan", str(bad))
+
+
+def test_setup_leaves_a_loaded_plan_as_it_is() -> None:
+    from hezuo.core.context import change_context
+    from hezuo.core.services import save_record, snapshot
+
+    ensure_shipped_plans()
+    target = Target.objects.get(district__code="330226", metric__key="star_coops", year=2025)
+    before = snapshot(target)
+    target.value = Decimal(250)
+    with change_context(source="cli"):
+        save_record(target, before=before)
+    ensure_shipped_plans()
+    target.refresh_from_db()
+    assert target.value == 250

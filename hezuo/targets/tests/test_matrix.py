@@ -35,19 +35,30 @@ MATRIX_URL_NAMES = {
     "targets:drilldown",
     "targets:dashboard",
     "targets:review",
+    "targets:plan_load",
+    "targets:forecast",
     "targets:close_year",
     "targets:reopen_year",
+    # the API (read-only)
+    "plan-list",
+    "plan-detail",
+    "plan-progress",
+    "target-list",
+    "target-detail",
 }
+API_NAMES = {"plan-list", "plan-detail", "plan-progress", "target-list", "target-detail"}
 CLOSERS = {"city"}
 
 
 def urls() -> list[tuple[str, str, set[str]]]:
     found = [
         ("targets:plan_list", reverse("targets:plan_list"), READERS),
+        ("targets:plan_load", reverse("targets:plan_load"), {"city"}),
         ("targets:progress", reverse("targets:progress", args=[CODE]), READERS),
         ("targets:export", reverse("targets:export", args=[CODE]), READERS),
         ("targets:dashboard", reverse("targets:dashboard", args=[CODE]), READERS),
         ("targets:review", reverse("targets:review", args=[CODE]), READERS),
+        ("targets:forecast", reverse("targets:forecast", args=[CODE]), READERS),
         ("targets:review", reverse("targets:review", args=[CODE]) + "?year=2024", READERS),
         ("targets:review", reverse("targets:review", args=[CODE]) + "?year=2031", set()),
         (
@@ -74,14 +85,20 @@ def urls() -> list[tuple[str, str, set[str]]]:
 
 def test_every_targets_url_is_in_the_matrix() -> None:
     names: set[str] = set()
+    api: set[str] = set()
     for pattern in get_resolver().url_patterns:
         if getattr(pattern, "namespace", None) == "targets":
             names = {f"targets:{p.name}" for p in pattern.url_patterns}
-    assert names == MATRIX_URL_NAMES
-    assert {name for name, _u, _w in urls()} | {
-        "targets:close_year",
-        "targets:reopen_year",
-    } == MATRIX_URL_NAMES
+        for sub in getattr(pattern, "url_patterns", []):
+            for leaf in getattr(sub, "url_patterns", [sub]):
+                name = getattr(leaf, "name", None) or ""
+                if name.split("-")[0] in ("plan", "target"):
+                    api.add(name)
+    assert names | api == MATRIX_URL_NAMES
+    assert api == API_NAMES
+    assert {name for name, _u, _w in urls()} | {"targets:close_year", "targets:reopen_year"} | API_NAMES == (
+        MATRIX_URL_NAMES
+    )
 
 
 @pytest.mark.parametrize("persona", [*PERSONAS, "anonymous"])
@@ -118,3 +135,55 @@ def test_close_and_reopen_matrix(persona: str, city_data: dict[str, Any]) -> Non
         if name == "targets:close_year":
             assert YearClose.objects.filter(closed=True).exists() == (persona in CLOSERS)
     assert not YearClose.objects.filter(closed=True).exists()
+
+
+@pytest.mark.parametrize("persona", [*PERSONAS, "anonymous"])
+def test_api_matrix(persona: str, city_data: dict[str, Any]) -> None:
+    from hezuo.targets.models import Target
+
+    (plan,) = ensure_shipped_plans()
+    client = Client()
+    if persona != "anonymous":
+        client.force_login(city_data[persona])
+    target_a = Target.objects.get(plan=plan, district__code=DISTRICT_A, metric__key="star_coops", year=2024)
+    target_b = Target.objects.get(plan=plan, district__code=DISTRICT_B, metric__key="star_coops", year=2024)
+    addresses = {
+        "plan-list": reverse("plan-list"),
+        "plan-detail": reverse("plan-detail", args=[plan.pk]),
+        "plan-progress": reverse("plan-progress", args=[plan.pk]),
+        "target-list": reverse("target-list"),
+        "target-a": reverse("target-detail", args=[target_a.pk]),
+        "target-b": reverse("target-detail", args=[target_b.pk]),
+    }
+    reach = {
+        "target-a": {"city", "viewer", "district_a"},
+        "target-b": {"city", "viewer", "district_b"},
+    }
+    for name, address in addresses.items():
+        response = client.get(address)
+        if persona == "anonymous":
+            assert response.status_code in (401, 403), name
+            continue
+        if name.endswith("-list"):
+            assert response.status_code == (200 if persona in READERS else 404), (name, persona)
+            if persona not in READERS:
+                continue
+            count = response.json()["count"]
+            if name == "plan-list":
+                assert count == (1 if persona in READERS else 0), persona
+            else:
+                want = {"city": 69, "viewer": 69, "district_a": 15, "district_b": 15}.get(persona, 0)
+                assert count == want, (persona, count)
+            continue
+        allowed = reach.get(name, READERS)
+        assert response.status_code == (200 if persona in allowed else 404), (name, persona)
+        if name == "plan-progress" and persona in READERS:
+            districts = {c["district"] for c in response.json()["cells"]}
+            if persona.startswith("district"):
+                assert districts == {DISTRICT_A if persona == "district_a" else DISTRICT_B}
+            else:
+                assert len(districts) == 11
+    # read-only
+    if persona == "city":
+        assert client.post(reverse("plan-list"), {}).status_code == 405
+        assert client.delete(addresses["target-a"]).status_code == 405

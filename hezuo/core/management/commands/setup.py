@@ -18,3 +18,8 @@ class Command(BaseCommand):
 
         if ensure_default_rubric() is not None:
             self.stdout.write("rating: provisional rubric loaded and published for 2022-2025")
+        from hezuo.targets.loader import ensure_shipped_plans
+
+        for plan in ensure_shipped_plans():
+            targets = plan.targets.filter(retired_at__isnull=True).count()
+            self.stdout.write(f"targets: plan {plan.code} ({targets} targets)")
