@@ -9,17 +9,28 @@ initials as a subsequence ("nhbp" finds 宁海县某某白枇杷专业合作社)
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from pypinyin import lazy_pinyin
+from pypinyin.core import Pinyin
 
 _LATIN = re.compile(r"^[a-z]+$")
 _CLEAN = re.compile(r"[^a-z0-9]")
 
 
+_SEGMENTER = Pinyin()
+
+
+@lru_cache(maxsize=65536)
+def _word_pinyin(word: str) -> tuple[str, ...]:
+    """Pinyin of one segmented word (names repeat their words: 合作社, 专业, place names)."""
+    return tuple(lazy_pinyin(word, errors="ignore"))
+
+
 def pinyin_forms(text: str) -> tuple[str, str]:
     """(full pinyin, initials) of a name; one conversion serves both (the initials are first letters)."""
-    syllables = lazy_pinyin(text, errors="ignore")
+    syllables = [s for word in _SEGMENTER.seg(text) for s in _word_pinyin(word)]
     full = "".join(syllables).lower()
     initials = "".join(s[0] for s in syllables if s).lower()
     return _CLEAN.sub("", full), _CLEAN.sub("", initials)

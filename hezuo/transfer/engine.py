@@ -262,6 +262,7 @@ class Blank:
         self.plain = not (signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model))
         self.constant: dict[str, Any] = {}
         self.per_row: list[Any] = []
+        self.fields: dict[str, Any] = {}
         for f in model._meta.fields:  # as Model.__init__ goes through them
             if f.column is None or f.generated:
                 continue
@@ -269,6 +270,20 @@ class Blank:
                 self.per_row.append(f)
             else:
                 self.constant[f.attname] = f.get_default()
+
+    def relate(self, obj: Any, name: str, target: models.Model) -> None:
+        """`obj.<name> = target` for a new instance: what the foreign key's descriptor does (the id and
+        the cached object), without its checks per row (the target is a saved row of the right model)."""
+        if not self.plain:
+            setattr(obj, name, target)
+            return
+        field: Any = self.fields.get(name)
+        if field is None:
+            field = self.fields[name] = self.model._meta.get_field(name)
+            assert isinstance(field, models.ForeignKey) and field.target_field.attname == "id"
+        assert isinstance(target, field.related_model)
+        obj.__dict__[field.attname] = target.pk
+        obj._state.fields_cache[field.name] = target
 
     def new(self) -> Any:
         model = self.model
@@ -1020,7 +1035,7 @@ class Importer:
                     row.obj = None
                     continue
                 obj = self.blank.new()
-                obj.cooperative = coop  # type: ignore[attr-defined]
+                self.blank.relate(obj, "cooperative", coop)
                 row.before = None
             row.obj = obj
             self.apply(row, obj)
@@ -1215,13 +1230,42 @@ def update_rows(model: type[models.Model], objs: list[Any], field_names: list[st
     assert pk is not None
     sets = ", ".join(f"{quote(f.column)} = %s" for f in concrete)
     sql = f"UPDATE {quote(model._meta.db_table)} SET {sets} WHERE {quote(pk.column)} = %s"
-    params = [
-        [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in concrete] + [obj.pk] for obj in objs
-    ]
+    preparer = Preparer(concrete, connection)
+    params = [[*preparer.row(obj), obj.pk] for obj in objs]
+    if connection.vendor == "postgresql":
+        return _update_by_copy(connection, model, concrete, params)
     with connection.cursor() as cursor:
         cursor.executemany(sql, params)
         count = cursor.rowcount
     return count if count is not None and count >= 0 else len(objs)
+
+
+def _update_by_copy(
+    connection: Any, model: type[models.Model], fields: list[Any], params: list[list[Any]]
+) -> int:
+    """PostgreSQL: COPY the new values (and the keys) into a temporary table shaped like the model's columns,
+    then one UPDATE … FROM it; instead of one statement and one round trip per row."""
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    pk = model._meta.pk
+    assert pk is not None
+    scratch = quote(f"hezuo_import_{uuid.uuid4().hex[:16]}")
+    columns = [quote(f.column) for f in fields]
+    key = quote(pk.column)
+    with connection.cursor() as wrapper:
+        cursor = wrapper.cursor
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {scratch} ON COMMIT DROP AS "
+            f"SELECT {key}, {', '.join(columns)} FROM {table} WITH NO DATA"
+        )
+        with cursor.copy(f"COPY {scratch} ({', '.join(columns)}, {key}) FROM STDIN") as copy:
+            for row in params:
+                copy.write_row(row)
+        sets = ", ".join(f"{c} = {scratch}.{c}" for c in columns)
+        cursor.execute(f"UPDATE {table} SET {sets} FROM {scratch} WHERE {table}.{key} = {scratch}.{key}")
+        count = cursor.rowcount
+        cursor.execute(f"DROP TABLE {scratch}")
+    return count if count is not None and count >= 0 else len(params)
 
 
 def empty_value(model_field: models.Field, creating: bool) -> Any:
