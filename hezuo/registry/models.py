@@ -174,6 +174,8 @@ class Cooperative(RecordModel):
             models.Index(fields=["district", "name"], name="coop_district_name_idx"),
             models.Index(fields=["registration_date"], name="coop_regdate_idx"),
             models.Index(fields=["name"], name="coop_name_idx"),
+            models.Index(fields=["district", "industry"], name="coop_district_industry_idx"),
+            models.Index(fields=["town", "name"], name="coop_town_name_idx"),
         ]
 
     def __str__(self) -> str:

@@ -18,9 +18,9 @@ class CooperativeTable(BaseTable):
     name = tables.Column(linkify=True, attrs={"td": {"class": "wrap"}})
     credit_code = tables.Column()
     district = tables.Column(
-        accessor="district__name", order_by=("district__code",), verbose_name=_("District")
+        accessor="district__name", order_by=("district_id", "name"), verbose_name=_("District")
     )
-    town = tables.Column(accessor="town__name", order_by=("town__code",), verbose_name=_("Town"))
+    town = tables.Column(accessor="town__name", order_by=("town_id", "name"), verbose_name=_("Town"))
     industry = tables.Column()
     main_products = tables.Column(orderable=False)
     operating_status = tables.Column()
