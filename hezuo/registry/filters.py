@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import django_filters as filters
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from hezuo.core.filters import ScopedFilterSet
@@ -43,17 +43,19 @@ class CooperativeFilterSet(ScopedFilterSet):
         model = Cooperative
         fields: list[str] = []
 
+    # "id IN (subquery)" rather than a correlated EXISTS: the subquery runs once (SQLite builds a temporary
+    # index of it), instead of once per cooperative, which matters at 100,000 cooperatives
     def filter_title(self, qs: QuerySet, name: str, value: str) -> QuerySet:
-        titles = DemonstrationTitle.objects.filter(cooperative=OuterRef("pk"), level=value).current()
-        return qs.filter(Exists(titles))
+        holders = DemonstrationTitle.objects.filter(level=value).current().values("cooperative_id")
+        return qs.filter(pk__in=holders)
 
     def filter_member(self, qs: QuerySet, name: str, value: str) -> QuerySet:
-        exists = Exists(FederationMembership.objects.filter(cooperative=OuterRef("pk")).current(today()))
-        return qs.filter(exists) if value == "yes" else qs.filter(~exists)
+        members = FederationMembership.objects.current(today()).values("cooperative_id")
+        return qs.filter(pk__in=members) if value == "yes" else qs.exclude(pk__in=members)
 
     def filter_sponsored(self, qs: QuerySet, name: str, value: str) -> QuerySet:
-        exists = Exists(Sponsorship.objects.filter(cooperative=OuterRef("pk")).current(today()))
-        return qs.filter(exists) if value == "yes" else qs.filter(~exists)
+        sponsored = Sponsorship.objects.current(today()).values("cooperative_id")
+        return qs.filter(pk__in=sponsored) if value == "yes" else qs.exclude(pk__in=sponsored)
 
     def filter_abnormal(self, qs: QuerySet, name: str, value: str) -> QuerySet:
         return qs.filter(on_abnormal_list=(value == "yes"))

@@ -16,6 +16,7 @@ from pypinyin import lazy_pinyin
 from pypinyin.core import Pinyin
 
 _LATIN = re.compile(r"^[a-z]+$")
+MAX_INITIALS_QUERY = 6
 _CLEAN = re.compile(r"[^a-z0-9]")
 
 
@@ -57,7 +58,9 @@ def apply_search(qs: QuerySet, query: str, field: str = "search_text") -> QueryS
     for term in terms:
         term_q = Q(**{f"{field}__contains": term})
         contiguous &= term_q
-        if _LATIN.match(term) and len(term) >= 2:
+        # initials typed as a subsequence ("nhbp"): short Latin terms only; a longer one is a pinyin word,
+        # matched contiguously, and its subsequence pattern would only cost a slow scan
+        if _LATIN.match(term) and 2 <= len(term) <= MAX_INITIALS_QUERY:
             pattern = "%|%" + "%".join(_escape_like(term)) + "%"
             term_q |= Q(**{f"{field}__like": pattern})
         condition &= term_q
