@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import pgettext_lazy
 
 from hezuo.accounts.roles import Role
 from hezuo.core.context import change_context
@@ -83,11 +84,11 @@ def _check(user: Any, transition: str, case: CleanupCase) -> None:
 
 
 ACTION_WORDS = {
-    "verify": _lazy("verified"),
-    "clear": _lazy("cleared"),
-    "approve": _lazy("approved"),
-    "carry_out": _lazy("acted on"),
-    "close": _lazy("closed"),
+    "verify": pgettext_lazy("case action", "verified"),
+    "clear": pgettext_lazy("case action", "cleared"),
+    "approve": pgettext_lazy("case action", "approved"),
+    "carry_out": pgettext_lazy("case action", "acted on"),
+    "close": pgettext_lazy("case action", "closed"),
 }
 
 
