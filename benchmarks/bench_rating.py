@@ -15,7 +15,6 @@ the number of engine worker processes (default: services.worker_count()).
 from __future__ import annotations
 
 import os
-import resource
 import time
 from typing import Any
 
@@ -75,7 +74,7 @@ def _scratch_delete(year: int) -> None:
         cursor.execute(f"DELETE FROM {q(ratings)} WHERE {q('year')} = %s", [year])
 
 
-def _floor(year: int, batch_size: int = 2000) -> tuple[float, int]:
+def _floor(year: int) -> tuple[float, int]:
     """Seconds spent writing a copy of every rating of `year` the way the rating writes new ones."""
     from django.db import transaction
     from django.db.models import TextField
@@ -86,6 +85,7 @@ def _floor(year: int, batch_size: int = 2000) -> tuple[float, int]:
     from hezuo.rating.models import Rating
 
     writer = adapter.BulkInsert(Rating, services.NEW_RATING_FIELDS, ids=True)
+    batch_size = services.BATCH_SIZE  # transactions of the rating's size
     spent = 0.0
     written = 0
     last = 0
@@ -168,9 +168,6 @@ def run() -> None:
     emit("rating_floor_seconds", floor_seconds, "s")
     emit("rating_ratio_to_floor", seconds / floor_seconds if floor_seconds else 0.0)
     emit("rating_peak_rss_mb", peak, "MB")
-    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    if children:
-        emit("rating_worker_peak_rss_mb", children, "MB")
     # memory flat as the count grows: resident memory at the first and the last tenth of the run
     if len(samples) >= 4:
         tenth = max(1, len(samples) // 10)

@@ -5,8 +5,8 @@ from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from hezuo.accounts.api import register as register_accounts
-from hezuo.geo.api import register as register_geo
 from hezuo.fieldwork.api import register as register_fieldwork
+from hezuo.geo.api import register as register_geo
 from hezuo.rating.api import register as register_rating
 from hezuo.registry.api import register as register_registry
 from hezuo.targets.api import register as register_targets

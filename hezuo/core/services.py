@@ -420,8 +420,8 @@ def record_bulk(
 
     connection = connections[router.db_for_write(ChangeRecord)]
     meta = ChangeRecord._meta
-    fields = [meta.get_field(name) for name in _CHANGE_COLUMNS]
-    columns = [f.column for f in fields]
+    fields: list[Any] = [meta.get_field(name) for name in _CHANGE_COLUMNS]
+    columns: list[str] = [f.column for f in fields]
     before_field, after_field = fields[-2], fields[-1]
     user = ctx.user if getattr(ctx.user, "pk", None) else None
     now = timezone.now()

@@ -17,7 +17,9 @@ class RatingConfig(AppConfig):
             monitoring.reevaluate_for
         )
         after_bulk_change("registry.cooperative")(monitoring.reevaluate_many)
-        after_bulk_change("registry.yearlyfact")(lambda pks: monitoring.reevaluate_many(_owners("yearlyfact", pks)))
+        after_bulk_change("registry.yearlyfact")(
+            lambda pks: monitoring.reevaluate_many(_owners("yearlyfact", pks))
+        )
         after_bulk_change("registry.demonstrationtitle")(
             lambda pks: monitoring.reevaluate_many(_owners("demonstrationtitle", pks))
         )

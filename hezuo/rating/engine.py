@@ -11,6 +11,12 @@ are decided, otherwise the result has no stars and says which facts are needed.
 
 The measures (how an indicator reads the facts), the gate checks and the compliance items are named
 functions registered below; a rubric names them and gives their parameters and point tiers.
+
+Speed (the annual rating rates 100,000 cooperatives): compile_rubric() turns each indicator into one closure
+and lays the gates out flat; run() walks them and returns an Evaluation of plain tuples, which is also what
+is stored (EXPLANATION_FORMAT) — evaluate() wraps it in named results for everything else. RowRater rates
+the adapter's rows in batches (in worker processes for big runs): inputs, run(), the explanation's JSON and
+the history snapshot's JSON, with no ORM and no intermediate objects.
 """
 
 from __future__ import annotations
@@ -540,6 +546,7 @@ def _fact_true(name: str, want: bool = True) -> Callable[[CoopInput, Mapping[str
             return None, Missing(needs)
         return bool(value) == want, None
 
+    fn.fact, fn.want = name, want  # type: ignore[attr-defined]  # c_compliance reads these items inline
     return fn
 
 
@@ -716,7 +723,10 @@ def c_not_dormant(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> Out
 
 @check("not_flagged", lambda inp, p, ctx: {flag: False for flag in p["flags"]}, ["flags"])
 def c_not_flagged(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> Outcome:
-    raised = [flag for flag in p["flags"] if getattr(inp, flag)]
+    raised = []
+    for flag in p["flags"]:
+        if getattr(inp, flag):
+            raised.append(flag)
     return (not raised, raised)
 
 
@@ -733,7 +743,13 @@ def _year_end(year: int) -> int:
 def registered_years(inp: CoopInput) -> float | None:
     if inp.registration_date is None:
         return None
-    return round((_year_end(inp.year) - inp.registration_date.toordinal()) / 365.25, 2)
+    return _years_since(inp.year, inp.registration_date)
+
+
+@functools.lru_cache(maxsize=4096)
+def _years_since(year: int, day: dt.date) -> float:
+    """Years from `day` to the end of `year`, to two decimals (asked twice per evaluation)."""
+    return round((_year_end(year) - day.toordinal()) / 365.25, 2)
 
 
 @check("registered_years", _no_fix, ["min"])
@@ -781,7 +797,7 @@ def _indicator_fix(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> di
 @check("indicator_points", _indicator_fix, ["indicator"], indicator_param="indicator")
 def c_indicator_points(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> Outcome:
     """The named indicator scored at least `min` points (default: any points)."""
-    entry = ctx.indicators[p["indicator"]]
+    entry = ctx.entries[ctx.rubric._position[p["indicator"]]]
     if len(entry) > 4 and entry[4]:
         return (None, None, entry[4])
     return (entry[1] >= p.get("min", 1e-9), entry[1])
@@ -810,8 +826,15 @@ def _compliance_fix(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> d
 
 
 @functools.lru_cache(maxsize=64)
-def _compliance_plan(keys: tuple[str, ...]) -> tuple[tuple[str, Callable[..., ItemResult]], ...]:
-    return tuple((key, COMPLIANCE[key].fn) for key in keys)
+def _compliance_plan(
+    keys: tuple[str, ...],
+) -> tuple[tuple[str, Callable[..., ItemResult], str | None, bool], ...]:
+    """(key, item function, and for an item that is one yes/no fact: the fact and the answer wanted)."""
+    plan = []
+    for key in keys:
+        fn = COMPLIANCE[key].fn
+        plan.append((key, fn, getattr(fn, "fact", None), bool(getattr(fn, "want", True))))
+    return tuple(plan)
 
 
 @check("compliance_clean", _compliance_fix, ["items"])
@@ -819,13 +842,16 @@ def c_compliance(inp: CoopInput, p: Mapping[str, Any], ctx: EvalContext) -> Outc
     """Zero failed items in the compliance checklist (criteria §7.5)."""
     failed: list[str] = []
     missing: list[str] = []
-    done = ctx._compliance
     f = inp.facts
-    for key, fn in _compliance_plan(tuple(p["items"])):
-        result = done.get(key)
-        if result is None:
-            result = done[key] = fn(inp, f)
-        ok, gone = result
+    for key, fn, fact, want in _compliance_plan(tuple(p["items"])):
+        if fact is not None:  # _fact_true, inline
+            value = f.get(fact) if f is not None else None
+            if value is None:
+                missing.append(fact)
+            elif bool(value) is not want:
+                failed.append(key)
+            continue
+        ok, gone = fn(inp, f)
         if ok is False:
             failed.append(key)
         elif gone:
@@ -855,7 +881,7 @@ Entry = tuple[Any, ...]
 RELAXED = 1  # flag: scored on the relaxed tiers (service cooperatives)
 ALTERNATIVE = 2  # flag: scored by the rubric's "otherwise" rule (the measure does not apply)
 
-StepFn = Callable[[CoopInput, "Mapping[str, Any] | None", bool], Entry]
+StepFn = Callable[[CoopInput, "Mapping[str, Any] | None"], Entry]
 
 
 @dataclass(frozen=True)
@@ -869,8 +895,9 @@ class CIndicator:
     otherwise: tuple[Measure, tuple[tuple[float, float], ...], Mapping[str, Any]] | None
     na_points: float
     max_points: float
-    # the indicator compiled into one closure: (input, facts, relaxed industry) -> Entry
+    # the indicator compiled into one closure: (input, facts) -> Entry; and for the relaxed industries
     step: StepFn = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+    relaxed_step: StepFn = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -891,10 +918,18 @@ class CompiledRubric:
     max_score: float
     _by_key: Mapping[str, CIndicator] = field(default_factory=dict)
     # the evaluation plan, made once per rubric version: flat tuples the hot loop walks
-    _steps: tuple[tuple[StepFn, float, int], ...] = ()  # (step, max points, dimension), indicators in order
+    _steps: tuple[StepFn, ...] = ()  # each indicator's step, in order
+    _relaxed_steps: tuple[StepFn, ...] = ()  # the same for the relaxed industries
+    _max_points: tuple[float, ...] = ()
+    _dimension_of: tuple[int, ...] = ()  # each indicator's dimension (position)
+    _position: Mapping[str, int] = field(default_factory=dict)  # each indicator's position
     _keys: tuple[str, ...] = ()  # indicator keys, in order
     dimension_max: tuple[float, ...] = ()
-    _gates: tuple[tuple[int, tuple[tuple[CheckFn, Mapping[str, Any]], ...]], ...] = ()  # (star, checks)
+    _gates: tuple[
+        tuple[int, int, tuple[tuple[CheckFn, Mapping[str, Any]], ...]], ...
+    ] = ()  # (#, star, checks)
+    _gate_stars: tuple[int, ...] = ()
+    _gate_keys: tuple[str, ...] = ()
 
     @property
     def top_star(self) -> int:
@@ -905,7 +940,14 @@ class CompiledRubric:
 
 
 def _tiers(raw: Sequence[Sequence[Any]] | None) -> tuple[tuple[float, float], ...]:
-    return tuple((float(_number(t)), float(pts)) for t, pts in raw or ())
+    return tuple((float(_number(t)), _points(pts)) for t, pts in raw or ())
+
+
+def _points(value: Any) -> float:
+    """Points as the engine keeps them: whole points as int (they add up exactly, and are written without
+    a decimal part), others as float."""
+    points = float(value)
+    return int(points) if points.is_integer() else points  # type: ignore[return-value]
 
 
 def _number(value: Any) -> float:
@@ -920,7 +962,7 @@ def _tier_finder(tiers: tuple[tuple[float, float], ...], lower: bool) -> Callabl
     if lower:
 
         def find(value: Any) -> tuple[float, int]:
-            points, index = 0.0, -1
+            points, index = 0, -1
             i = 0
             for threshold, pts in pairs:
                 if value <= threshold:
@@ -933,7 +975,7 @@ def _tier_finder(tiers: tuple[tuple[float, float], ...], lower: bool) -> Callabl
     else:
 
         def find(value: Any) -> tuple[float, int]:
-            points, index = 0.0, -1
+            points, index = 0, -1
             i = 0
             for threshold, pts in pairs:
                 if value >= threshold:
@@ -950,13 +992,13 @@ def _make_step(
     measure: Measure,
     params: Mapping[str, Any],
     tiers: tuple[tuple[float, float], ...],
-    relaxed_tiers: tuple[tuple[float, float], ...] | None,
+    flag: int,
     otherwise: tuple[Measure, tuple[tuple[float, float], ...], Mapping[str, Any]] | None,
     na_points: float,
 ) -> StepFn:
-    """One indicator as a closure: read the measure, then the tier reached; missing data is never zero.
-
-    Tiers rise (validated), so the walk ends at the first tier not reached."""
+    """One indicator on given tiers (flag: RELAXED for the relaxed tiers) as a closure: read the measure,
+    then the tier reached; missing data is never zero. Tiers rise (validated), so the walk ends at the
+    first tier not reached. No points are int 0 (whole points are ints, see _points)."""
     fn = measure.fn
     lower = measure.better == "lower"
     alt_fn: MeasureFn | None = None
@@ -970,47 +1012,45 @@ def _make_step(
             return na_entry
         alt = alt_fn(inp, f, alt_params)
         if alt.__class__ is Missing:
-            return (None, 0.0, -1, ALTERNATIVE, alt.fields)
+            return (None, 0, -1, ALTERNATIVE, alt.fields)
         points, tier = alt_find(alt)
         return (alt, points, tier, ALTERNATIVE)
 
     if lower:
 
-        def step(inp: CoopInput, f: Mapping[str, Any] | None, relaxed: bool) -> Entry:
+        def step(inp: CoopInput, f: Mapping[str, Any] | None) -> Entry:
             value = fn(inp, f, params)
             if value.__class__ is Missing:
-                return (None, 0.0, -1, 0, value.fields)
+                return (None, 0, -1, 0, value.fields)
             if value is NA:
                 return not_applicable(inp, f)
-            points, tier = 0.0, -1
-            for threshold, pts in relaxed_tiers if relaxed and relaxed_tiers is not None else tiers:
+            points = 0
+            tier = -1
+            for threshold, pts in tiers:
                 if value <= threshold:
                     points = pts
                     tier += 1
                 else:
                     break
-            if relaxed and relaxed_tiers is not None:
-                return (value, points, tier, RELAXED)
-            return (value, points, tier)
+            return (value, points, tier, flag) if flag else (value, points, tier)
 
     else:
 
-        def step(inp: CoopInput, f: Mapping[str, Any] | None, relaxed: bool) -> Entry:
+        def step(inp: CoopInput, f: Mapping[str, Any] | None) -> Entry:
             value = fn(inp, f, params)
             if value.__class__ is Missing:
-                return (None, 0.0, -1, 0, value.fields)
+                return (None, 0, -1, 0, value.fields)
             if value is NA:
                 return not_applicable(inp, f)
-            points, tier = 0.0, -1
-            for threshold, pts in relaxed_tiers if relaxed and relaxed_tiers is not None else tiers:
+            points = 0
+            tier = -1
+            for threshold, pts in tiers:
                 if value >= threshold:
                     points = pts
                     tier += 1
                 else:
                     break
-            if relaxed and relaxed_tiers is not None:
-                return (value, points, tier, RELAXED)
-            return (value, points, tier)
+            return (value, points, tier, flag) if flag else (value, points, tier)
 
     return step
 
@@ -1037,12 +1077,12 @@ def compile_rubric(definition: Mapping[str, Any], content_hash: str = "") -> Com
                 [pts for _t, pts in tiers]
                 + [pts for _t, pts in relaxed or ()]
                 + [pts for _t, pts in (otherwise[1] if otherwise else ())]
-                + [float(raw.get("na_points", 0))]
+                + [_points(raw.get("na_points", 0))]
                 + [0.0]
             )
             measure = MEASURES[raw["measure"]]
             params = raw.get("params") or {}
-            na_points = float(raw.get("na_points", 0))
+            na_points = _points(raw.get("na_points", 0))
             indicators.append(
                 CIndicator(
                     key=raw["key"],
@@ -1054,7 +1094,10 @@ def compile_rubric(definition: Mapping[str, Any], content_hash: str = "") -> Com
                     otherwise=otherwise,
                     na_points=na_points,
                     max_points=max_points,
-                    step=_make_step(measure, params, tiers, relaxed, otherwise, na_points),
+                    step=_make_step(measure, params, tiers, 0, otherwise, na_points),
+                    relaxed_step=_make_step(
+                        measure, params, relaxed or tiers, RELAXED if relaxed else 0, otherwise, na_points
+                    ),
                 )
             )
             keys.append(raw["key"])
@@ -1084,12 +1127,20 @@ def compile_rubric(definition: Mapping[str, Any], content_hash: str = "") -> Com
         relaxed_industries=frozenset(definition.get("relaxed_industries", ())),
         max_score=sum(i.max_points for i in indicators),
         _by_key={i.key: i for i in indicators},
-        _steps=tuple((i.step, i.max_points, dim_of[i.dimension]) for i in indicators),
+        _steps=tuple(i.step for i in indicators),
+        _relaxed_steps=tuple(i.relaxed_step for i in indicators),
+        _max_points=tuple(i.max_points for i in indicators),
+        _dimension_of=tuple(dim_of[i.dimension] for i in indicators),
+        _position=position,
         _keys=tuple(i.key for i in indicators),
         dimension_max=tuple(
             sum(indicators[position[k]].max_points for k in keys) for _dim, keys in dimensions
         ),
-        _gates=tuple((g.star, tuple((chk.fn, params) for chk, params in g.checks)) for g in gates),
+        _gates=tuple(
+            (i, g.star, tuple((chk.fn, params) for chk, params in g.checks)) for i, g in enumerate(gates)
+        ),
+        _gate_stars=tuple(g.star for g in gates),
+        _gate_keys=tuple(g.key for g in gates),
     )
     if content_hash:
         _COMPILED[content_hash] = compiled
@@ -1145,18 +1196,24 @@ class IndicatorResult:
 
 
 class EvalContext:
-    """What the gate checks of one evaluation may consult: the indicators' entries (by key) and the
-    compliance items (each computed once)."""
+    """What the gate checks of one evaluation may consult: the indicators' entries (in the rubric's order)
+    and the compliance items (each computed once)."""
 
-    __slots__ = ("_compliance", "indicators", "inp", "rubric")
+    __slots__ = ("_compliance", "entries", "inp", "rubric")
 
-    def __init__(self, inp: CoopInput, rubric: CompiledRubric) -> None:
+    def __init__(self, inp: CoopInput, rubric: CompiledRubric, entries: Sequence[Entry] = ()) -> None:
         self.inp = inp
         self.rubric = rubric
-        self.indicators: dict[str, Entry] = {}
-        self._compliance: dict[str, ItemResult] = {}
+        self.entries = entries
+        self._compliance: dict[str, ItemResult] | None = None
+
+    def entry(self, key: str) -> Entry:
+        """The named indicator's entry."""
+        return self.entries[self.rubric._position[key]]
 
     def compliance(self, key: str) -> ItemResult:
+        if self._compliance is None:
+            self._compliance = {}
         result = self._compliance.get(key)
         if result is None:
             result = COMPLIANCE[key].fn(self.inp, self.inp.facts)
@@ -1176,7 +1233,8 @@ def tier_points(value: float, tiers: tuple[tuple[float, float], ...], lower: boo
 def evaluate_indicator(ind: CIndicator, ctx: EvalContext) -> IndicatorResult:
     inp = ctx.inp
     relaxed = inp.industry in ctx.rubric.relaxed_industries
-    return IndicatorResult.of(ind, ind.step(inp, inp.facts, relaxed))
+    step = ind.relaxed_step if relaxed else ind.step
+    return IndicatorResult.of(ind, step(inp, inp.facts))
 
 
 @dataclass(slots=True)
@@ -1228,11 +1286,11 @@ class Evaluation(NamedTuple):
         return self.stars_low if self.stars_low == self.stars_high else None
 
 
-def _stars(score: float, floors: tuple[float, ...], gates_ok: Sequence[bool]) -> int:
-    """The most stars whose floor the score reaches with every gate up to them passed (gates_ok[s-1])."""
+def _stars(score: float, floors: tuple[float, ...], cap: int) -> int:
+    """The most stars below `cap` (the first star a gate blocks) whose floors the score reaches."""
     stars = 0
     for star, floor in enumerate(floors, start=1):
-        if score >= floor and gates_ok[star - 1]:
+        if star < cap and score >= floor:
             stars = star
         else:
             break
@@ -1242,16 +1300,13 @@ def _stars(score: float, floors: tuple[float, ...], gates_ok: Sequence[bool]) ->
 def run(inp: CoopInput, rubric: CompiledRubric) -> Evaluation:
     """Score, each indicator's entry, the gates and their checks, the stars at worst and at best."""
     f = inp.facts
-    relaxed = inp.industry in rubric.relaxed_industries
-    entries: list[Entry] = []
-    append = entries.append
+    steps = rubric._relaxed_steps if inp.industry in rubric.relaxed_industries else rubric._steps
+    entries = [step(inp, f) for step in steps]
     score = 0.0
     missing_points = 0.0
     missing: dict[str, None] = {}
     dims: list[float] = [0] * len(rubric.dimensions)  # summed like sum(): from 0, in indicator order
-    for step, max_points, dim in rubric._steps:
-        entry = step(inp, f, relaxed)
-        append(entry)
+    for entry, max_points, dim in zip(entries, rubric._max_points, rubric._dimension_of, strict=True):
         if len(entry) > 4:
             missing_points += max_points
             for name in entry[4]:
@@ -1259,60 +1314,64 @@ def run(inp: CoopInput, rubric: CompiledRubric) -> Evaluation:
         else:
             score += entry[1]
             dims[dim] += entry[1]
-    ctx = EvalContext(inp, rubric)
-    ctx.indicators = dict(zip(rubric._keys, entries, strict=True))
-    # cumulative: a gate attached to star s is required for s stars and more
+    ctx = EvalContext(inp, rubric, entries)
+    # cumulative: a gate attached to star s is required for s stars and more, so the first star of a gate
+    # not passed (missing data at its worst) or failed (at its best) caps the stars below it
     top = len(rubric.floors)
-    low_ok = [True] * top
-    high_ok = [True] * top
-    failed_low: list[tuple[int, int]] = []  # (star, gate position)
+    cap_low = cap_high = top + 1
+    not_passed: list[int] = []  # gate positions
     gates: list[tuple[bool | None, list[Outcome]]] = []
-    for position, (star, checks) in enumerate(rubric._gates):
-        outcomes = []
+    for position, star, checks in rubric._gates:
+        outcomes = [fn(inp, params, ctx) for fn, params in checks]
         passed: bool | None = True
-        for fn, params in checks:
-            out = fn(inp, params, ctx)
-            outcomes.append(out)
+        for out in outcomes:
             ok = out[0]
-            if ok is False:
-                passed = False
-            elif ok is None and passed is True:
-                passed = None
+            if ok is not True:
+                if ok is False:
+                    passed = False
+                elif passed is True:
+                    passed = None
             if len(out) > 2:
                 for name in out[2]:
                     missing[name] = None
         gates.append((passed, outcomes))
         if passed is not True:
-            failed_low.append((star, position))
-            for s in range(star - 1, top):
-                low_ok[s] = False
-            if passed is False:
-                for s in range(star - 1, top):
-                    high_ok[s] = False
-    score = round(score, 4)
-    score_max = round(score + missing_points, 4)
+            not_passed.append(position)
+            if star < cap_low:
+                cap_low = star
+            if passed is False and star < cap_high:
+                cap_high = star
+    score = score if score.is_integer() else round(score, 4)  # whole points need no rounding
+    score_max = score + missing_points
+    score_max = score_max if score_max.is_integer() else round(score_max, 4)
     floors = rubric.floors
-    stars_low = _stars(score, floors, low_ok)
-    stars_high = _stars(score_max, floors, high_ok)
+    stars_low = _stars(score, floors, cap_low)
+    stars_high = _stars(score_max, floors, cap_high)
     capped_by: list[str] = []
     if stars_low < top:
         nxt = stars_low + 1
         if score < floors[nxt - 1]:
             capped_by.append("floor")
-        if failed_low:
-            keys = rubric.gates
-            capped_by.extend(keys[position].key for star, position in failed_low if star <= nxt)
-    return Evaluation(
-        score,
-        score_max,
-        stars_low,
-        stars_high,
-        entries,
-        gates,
-        tuple(missing),
-        [round(total, 4) for total in dims],
-        capped_by,
+        if not_passed:
+            stars, keys = rubric._gate_stars, rubric._gate_keys
+            capped_by.extend([keys[position] for position in not_passed if stars[position] <= nxt])
+    return _new_evaluation(
+        Evaluation,
+        (
+            score,
+            score_max,
+            stars_low,
+            stars_high,
+            entries,
+            gates,
+            tuple(missing),
+            [round(total, 4) for total in dims],
+            capped_by,
+        ),
     )
+
+
+_new_evaluation = tuple.__new__  # Evaluation(...) without the named tuple's Python-level __new__
 
 
 @dataclass(slots=True)
@@ -1401,7 +1460,7 @@ is never changed, so the positions stay valid). describe.expand() turns it back 
      "rubric": {"id": 7, "code": "star-rating", "version": 1, "hash": "…"},
      "score": 62.0, "score_max": 71.0,            # points with data; the score if every missing fact scored
      "stars": null, "stars_low": 2, "stars_high": 3,   # stars null: undecided for missing data
-     "dimensions": [25.0, 15.0, 8.0, 9.0, 5.0],    # points per dimension, in the rubric's order
+     "dimensions": [25, 15, 8, 9, 5],              # points per dimension, in the rubric's order
      "indicators": [[value, points, tier], …],     # in the rubric's indicator order (dimension by dimension)
      "gates": [[passed, [[ok, value], …]], …],     # gates in star order (as listed within a star), checks
      "missing": ["minutes_signed", …],             # every fact needed to decide, in order of first need
@@ -1411,7 +1470,7 @@ An indicator entry is [value found, points, index of the tier reached or -1] wit
 flags (1: scored on the relaxed tiers; 2: scored by the rubric's "otherwise" rule, the measure not applying)
 and the facts it misses (then it scored nothing and counts at its maximum in score_max). A check entry is
 [ok (true, false, or null when undecided), value found] with, when data is missing, the facts it needs.
-Values are numbers, booleans, strings, lists or null; dates are ISO strings.
+Values are numbers, booleans, strings, lists or null; dates are ISO strings; whole points are integers.
 
 Format 1 (the first ratings) stored the same content with names: dimensions, indicators and gates as
 objects ({"key", "points", "max", …}); describe.expand() reads both.
@@ -1461,9 +1520,9 @@ def explanation_data(ev: Evaluation, rubric_ref: Mapping[str, Any]) -> dict[str,
 # --------------------------------------------------------------------------------------------------------
 # rating many cooperatives: the adapter's rows in, the rows to store out (in-process or in worker processes)
 
-# A row as adapter.read_batches gives it: (cooperative id, name, district id, *ROW_STATUS, *the yearly facts
-# named by RateJob.facts, title rank, the year before's facts named by RateJob.previous or None). Dates may
-# come as ISO text, decimals as any number type.
+# A row as adapter.read_batches gives it: (cooperative id, name, *ROW_STATUS, *the yearly facts
+# named by RateJob.facts, title rank, the year before's facts named by RateJob.previous or None). Numbers of
+# decimal columns come as floats; dates may come as ISO text.
 ROW_STATUS = (
     "credit_code",
     "registration_date",
@@ -1481,7 +1540,7 @@ ROW_STATUS = (
     "cert_geographic",
     "has_traceability",
 )
-_FIRST_FACT = 3 + len(ROW_STATUS)
+_FIRST_FACT = 2 + len(ROW_STATUS)
 
 
 @dataclass(frozen=True)
@@ -1493,14 +1552,13 @@ class RateJob:
     content_hash: str
     rubric_ref: Mapping[str, Any]  # {"id", "code", "version", "hash"}: stored in every explanation
     facts: tuple[str, ...]  # the yearly fact fields of a row, in order
-    decimals: tuple[str, ...]  # the fact fields to read as floats (decimal columns)
     dates: tuple[str, ...]  # the fact fields that are dates (a row may give them as ISO text)
     previous: tuple[str, ...]  # the year before's fact fields
     snapshot: Mapping[str, Any]  # the history snapshot of a new rating, to fill in (core.services.snapshot)
 
 
-# one stored result: (cooperative id, score, score_max, stars, stars_low, missing count, explanation JSON,
-# history snapshot JSON, object label)
+# one stored result: (cooperative id, score, score_max (both to the cent), stars, stars_low, missing count,
+# explanation JSON, history snapshot JSON, object label)
 Rated = tuple[int, float, float, "int | None", int, int, str, str, str]
 
 
@@ -1512,9 +1570,7 @@ class RowRater:
         self.rubric = compile_rubric(job.definition, job.content_hash)
         self.header = explanation_header(job.rubric_ref)
         self.facts = job.facts
-        self.decimals = tuple(i for i, name in enumerate(job.facts) if name in job.decimals)
-        self.previous_decimals = tuple(i for i, name in enumerate(job.previous) if name in job.decimals)
-        self.dates = tuple(i for i, name in enumerate(job.facts) if name in job.dates)
+        self.dates = tuple(name for name in job.facts if name in job.dates)
         self.end = _FIRST_FACT + len(job.facts)
         # the history snapshot as JSON text around its varying values (cooperative, score, score_max, stars,
         # stars_low, missing_count): six values put into a fixed text
@@ -1529,43 +1585,35 @@ class RowRater:
         self.snapshot_parts = (*parts, text)
 
     def input(self, row: Sequence[Any]) -> CoopInput:
-        values = list(row[_FIRST_FACT : self.end])
-        for i in self.decimals:
-            value = values[i]
-            if value is not None:
-                values[i] = float(value)
-        for i in self.dates:
-            value = values[i]
+        facts = dict(zip(self.facts, row[_FIRST_FACT : self.end], strict=False))  # the row holds them all
+        for name in self.dates:
+            value = facts[name]
             if value.__class__ is str:
-                values[i] = _day(value)
+                facts[name] = _day(value)
         previous = row[self.end + 1]
         if previous is not None:
-            before = list(previous)
-            for i in self.previous_decimals:
-                if before[i] is not None:
-                    before[i] = float(before[i])
-            previous = dict(zip(self.job.previous, before, strict=True))
-        brands = row[13]
+            previous = dict(zip(self.job.previous, previous, strict=False))
+        brands = row[12]
         return CoopInput(
             row[0],
             self.job.year,
-            row[3] or "",
-            _day(row[4]),
+            row[2] or "",
+            _day(row[3]),
+            row[4],
             row[5],
-            row[6],
-            _day(row[7]),
-            row[8],
-            _day(row[9]),
+            _day(row[6]),
+            row[7],
+            _day(row[8]),
+            row[9],
             row[10],
             row[11],
-            row[12],
             bool(brands and brands.strip()),
+            row[13],
             row[14],
             row[15],
             row[16],
-            row[17],
             row[self.end],
-            dict(zip(self.facts, values, strict=True)),
+            facts,
             previous,
         )
 
@@ -1578,16 +1626,20 @@ class RowRater:
             low = ev.stars_low
             stars = low if low == ev.stars_high else None
             gone = len(ev.missing)
+            score, top = ev.score, ev.score_max  # as stored: to the cent
+            if not score.is_integer():
+                score = round(score, 2)
+            if not top.is_integer():
+                top = round(top, 2)
             after = (
-                f'{p0}{{"id":{row[0]},"label":{_encode(row[1])}}}{p1}"{_decimal_text(ev.score)}"{p2}'
-                f'"{_decimal_text(ev.score_max)}"{p3}{"null" if stars is None else stars}{p4}{low}{p5}{gone}'
-                + p6
+                f'{p0}{{"id":{row[0]},"label":{_encode(row[1])}}}{p1}"{_decimal_text(score)}"{p2}'
+                f'"{_decimal_text(top)}"{p3}{"null" if stars is None else stars}{p4}{low}{p5}{gone}' + p6
             )
             out.append(
                 (
                     row[0],
-                    ev.score,
-                    ev.score_max,
+                    score,
+                    top,
                     stars,
                     low,
                     gone,
@@ -1716,7 +1768,7 @@ def what_it_takes(inp: CoopInput, rubric: CompiledRubric, result: RatingResult |
     for gate_key, name, index in _failing_checks(result, target):
         chk, params = gates_by_key[gate_key].checks[index]
         ctx = EvalContext(work, rubric)
-        ctx.indicators = dict(zip(rubric._keys, now.evaluation.indicators, strict=True))  # type: ignore[union-attr]
+        ctx.entries = now.evaluation.indicators  # type: ignore[union-attr]
         current_out = _gate(now, gate_key).checks[index][1]
         if current_out.ok is True:
             continue  # met by an earlier change

@@ -11,8 +11,10 @@ import json
 import logging
 import multiprocessing
 import os
+import queue
+import threading
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -24,7 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import models, transaction
+from django.db import connections, models, router, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -234,7 +236,8 @@ def published_rubric(year: int) -> Rubric | None:
 # snapshot filled in), and this process writes it in one transaction: new ratings and their change records
 # by bulk insert (adapter.BulkInsert), re-rated provisional ones through the ORM with record_bulk,
 # confirmed ones left alone. With many cooperatives and more than one core, the engine runs in worker
-# processes while this process reads and writes (a few batches in flight, so memory stays flat).
+# processes while this process writes, and a thread reads the next batches on its own connection (a few
+# batches in flight at most, so memory stays flat whatever the count).
 
 RATING_UPDATE_FIELDS = [
     "rubric",
@@ -285,6 +288,7 @@ HISTORY_FIELDS = (
     "after",
 )
 
+BATCH_SIZE = 2000  # cooperatives per batch: one transaction (the benchmark's floor writes the same)
 POOL_MIN = 5_000  # fewer cooperatives than this are rated in this process (workers pay off from here)
 
 
@@ -335,7 +339,6 @@ def rate_job(year: int, rubric: Rubric) -> engine.RateJob:
         content_hash=rubric.content_hash,
         rubric_ref=rubric_ref(rubric),
         facts=adapter.FACT_FIELDS,
-        decimals=adapter.DECIMAL_FACTS,
         dates=adapter.DATE_FACTS,
         previous=adapter.PREVIOUS_FIELDS,
         snapshot=json.loads(json.dumps(snapshot(prototype))),  # plain values (no enum members)
@@ -343,13 +346,18 @@ def rate_job(year: int, rubric: Rubric) -> engine.RateJob:
 
 
 def worker_count(total: int, workers: int | None = None) -> int:
-    """Worker processes for rating `total` cooperatives: 0 (rate here) for small runs or a single core."""
+    """Engine processes for rating `total` cooperatives: none (rate here) for small runs or a single core;
+    else one per core, leaving one to the database server when it runs beside us (PostgreSQL), at most 4.
+    `workers` or settings.HEZUO_RATING_WORKERS decide instead when set."""
     if workers is None:
         workers = getattr(settings, "HEZUO_RATING_WORKERS", None)
     if workers is not None:
         return max(0, int(workers))
     cores = os.cpu_count() or 1
-    return 0 if cores < 2 or total < POOL_MIN else min(cores, 4)
+    if cores < 2 or total < POOL_MIN:
+        return 0
+    server = 1 if connections[router.db_for_write(Rating)].vendor != "sqlite" else 0
+    return max(1, min(cores - server, 4))
 
 
 class _Raters:
@@ -371,6 +379,12 @@ class _Raters:
                 initializer=engine.start_worker,
                 initargs=(job,),
             )
+            # start the workers now, before this process runs any other thread (forking a process whose
+            # threads hold locks is unsafe); a fork start method starts them all on the first call
+            try:
+                self.pool.submit(int).result()
+            except BrokenProcessPool:
+                self._lost_workers()
 
     def submit(self, rows: list[tuple[Any, ...]]) -> Any:
         """A handle to the rated rows (a worker's future, or the rated rows themselves)."""
@@ -412,7 +426,7 @@ def rate(
     *,
     rubric: Rubric | None = None,
     where: Q | None = None,
-    batch_size: int = 2000,
+    batch_size: int | None = None,
     progress: Callable[[RateCounts], None] | None = None,
     include_confirmed: bool = False,
     workers: int | None = None,
@@ -428,6 +442,7 @@ def rate(
     counts = RateCounts(total=facts_query(year, where).count())
     if counts.total == 0:
         return counts
+    batch_size = batch_size or BATCH_SIZE
     job = rate_job(year, rubric)
     writer = _BatchWriter(year, rubric, counts, current_context(), include_confirmed)
     in_flight = worker_count(counts.total, workers)
@@ -443,8 +458,11 @@ def rate(
         if progress is not None:
             progress(counts)
 
+    batches = adapter.read_batches(year, where=where, batch_size=batch_size)
+    if in_flight and _other_connections_see_the_data():
+        batches = _read_ahead(batches, in_flight + 1)  # on another connection, while this one writes
     try:
-        for rows in adapter.read_batches(year, where=where, batch_size=batch_size):
+        for rows in batches:
             todo, existing = writer.split(rows)
             pending.append((len(rows), existing, todo, raters.submit(todo)))
             while len(pending) > in_flight:
@@ -459,6 +477,58 @@ def rate(
         if collecting:
             gc.enable()
     return counts
+
+
+def _other_connections_see_the_data() -> bool:
+    """Whether another thread's connection reads what this one sees: not inside a transaction of this
+    connection, nor in a private in-memory SQLite database."""
+    connection = transaction.get_connection()
+    if connection.in_atomic_block:
+        return False
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():  # type: ignore[attr-defined]
+        return "cache=shared" in str(connection.settings_dict["NAME"])
+    return True
+
+
+def _read_ahead(batches: Iterator[list[tuple[Any, ...]]], depth: int) -> Iterator[list[tuple[Any, ...]]]:
+    """The batches, read by a thread (with its own database connection) up to `depth` batches ahead."""
+    done = object()
+    ahead: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                if not offer(batch):
+                    return
+            offer(done)
+        except BaseException as exc:  # handed to the consumer
+            offer(exc)
+        finally:
+            connections.close_all()  # this thread's connections
+
+    reader = threading.Thread(target=read, name="rating-reader", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = ahead.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join()
 
 
 class _BatchWriter:
@@ -498,7 +568,9 @@ class _BatchWriter:
                 retired_at__isnull=True,
                 cooperative_id__gte=rows[0][0],
                 cooperative_id__lte=rows[-1][0],
-            ).values_list(
+            )
+            .order_by()  # no default ordering: it joins the cooperatives
+            .values_list(
                 "cooperative_id", "pk", "status", "rubric_id", "rerate_requested", *UNCHANGED_WHEN_EQUAL
             )
         }
@@ -537,8 +609,8 @@ class _BatchWriter:
                     year,
                     rubric_id,
                     status,
-                    round(score, 2),
-                    round(top, 2),
+                    score,
+                    top,
                     stars,
                     low,
                     gone,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from typing import Any
 
 import pytest
@@ -148,3 +149,36 @@ def test_rating_again_updates_what_changed_and_leaves_confirmed_ratings(
     update = ChangeRecord.objects.get(object_id=weak.pk, content_type__model="rating", action="update")
     assert "score" in update.diff()
     assert Rating.objects.get(pk=confirmed.pk).explanation == confirmed.explanation
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_big_run_reads_ahead_on_another_connection(city_data: World, rubric: Any, monkeypatch: Any) -> None:
+    """Outside a transaction, batches are read by a thread while this connection writes."""
+    world = _world(city_data)
+    threads: list[str] = []
+    read_ahead = services._read_ahead
+
+    def spy(batches: Any, depth: int) -> Any:
+        for batch in read_ahead(batches, depth):
+            threads.extend(t.name for t in threading.enumerate() if t.name == "rating-reader")
+            yield batch
+
+    monkeypatch.setattr(services, "_read_ahead", spy)
+    with change_context(source="cli"):
+        counts = services.rate(YEAR, batch_size=1, workers=1)
+    assert (counts.done, counts.created) == (3, 3) and threads
+    assert Rating.objects.get(cooperative=world["coop_a"]).stars == 5
+
+
+def test_reading_ahead_passes_errors_on_and_stops_when_the_reader_stops() -> None:
+    def batches(fail: bool) -> Any:
+        yield [(1,)]
+        if fail:
+            raise RuntimeError("database gone")
+        yield from ([(n,)] for n in range(2, 100))
+
+    with pytest.raises(RuntimeError, match="database gone"):
+        list(services._read_ahead(batches(True), 2))
+    ahead = services._read_ahead(batches(False), 2)
+    assert next(ahead) == [(1,)]
+    ahead.close()  # the thread stops: nothing hangs
