@@ -144,3 +144,21 @@ def client_for(city_data: dict[str, Any]) -> Callable[[str], Client]:
         return client
 
     return make
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: Any, nextitem: Any) -> Any:
+    """A live-server (transactional) test ends by flushing every table, the shipped divisions included;
+    put them back once its fixtures are torn down, so that the tests after it in this worker find them."""
+    yield
+    if not {"live_server", "transactional_db"} & set(getattr(item, "fixturenames", ())):
+        return
+    from pytest_django.plugin import blocking_manager_key
+
+    from hezuo.geo.loader import load_divisions
+    from hezuo.geo.models import Division
+
+    with item.config.stash[blocking_manager_key].unblock():
+        if not Division.objects.exists():
+            with change_context(source="cli"):
+                load_divisions()
