@@ -151,6 +151,8 @@ def pytest_runtest_teardown(item: Any, nextitem: Any) -> Any:
     """A live-server (transactional) test ends by flushing every table, the shipped divisions included;
     put them back once its fixtures are torn down, so that the tests after it in this worker find them."""
     yield
+    if nextitem is None:
+        return  # the session is ending: the test database is gone already
     marker = item.get_closest_marker("django_db")
     transactional = bool(marker and (marker.kwargs.get("transaction") or (marker.args and marker.args[0])))
     if not transactional and not {"live_server", "transactional_db"} & set(getattr(item, "fixturenames", ())):
