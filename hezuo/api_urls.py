@@ -5,6 +5,7 @@ from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from hezuo.accounts.api import register as register_accounts
+from hezuo.compliance.api import register as register_compliance
 from hezuo.fieldwork.api import register as register_fieldwork
 from hezuo.geo.api import register as register_geo
 from hezuo.rating.api import register as register_rating
@@ -20,6 +21,7 @@ register_rating(router)
 register_transfer(router)
 register_targets(router)
 register_fieldwork(router)
+register_compliance(router)
 
 urlpatterns = [
     path("token/", obtain_auth_token, name="api-token"),

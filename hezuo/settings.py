@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "hezuo.transfer",
     "hezuo.targets",
     "hezuo.fieldwork",
+    "hezuo.compliance",
 ]
 
 MIDDLEWARE = [

@@ -22,6 +22,7 @@ urlpatterns = [
     path("transfer/", include("hezuo.transfer.urls")),
     path("targets/", include("hezuo.targets.urls")),
     path("fieldwork/", include("hezuo.fieldwork.urls")),
+    path("compliance/", include("hezuo.compliance.urls")),
     path("api/", include("hezuo.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

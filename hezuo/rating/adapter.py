@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db import connections, models
 from django.db.models import F, Q
@@ -32,7 +32,10 @@ DECIMAL_FACTS: tuple[str, ...] = tuple(
     name for name in FACT_FIELDS if isinstance(YearlyFact._meta.get_field(name), models.DecimalField)
 )
 DATE_FACTS: tuple[str, ...] = tuple(
-    name for name in FACT_FIELDS if YearlyFact._meta.get_field(name).get_internal_type() == "DateField"
+    name
+    for name in FACT_FIELDS
+    if isinstance(YearlyFact._meta.get_field(name), models.DateField)
+    and not isinstance(YearlyFact._meta.get_field(name), models.DateTimeField)
 )
 COOP_FIELDS: tuple[str, ...] = (
     "name",
@@ -54,6 +57,7 @@ COOP_FIELDS: tuple[str, ...] = (
     "district_id",
 )
 PREVIOUS_FIELDS = ("revenue", "member_transactions", "assembly_held", "financial_statements")
+RANKS: dict[str, int] = {str(level): rank for level, rank in TITLE_RANK.items()}  # a title level's rank
 
 
 def _plain(values: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
@@ -103,7 +107,7 @@ def _titles(ids: list[int], year: int) -> dict[int, int]:
         .values_list("cooperative_id", "level")
     )
     for coop_id, level in rows:
-        ranks[coop_id] = max(ranks.get(coop_id, 0), TITLE_RANK.get(level, 0))
+        ranks[coop_id] = max(ranks.get(coop_id, 0), RANKS.get(level, 0))
     return ranks
 
 
@@ -221,7 +225,7 @@ def read_batches(
             .order_by()
             .values_list("cooperative_id", "level")
         ):
-            ranks[coop_id] = max(ranks.get(coop_id, 0), TITLE_RANK.get(level, 0))
+            ranks[coop_id] = max(ranks.get(coop_id, 0), RANKS.get(level, 0))
         batch = []
         seen = 0
         for row in rows:
@@ -248,14 +252,15 @@ class BulkInsert:
     def __init__(
         self, model: type[models.Model], fields: Sequence[str], *, ids: bool = False, using: str = "default"
     ):
-        self.connection = connections[using]
+        self.using = using
         meta = model._meta
-        given = [meta.get_field(name) for name in fields]
+        given = [cast(models.Field[Any, Any], meta.get_field(name)) for name in fields]
         rest = [f for f in meta.concrete_fields if not f.primary_key and f not in given]
         self.table = meta.db_table
-        self.pk_column = meta.pk.column  # type: ignore[union-attr]
-        self.constants = tuple(f.get_db_prep_save(f.get_default(), self.connection) for f in rest)  # type: ignore[attr-defined]
-        columns = ([self.pk_column] if ids else []) + [f.column for f in given] + [f.column for f in rest]  # type: ignore[attr-defined]
+        self.pk_column: str = meta.pk.column  # type: ignore[union-attr]
+        self.constants = tuple(f.get_db_prep_save(f.get_default(), self.connection) for f in rest)
+        columns = [self.pk_column] if ids else []
+        columns += [str(f.column) for f in given] + [str(f.column) for f in rest]
         quote = self.connection.ops.quote_name
         names = ", ".join(quote(c) for c in columns)
         if self.connection.vendor == "postgresql":
@@ -265,9 +270,14 @@ class BulkInsert:
             self.sql = f"INSERT INTO {quote(self.table)} ({names}) VALUES ({marks})"
         self.fields = {f.name: f for f in given}
 
+    @property
+    def connection(self) -> Any:
+        """The calling thread's connection (writer threads each have theirs)."""
+        return connections[self.using]
+
     def prepare(self, name: str, value: Any) -> Any:
         """A value made database-ready by its field (for values the same on every row: times, ids…)."""
-        return self.fields[name].get_db_prep_save(value, self.connection)  # type: ignore[attr-defined]
+        return self.fields[name].get_db_prep_save(value, self.connection)
 
     def new_ids(self, count: int) -> list[int]:
         """`count` unused primary keys (the caller's transaction must hold the table's write lock on SQLite:

@@ -129,7 +129,7 @@ def field_label(name: str) -> str:
         return str(STATUS_FIELD_LABELS[name])
     for model in (YearlyFact, Cooperative):
         try:
-            return str(model._meta.get_field(name).verbose_name)
+            return str(getattr(model._meta.get_field(name), "verbose_name", name))
         except Exception:
             continue
     return name

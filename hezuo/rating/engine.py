@@ -616,22 +616,23 @@ def _k21(inp: CoopInput, f: Mapping[str, Any] | None) -> ItemResult:
     return (dt.date(inp.year, 12, 31) - inp.suspended_since).days <= 3 * 365 + 1, None
 
 
+def _achieving(name: str, target: float) -> Callable[[CoopInput], dict[str, Any] | None]:
+    """An item's fix: the fact changes that bring the measure to `target`."""
+    achieve = MEASURES[name].achieve
+    assert achieve is not None, name
+    return lambda inp: achieve(inp, target, {})
+
+
 _K17_SURPLUS = _from_measure("surplus_return_share", {}, 0.6)
 _K17_SUBSIDY = _from_measure("subsidy_quantified", {})
 _item("K01", _k01, lambda inp: {"members": max(5, (inp.facts or {}).get("members") or 0)})
-_item(
-    "K02", _from_measure("farmer_share", {}, 0.8), lambda inp: MEASURES["farmer_share"].achieve(inp, 0.8, {})
-)  # type: ignore[misc]
+_item("K02", _from_measure("farmer_share", {}, 0.8), _achieving("farmer_share", 0.8))
 _item(
     "K03", _k03, lambda inp: {"entity_members": _entity_cap((inp.facts or {}).get("members") or 0, STRUCTURE)}
 )
 _item("K04", _fact_true("public_admin_member", False), lambda inp: {"public_admin_member": False})
 _item("K05", _fact_true("member_register_filed"), lambda inp: {"member_register_filed": True})
-_item(
-    "K06",
-    _from_measure("extra_vote_share", {}, 0.2),
-    lambda inp: MEASURES["extra_vote_share"].achieve(inp, 0.2, {}),
-)  # type: ignore[misc]
+_item("K06", _from_measure("extra_vote_share", {}, 0.2), _achieving("extra_vote_share", 0.2))
 _item("K07", _k07, lambda inp: {"assembly_held": True, "assembly_quorum_met": True})
 _item("K09", _fact_true("organs_in_place"), lambda inp: {"organs_in_place": True})
 _item("K10", _fact_true("minutes_signed"), lambda inp: {"minutes_signed": True})
@@ -640,18 +641,10 @@ _item("K12", _fact_true("accounting_compliant"), lambda inp: {"accounting_compli
 _item("K13", _fact_true("documents_available"), lambda inp: {"documents_available": True})
 _item("K14", _fact_true("separate_accounts"), lambda inp: {"separate_accounts": True})
 _item("K15", _fact_true("reserve_quantified"), lambda inp: {"reserve_quantified": True})
-_item(
-    "K16",
-    _from_measure("member_account_share", {}, 1.0),
-    lambda inp: MEASURES["member_account_share"].achieve(inp, 1.0, {}),
-)  # type: ignore[misc]
+_item("K16", _from_measure("member_account_share", {}, 1.0), _achieving("member_account_share", 1.0))
 _item("K17", _k17, lambda inp: {**(_achieve_surplus(inp, 0.6, {}) or {}), "subsidy_quantified": True})
 _item("K18", _fact_true("internal_audit"), lambda inp: {"internal_audit": True})
-_item(
-    "K19",
-    _from_measure("annual_report_on_time", {}),
-    lambda inp: MEASURES["annual_report_on_time"].achieve(inp, 1, {}),
-)  # type: ignore[misc]
+_item("K19", _from_measure("annual_report_on_time", {}), _achieving("annual_report_on_time", 1))
 _item("K20", _k20, lambda inp: {"revenue": max(1.0, (inp.facts or {}).get("revenue") or 0)})
 _item("K21", _k21, lambda inp: None)
 _item("K23", lambda inp, f: (inp.credit_code.startswith("93"), None), lambda inp: None)
@@ -962,7 +955,8 @@ def _tier_finder(tiers: tuple[tuple[float, float], ...], lower: bool) -> Callabl
     if lower:
 
         def find(value: Any) -> tuple[float, int]:
-            points, index = 0, -1
+            points: float = 0
+            index = -1
             i = 0
             for threshold, pts in pairs:
                 if value <= threshold:
@@ -975,7 +969,8 @@ def _tier_finder(tiers: tuple[tuple[float, float], ...], lower: bool) -> Callabl
     else:
 
         def find(value: Any) -> tuple[float, int]:
-            points, index = 0, -1
+            points: float = 0
+            index = -1
             i = 0
             for threshold, pts in pairs:
                 if value >= threshold:
@@ -1024,7 +1019,7 @@ def _make_step(
                 return (None, 0, -1, 0, value.fields)
             if value is NA:
                 return not_applicable(inp, f)
-            points = 0
+            points: float = 0
             tier = -1
             for threshold, pts in tiers:
                 if value <= threshold:
@@ -1042,7 +1037,7 @@ def _make_step(
                 return (None, 0, -1, 0, value.fields)
             if value is NA:
                 return not_applicable(inp, f)
-            points = 0
+            points: float = 0
             tier = -1
             for threshold, pts in tiers:
                 if value >= threshold:

@@ -14,7 +14,7 @@ import os
 import queue
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -236,8 +236,8 @@ def published_rubric(year: int) -> Rubric | None:
 # snapshot filled in), and this process writes it in one transaction: new ratings and their change records
 # by bulk insert (adapter.BulkInsert), re-rated provisional ones through the ORM with record_bulk,
 # confirmed ones left alone. With many cooperatives and more than one core, the engine runs in worker
-# processes while this process writes, and a thread reads the next batches on its own connection (a few
-# batches in flight at most, so memory stays flat whatever the count).
+# processes while this thread reads and writer threads write, each on its own connection (a few batches
+# in flight at most, so memory stays flat whatever the count).
 
 RATING_UPDATE_FIELDS = [
     "rubric",
@@ -371,6 +371,7 @@ class _Raters:
         self.job = job
         self.local: engine.RowRater | None = None
         self.pool: ProcessPoolExecutor | None = None
+        self.lock = threading.Lock()  # writer threads may fall back to rating here at once
         if workers > 0:
             method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
             self.pool = ProcessPoolExecutor(
@@ -405,15 +406,18 @@ class _Raters:
             return self._here().rate(rows)
 
     def _here(self) -> engine.RowRater:
-        if self.local is None:
-            self.local = engine.RowRater(self.job)
-        return self.local
+        with self.lock:
+            if self.local is None:
+                self.local = engine.RowRater(self.job)
+            return self.local
 
     def _lost_workers(self) -> None:
-        logger.warning("rating: a worker process died; rating the remaining batches in this process")
-        if self.pool is not None:
+        with self.lock:
+            if self.pool is None:
+                return
+            logger.warning("rating: a worker process died; rating the remaining batches in this process")
             self.pool.shutdown(wait=False, cancel_futures=True)
-        self.pool = None
+            self.pool = None
 
     def close(self, cancel: bool = False) -> None:
         if self.pool is not None:
@@ -435,7 +439,8 @@ def rate(
 
     New ratings are bulk-inserted, provisional ones re-rated in place, confirmed ones left as they are.
     Each batch is one transaction with its history. Runs in the current change context. `workers`: engine
-    processes (default: worker_count())."""
+    processes (default: worker_count()). `progress(counts)` follows each batch written (in a big run outside
+    a transaction, from a writer thread: see writer_threads)."""
     rubric = rubric or published_rubric(year)
     if rubric is None:
         raise RatingError(_("No rubric is published for %(year)d: publish one first.") % {"year": year})
@@ -445,31 +450,18 @@ def rate(
     batch_size = batch_size or BATCH_SIZE
     job = rate_job(year, rubric)
     writer = _BatchWriter(year, rubric, counts, current_context(), include_confirmed)
-    in_flight = worker_count(counts.total, workers)
+    processes = worker_count(counts.total, workers)
     collecting = gc.isenabled()
     gc.disable()  # nothing here makes reference cycles worth collecting; scanning the batches costs time
-    raters = _Raters(job, in_flight)
-    # batches read and handed to the engine, not yet written: (rows read, their ratings, rows to rate, handle)
-    pending: deque[tuple[int, dict[int, tuple[Any, ...]], list[tuple[Any, ...]], Any]] = deque()
-
-    def write_oldest() -> None:
-        read, existing, todo, handle = pending.popleft()
-        writer.write(read, existing, raters.result(handle, todo))
-        if progress is not None:
-            progress(counts)
-
-    batches = adapter.read_batches(year, where=where, batch_size=batch_size)
-    if in_flight and _other_connections_see_the_data():
-        batches = _read_ahead(batches, in_flight + 1)  # on another connection, while this one writes
+    raters = _Raters(job, processes)
+    sink = _Sink(writer, raters, writer_threads(processes), processes, progress)
     try:
-        for rows in batches:
+        for rows in adapter.read_batches(year, where=where, batch_size=batch_size):
             todo, existing = writer.split(rows)
-            pending.append((len(rows), existing, todo, raters.submit(todo)))
-            while len(pending) > in_flight:
-                write_oldest()
-        while pending:
-            write_oldest()
+            sink.put(len(rows), existing, todo, raters.submit(todo))
+        sink.close()
     except BaseException:
+        sink.abort()
         raters.close(cancel=True)
         raise
     finally:
@@ -479,56 +471,113 @@ def rate(
     return counts
 
 
-def _other_connections_see_the_data() -> bool:
-    """Whether another thread's connection reads what this one sees: not inside a transaction of this
-    connection, nor in a private in-memory SQLite database."""
+def writer_threads(processes: int) -> int:
+    """Threads that write the rated batches, on their own connection, while this thread reads: none (write
+    here) for small runs, inside a transaction (only this connection sees its data) or in a private
+    in-memory SQLite database; else one. (A second writer gains nothing measurable on two cores: SQLite
+    writes one transaction at a time, and PostgreSQL's server then competes with the engine for the cores.)"""
+    if not processes:
+        return 0
     connection = transaction.get_connection()
     if connection.in_atomic_block:
-        return False
+        return 0
     if connection.vendor == "sqlite" and connection.is_in_memory_db():  # type: ignore[attr-defined]
-        return "cache=shared" in str(connection.settings_dict["NAME"])
-    return True
+        return 1 if "cache=shared" in str(connection.settings_dict["NAME"]) else 0
+    return 1
 
 
-def _read_ahead(batches: Iterator[list[tuple[Any, ...]]], depth: int) -> Iterator[list[tuple[Any, ...]]]:
-    """The batches, read by a thread (with its own database connection) up to `depth` batches ahead."""
-    done = object()
-    ahead: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+Handed = tuple[int, dict[int, tuple[Any, ...]], list[tuple[Any, ...]], Any]  # read, ratings, to rate, handle
 
-    def offer(item: Any) -> bool:
-        while not stop.is_set():
+
+class _Sink:
+    """Takes the batches handed to the engine and writes them as they come out rated: in this thread, in
+    order, `in_flight` batches behind; or in writer threads. A few batches at most are held at any time."""
+
+    def __init__(
+        self,
+        writer: _BatchWriter,
+        raters: _Raters,
+        threads: int,
+        in_flight: int,
+        progress: Callable[[RateCounts], None] | None,
+    ) -> None:
+        self.writer = writer
+        self.raters = raters
+        self.progress = progress
+        self.in_flight = in_flight
+        self.pending: deque[Handed] = deque()
+        self.queue: queue.Queue[Handed | None] = queue.Queue(maxsize=max(1, in_flight))
+        self.stop = threading.Event()
+        self.errors: list[BaseException] = []
+        self.threads = [
+            threading.Thread(target=self._work, name=f"rating-writer-{i}") for i in range(threads)
+        ]
+        for thread in self.threads:
+            thread.start()
+
+    def put(
+        self, read: int, existing: dict[int, tuple[Any, ...]], todo: list[tuple[Any, ...]], handle: Any
+    ) -> None:
+        item = (read, existing, todo, handle)
+        if not self.threads:
+            self.pending.append(item)
+            while len(self.pending) > self.in_flight:
+                self._write(*self.pending.popleft())
+        else:
+            self._offer(item)
+
+    def close(self) -> None:
+        """Write what is left, and raise the first error of a writer thread."""
+        while self.pending:
+            self._write(*self.pending.popleft())
+        for _thread in self.threads:
+            self._offer(None)
+        for thread in self.threads:
+            thread.join()
+        self._raise()
+
+    def abort(self) -> None:
+        """Stop the writer threads (after the batch each is writing)."""
+        self.stop.set()
+        for thread in self.threads:
+            thread.join()
+
+    def _offer(self, item: Handed | None) -> None:
+        while True:
+            self._raise()
             try:
-                ahead.put(item, timeout=0.1)
-                return True
+                self.queue.put(item, timeout=0.1)
+                return
             except queue.Full:
                 continue
-        return False
 
-    def read() -> None:
+    def _raise(self) -> None:
+        if self.errors:
+            raise self.errors[0]
+
+    def _write(
+        self, read: int, existing: dict[int, tuple[Any, ...]], todo: list[tuple[Any, ...]], handle: Any
+    ) -> None:
+        self.writer.write(read, existing, self.raters.result(handle, todo))
+        if self.progress is not None:
+            with self.writer.lock:
+                self.progress(self.writer.counts)
+
+    def _work(self) -> None:
         try:
-            for batch in batches:
-                if not offer(batch):
+            while not self.stop.is_set():
+                try:
+                    item = self.queue.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if item is None:
                     return
-            offer(done)
-        except BaseException as exc:  # handed to the consumer
-            offer(exc)
+                self._write(*item)
+        except BaseException as exc:  # raised in the reading thread
+            self.errors.append(exc)
+            self.stop.set()
         finally:
             connections.close_all()  # this thread's connections
-
-    reader = threading.Thread(target=read, name="rating-reader", daemon=True)
-    reader.start()
-    try:
-        while True:
-            item = ahead.get()
-            if item is done:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        reader.join()
 
 
 class _BatchWriter:
@@ -556,6 +605,12 @@ class _BatchWriter:
         self.parent_type = ContentType.objects.get_for_model(Cooperative).pk
         self.message = (ctx.reason or "")[:500]
         self.after_bulk = after_bulk_hooks(Rating)
+        self.lock = threading.Lock()  # writer threads add to the counts
+
+    def add(self, delta: RateCounts) -> None:
+        with self.lock:
+            for name in ("done", "created", "updated", "unchanged", "skipped_confirmed", "undecided"):
+                setattr(self.counts, name, getattr(self.counts, name) + getattr(delta, name))
 
     def split(self, rows: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], dict[int, tuple[Any, ...]]]:
         """The rows to rate (confirmed ratings are left alone), and the batch's ratings of the year."""
@@ -579,24 +634,23 @@ class _BatchWriter:
         todo = []
         for row in rows:
             old = existing.get(row[0])
-            if old is not None and old[2] == Rating.Status.CONFIRMED:
-                self.counts.skipped_confirmed += 1
-            else:
+            if old is None or old[2] != Rating.Status.CONFIRMED:
                 todo.append(row)
+        self.add(RateCounts(skipped_confirmed=len(rows) - len(todo)))
         return todo, existing
 
     def write(self, read: int, existing: dict[int, tuple[Any, ...]], rated: list[engine.Rated]) -> None:
-        counts = self.counts
-        counts.undecided += sum(1 for r in rated if r[3] is None)
+        """One batch in one transaction (on this thread's connection)."""
+        delta = RateCounts(done=read, undecided=sum(1 for r in rated if r[3] is None))
         new = [r for r in rated if r[0] not in existing] if existing else rated
         with transaction.atomic():
             if new:
-                self._insert(new)
+                self._insert(new, delta)
             if len(new) < len(rated):
-                self._update([r for r in rated if r[0] in existing], existing)
-        counts.done += read
+                self._update([r for r in rated if r[0] in existing], existing, delta)
+        self.add(delta)
 
-    def _insert(self, rated: list[engine.Rated]) -> None:
+    def _insert(self, rated: list[engine.Rated], delta: RateCounts) -> None:
         ids = self.ratings.new_ids(len(rated))
         now = timezone.now()
         stamp = self.ratings.prepare("created_at", now)
@@ -649,11 +703,13 @@ class _BatchWriter:
         )
         for hook in self.after_bulk:
             transaction.on_commit(partial(hook, ids))
-        self.counts.created += len(rated)
+        delta.created += len(rated)
 
-    def _update(self, rated: list[engine.Rated], existing: dict[int, tuple[Any, ...]]) -> None:
+    def _update(
+        self, rated: list[engine.Rated], existing: dict[int, tuple[Any, ...]], delta: RateCounts
+    ) -> None:
         """Provisional ratings rated again: unchanged ones are left alone, the others updated with history."""
-        counts = self.counts
+        counts = delta
         changed: dict[int, engine.Rated] = {}
         for r in rated:
             coop, score, top, stars, low, gone = r[:6]

@@ -151,34 +151,46 @@ def test_rating_again_updates_what_changed_and_leaves_confirmed_ratings(
     assert Rating.objects.get(pk=confirmed.pk).explanation == confirmed.explanation
 
 
+@pytest.fixture
+def committed_city(request: pytest.FixtureRequest) -> World:
+    """The city with real commits (for a run outside any transaction); the divisions are loaded again when
+    an earlier test of this kind flushed them."""
+    from hezuo.geo.loader import load_divisions
+    from hezuo.geo.models import Division
+
+    if not Division.objects.exists():
+        with change_context(source="cli"):
+            load_divisions()
+    return _world(request.getfixturevalue("city_data"))
+
+
 @pytest.mark.django_db(transaction=True)
-def test_a_big_run_reads_ahead_on_another_connection(city_data: World, rubric: Any, monkeypatch: Any) -> None:
-    """Outside a transaction, batches are read by a thread while this connection writes."""
-    world = _world(city_data)
-    threads: list[str] = []
-    read_ahead = services._read_ahead
+def test_a_big_run_writes_in_threads_and_stops_at_a_writer_error(
+    committed_city: World, rubric: Any, monkeypatch: Any
+) -> None:
+    """Outside a transaction, writer threads write the batches (each on its own connection) while this
+    thread reads; an error in one of them stops the run and reaches the caller."""
+    writers: set[str] = set()
+    write = services._BatchWriter.write
 
-    def spy(batches: Any, depth: int) -> Any:
-        for batch in read_ahead(batches, depth):
-            threads.extend(t.name for t in threading.enumerate() if t.name == "rating-reader")
-            yield batch
+    def spy(self: Any, *args: Any) -> None:
+        writers.add(threading.current_thread().name)
+        write(self, *args)
 
-    monkeypatch.setattr(services, "_read_ahead", spy)
+    monkeypatch.setattr(services._BatchWriter, "write", spy)
+    seen: list[int] = []
     with change_context(source="cli"):
-        counts = services.rate(YEAR, batch_size=1, workers=1)
-    assert (counts.done, counts.created) == (3, 3) and threads
-    assert Rating.objects.get(cooperative=world["coop_a"]).stars == 5
+        counts = services.rate(YEAR, batch_size=1, workers=1, progress=lambda c: seen.append(c.done))
+    assert (counts.done, counts.created) == (3, 3) and sorted(seen) == [1, 2, 3]
+    assert writers and all(name.startswith("rating-writer-") for name in writers)
+    assert Rating.objects.get(cooperative=committed_city["coop_a"]).stars == 5
+    assert ChangeRecord.objects.filter(content_type__model="rating").count() == 3
 
+    def fail(self: Any, *args: Any) -> None:
+        raise RuntimeError("disk full")
 
-def test_reading_ahead_passes_errors_on_and_stops_when_the_reader_stops() -> None:
-    def batches(fail: bool) -> Any:
-        yield [(1,)]
-        if fail:
-            raise RuntimeError("database gone")
-        yield from ([(n,)] for n in range(2, 100))
-
-    with pytest.raises(RuntimeError, match="database gone"):
-        list(services._read_ahead(batches(True), 2))
-    ahead = services._read_ahead(batches(False), 2)
-    assert next(ahead) == [(1,)]
-    ahead.close()  # the thread stops: nothing hangs
+    monkeypatch.setattr(services._BatchWriter, "write", fail)
+    Rating.objects.all().delete()
+    with pytest.raises(RuntimeError, match="disk full"), change_context(source="cli"):
+        services.rate(YEAR, batch_size=1, workers=1)
+    assert not [t for t in threading.enumerate() if t.name.startswith("rating-writer-")]

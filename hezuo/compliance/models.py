@@ -1,0 +1,1 @@
+"""Rectification cases, their checklist items and tasks, special assistance."""
