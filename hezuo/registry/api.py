@@ -7,7 +7,6 @@ from typing import Any
 import django_filters as filters
 from django.urls import reverse
 from django.utils.translation import gettext
-from django.utils.translation import gettext as _
 from rest_framework import serializers
 from rest_framework.routers import BaseRouter
 
@@ -15,7 +14,6 @@ from hezuo.core.api import RecordSerializer, ScopedViewSet
 from hezuo.core.scoping import VIEW, mask_phone, restrict, sees_personal_data
 from hezuo.geo.models import Division
 
-from . import creditcode
 from .filters import CooperativeFilterSet
 from .models import (
     Cooperative,
@@ -26,6 +24,7 @@ from .models import (
     YearlyFact,
 )
 from .search import apply_search
+from .validation import CreditCodeRefused, vet_credit_code
 
 RECORD_FIELDS = ["id", "created_at", "updated_at", "retired_at"]
 
@@ -101,23 +100,17 @@ class CooperativeSerializer(RecordSerializer):
         return data
 
     def validate_credit_code(self, value: str) -> str:
-        result = creditcode.check(value)
-        if result.errors:
-            raise serializers.ValidationError(result.errors)
-        others = Cooperative.objects.filter(credit_code=result.code)
-        if self.instance is not None:
-            others = others.exclude(pk=self.instance.pk)
-        other = others.first()
-        if other is not None:
-            user = getattr(self.context.get("request"), "user", None)
-            if Cooperative.objects.restrict(user, VIEW).filter(pk=other.pk).exists():
-                raise serializers.ValidationError(
-                    f"{_('This credit code is already registered:')} {other.name} "
-                    f"{reverse('registry:cooperative_detail', args=[other.pk])}"
-                )
+        user = getattr(self.context.get("request"), "user", None)
+        try:
+            result = vet_credit_code(value, user, self.instance.pk if self.instance is not None else None)
+        except CreditCodeRefused as refused:
+            other = refused.duplicate
+            if other is None:
+                raise serializers.ValidationError(refused.messages) from None
             raise serializers.ValidationError(
-                _("This credit code is already registered (outside your scope).")
-            )
+                f"{refused.messages[0]} {other.name} "
+                f"{reverse('registry:cooperative_detail', args=[other.pk])}"
+            ) from None
         self._credit_warnings = result.warnings
         return result.code
 

@@ -10,10 +10,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from hezuo.core.forms import RecordForm
-from hezuo.core.scoping import VIEW
 from hezuo.geo.models import Division
 
-from . import creditcode
 from .models import (
     Cooperative,
     DemonstrationTitle,
@@ -22,6 +20,7 @@ from .models import (
     Sponsorship,
     YearlyFact,
 )
+from .validation import CreditCodeRefused, vet_credit_code
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -115,25 +114,20 @@ class CooperativeForm(RecordForm):
         )
 
     def clean_credit_code(self) -> str:
-        result = creditcode.check(self.cleaned_data.get("credit_code", ""))
-        if result.errors:
-            raise forms.ValidationError(result.errors)
-        existing = Cooperative.objects.filter(credit_code=result.code)
-        if self.instance.pk:
-            existing = existing.exclude(pk=self.instance.pk)
-        other = existing.first()
-        if other is not None:
-            visible = Cooperative.objects.restrict(self.user, VIEW).filter(pk=other.pk).exists()
-            if visible:
-                raise forms.ValidationError(
-                    format_html(
-                        '{} <a href="{}">{}</a>',
-                        _("This credit code is already registered:"),
-                        reverse("registry:cooperative_detail", args=[other.pk]),
-                        other.name,
-                    )
+        try:
+            result = vet_credit_code(self.cleaned_data.get("credit_code", ""), self.user, self.instance.pk)
+        except CreditCodeRefused as refused:
+            other = refused.duplicate
+            if other is None:
+                raise forms.ValidationError(refused.messages) from None
+            raise forms.ValidationError(
+                format_html(
+                    '{} <a href="{}">{}</a>',
+                    refused.messages[0],
+                    reverse("registry:cooperative_detail", args=[other.pk]),
+                    other.name,
                 )
-            raise forms.ValidationError(_("This credit code is already registered (outside your scope)."))
+            ) from None
         self.warnings = result.warnings
         return result.code
 
