@@ -329,5 +329,5 @@ class Confirmation(RecordModel):
         verbose_name_plural = _("confirmations")
 
     def __str__(self) -> str:
-        where = self.district.name if self.district_id else _("whole city")
+        where = self.district.name if self.district is not None else _("whole city")
         return f"{self.year} · {where} · {self.count}"

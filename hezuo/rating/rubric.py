@@ -262,13 +262,13 @@ def validate(definition: Mapping[str, Any]) -> None:
         for key in dim:
             if key not in DIMENSION_KEYS:
                 errors.append(_("%(where)s: unknown key %(key)r.") % {"where": where, "key": key})
-        key = dim.get("key")
-        if not isinstance(key, str) or not key:
+        dim_key = dim.get("key")
+        if not isinstance(dim_key, str) or not dim_key:
             errors.append(_("%(where)s: give the dimension a key.") % {"where": where})
-        elif key in dim_keys:
-            errors.append(_("%(where)s: the key %(key)r is used twice.") % {"where": where, "key": key})
+        elif dim_key in dim_keys:
+            errors.append(_("%(where)s: the key %(key)r is used twice.") % {"where": where, "key": dim_key})
         else:
-            dim_keys.add(key)
+            dim_keys.add(dim_key)
         _check_label(errors, where, dim.get("label"))
         indicators = dim.get("indicators")
         if not isinstance(indicators, list) or not indicators:
@@ -412,7 +412,7 @@ def validate(definition: Mapping[str, Any]) -> None:
                 )
                 continue
             name = entry.get("check")
-            chk = CHECKS.get(name)  # type: ignore[arg-type]
+            chk = CHECKS.get(name) if isinstance(name, str) else None
             if chk is None:
                 errors.append(
                     _("%(where)s: unknown check %(name)r (known: %(known)s).")
@@ -421,7 +421,7 @@ def validate(definition: Mapping[str, Any]) -> None:
                 continue
             at = f"{at} ({name})"
             params = entry.get("params") or {}
-            _check_params(errors, at, params, (*chk.params, *CHECK_OPTIONAL.get(name, ())))
+            _check_params(errors, at, params, (*chk.params, *CHECK_OPTIONAL.get(str(name), ())))
             if not isinstance(params, Mapping):
                 continue
             for required in chk.params:

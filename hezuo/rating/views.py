@@ -529,7 +529,7 @@ def missing_list(request: HttpRequest) -> HttpResponse:
         year = None
     undecided = (
         Rating.objects.restrict(user, VIEW)
-        .filter(year=year, retired_at__isnull=True, stars__isnull=True)
+        .filter(year=year or 0, retired_at__isnull=True, stars__isnull=True)
         .select_related("cooperative", "cooperative__district")
         .order_by("cooperative__district__code", "cooperative__name")
     )

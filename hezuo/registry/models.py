@@ -440,6 +440,22 @@ class PeriodQuerySet(ScopedQuerySet):
         )
 
 
+def period_errors(
+    obj: models.Model, start_field: str, end_field: str, reason_message: StrOrPromise
+) -> dict[str, StrOrPromise]:
+    """The rules every dated period of the registry keeps: it does not start in the future, does not end
+    before it starts, and an ended period says why (its `end_reason`)."""
+    start, end = getattr(obj, start_field), getattr(obj, end_field)
+    errors: dict[str, StrOrPromise] = {}
+    if start and start > today():
+        errors[start_field] = _("The date is in the future.")
+    if end and start and end < start:
+        errors[end_field] = _("The end cannot be before the start.")
+    if end and not getattr(obj, "end_reason", ""):
+        errors["end_reason"] = reason_message
+    return errors
+
+
 class MembershipQuerySet(PeriodQuerySet):
     start_field = "since"
     end_field = "until"
@@ -473,13 +489,7 @@ class FederationMembership(CooperativeChild):
         return f"{self.get_level_display()} {self.since:%Y-%m-%d}"
 
     def clean(self) -> None:
-        errors: dict[str, StrOrPromise] = {}
-        if self.since and self.since > today():
-            errors["since"] = _("The date is in the future.")
-        if self.until and self.since and self.until < self.since:
-            errors["until"] = _("The end cannot be before the start.")
-        if self.until and not self.end_reason:
-            errors["end_reason"] = _("Give the reason the membership ended.")
+        errors = period_errors(self, "since", "until", _("Give the reason the membership ended."))
         if errors:
             raise ValidationError(errors)
 
@@ -514,13 +524,7 @@ class Sponsorship(CooperativeChild):
         return f"{self.get_kind_display()} · {self.sponsor}"
 
     def clean(self) -> None:
-        errors: dict[str, StrOrPromise] = {}
-        if self.start_date and self.start_date > today():
-            errors["start_date"] = _("The date is in the future.")
-        if self.end_date and self.start_date and self.end_date < self.start_date:
-            errors["end_date"] = _("The end cannot be before the start.")
-        if self.end_date and not self.end_reason:
-            errors["end_reason"] = _("Give the reason the sponsorship ended.")
+        errors = period_errors(self, "start_date", "end_date", _("Give the reason the sponsorship ended."))
         if self.mode == SponsorshipMode.EQUITY and self.equity_amount is None:
             errors["equity_amount"] = _("Give the amount invested for an equity sponsorship.")
         if errors:

@@ -13,89 +13,29 @@ Chromium: $HEZUO_CHROMIUM, else /usr/bin/chromium, else `chromium` on the PATH. 
 skipped, unless HEZUO_REQUIRE_BROWSER=1 (CI), where they fail.
 """
 
+# ruff: noqa: F811 - `browser` is the fixture of hezuo.core.browser, taken as an argument
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
 
-from hezuo.conftest import PASSWORD
+from hezuo.core.browser import (  # noqa: F401 - the browser fixture, and names other apps' tests import
+    PHONE_WIDTH,
+    TIMEOUT_MS,
+    assert_fits,
+    browser,
+    chromium_path,
+    log_in,
+    new_page,
+    screenshot_dir,
+)
+from hezuo.core.browser import ensure_divisions as _ensure_divisions
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    # without these, chromium keeps calling home and floods the closed network
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PHONE_WIDTH = 360
-TIMEOUT_MS = 15_000
-
-
-def chromium_path() -> str | None:
-    for candidate in (os.environ.get("HEZUO_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-def screenshot_dir() -> Path:
-    default = settings.PROJECT_DIR / "test-artifacts" / "screenshots"
-    path = Path(os.environ.get("HEZUO_SCREENSHOT_DIR") or default)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _ensure_divisions(django_db_blocker: Any) -> None:
-    """Divisions are loaded once per test database, but a live-server test ends by flushing every table."""
-    from hezuo.core.context import change_context
-    from hezuo.geo.loader import load_divisions
-    from hezuo.geo.models import Division
-
-    with django_db_blocker.unblock():
-        if not Division.objects.exists():
-            with change_context(source="cli"):
-                load_divisions()
-
-
-@pytest.fixture(scope="module")
-def browser(django_db_blocker: Any) -> Iterator[Any]:
-    path = chromium_path()
-    if path is None:
-        message = "chromium not found (install Debian's chromium package or set HEZUO_CHROMIUM)"
-        if os.environ.get("HEZUO_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; Django would refuse the ORM calls of the test.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-        # leave the reference data in place for the test files that run after this one in the same process
-        _ensure_divisions(django_db_blocker)
 
 
 @pytest.fixture
@@ -143,50 +83,12 @@ def shoot() -> Callable[[Any, str], None]:
     return take
 
 
-def new_page(browser: Any, **options: Any) -> Any:
-    # Chinese like the platform's users; no animations, so that collapsed panels open at once
-    context = browser.new_context(
-        locale="zh-CN", timezone_id="Asia/Shanghai", reduced_motion="reduce", **options
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    return context.new_page()
-
-
-def log_in(page: Any, base_url: str, username: str, next_url: str) -> None:
-    page.goto(f"{base_url}{reverse('login')}?next={next_url}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    with page.expect_navigation():
-        page.click("main form button[type=submit]")
-    assert page.url == f"{base_url}{next_url}", "login failed"
-
-
 def label(model: Any, field: str, page: Any) -> str:
     """A field's label as the page shows it, in the page's language."""
     from django.utils.text import capfirst
 
     with translation.override(page.evaluate("document.documentElement.lang")):
         return str(capfirst(model._meta.get_field(field).verbose_name))
-
-
-# elements sticking out of the viewport on the right, outside the containers that may scroll sideways
-OVERFLOWING_JS = """
-(limit) => [...document.querySelectorAll("body *")]
-  .filter(e => !e.closest(".table-responsive, .nav-tabs") && e.getBoundingClientRect().right > limit)
-  .slice(0, 8)
-  .map(e => e.tagName.toLowerCase() + (e.id ? "#" + e.id : "")
-            + (typeof e.className === "string" && e.className
-               ? "." + e.className.trim().replace(/ +/g, ".") : "")
-            + " right=" + Math.round(e.getBoundingClientRect().right))
-"""
-
-
-def assert_fits(page: Any, what: str) -> None:
-    """No horizontal page overflow: tables may scroll inside .table-responsive, the page itself must not."""
-    width = int(page.evaluate("document.documentElement.scrollWidth"))
-    if width > PHONE_WIDTH + 1:
-        culprits = page.evaluate(OVERFLOWING_JS, PHONE_WIDTH + 1)
-        pytest.fail(f"{what} is {width}px wide on a {PHONE_WIDTH}px screen: {culprits}")
 
 
 def link(page: Any, url: str) -> Any:
