@@ -77,11 +77,13 @@ class ChangeRecord(models.Model):
     request_id = models.UUIDField(_("request id"), default=uuid.uuid4, db_index=True)
     source = models.CharField(_("source"), max_length=20, blank=True)
     action = models.CharField(_("action"), max_length=10, choices=Action.choices)
-    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    # no index of their own: the composite indexes below lead with them (every history write pays for each
+    # index, and the history is the most written table)
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+", db_index=False)
     object_id = models.BigIntegerField(_("object id"))
     object_repr = models.CharField(_("object"), max_length=200)
     parent_type = models.ForeignKey(
-        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     parent_id = models.BigIntegerField(null=True, blank=True)
     message = models.CharField(_("reason"), max_length=500, blank=True)
