@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import django_tables2 as tables
 from django.db.models import QuerySet
+from django.db.models.sql.where import WhereNode
 from django.utils import formats, timezone
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -128,15 +129,23 @@ class BaseTable(tables.Table):
         """The current page's rows. For a queryset page, the ordering runs first on the ids alone (a narrow
         sort, without the joined tables), then one query fetches the page's records with their joins."""
         rows = self.paginated_rows
-        page_qs = getattr(getattr(rows, "data", None), "data", None)
+        page_qs = getattr(rows, "data", None)  # the page's slice of the queryset (django-tables2 BoundRows)
+        if not isinstance(page_qs, QuerySet):
+            page_qs = getattr(page_qs, "data", None)  # a TableQuerysetData, in other paths
         if not isinstance(page_qs, QuerySet) or page_qs.query.high_mark is None:
             return rows
         ids = list(page_qs.values_list("pk", flat=True))
         full = page_qs._chain()  # type: ignore[attr-defined]
         full.query.clear_limits()
         full.query.clear_ordering(force=True)
+        # the ids were chosen by the filters (and the user's scope) a moment ago: fetch them by id alone,
+        # with the same joins and annotations, instead of evaluating every filter again
+        full.query.where = WhereNode()
         by_pk = {obj.pk: obj for obj in full.filter(pk__in=ids)}
-        return [BoundRow(by_pk[pk], table=self) for pk in ids if pk in by_pk]
+        records = [by_pk[pk] for pk in ids if pk in by_pk]
+        # the page's slice now holds its records: the pagination's len(page) must not query them again
+        page_qs._result_cache = records
+        return [BoundRow(record, table=self) for record in records]
 
     def fast_rows(self) -> Iterator[list[tuple[str, SafeString]]]:
         """The current page's rows as lists of (td class, cell html)."""
