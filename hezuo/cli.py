@@ -13,6 +13,7 @@ COMMANDS = [
     ("import", "import a .xlsx/.csv file: --kind KIND --user NAME [--dry-run]"),
     ("export", "export a filtered list in the import template's columns: --kind KIND -o FILE"),
     ("detect", "raise shell/dormant flags by the detection rules: [--year Y] [--district CODE]"),
+    ("digest", "email each user a digest of overdue visits and tasks: [--dry-run] [--date D] [--user NAME]"),
     ("progress", "write a plan's progress table as Excel: --plan CODE [--targets-only] --xlsx FILE"),
     ("load_plan", "load a plan and its targets from a YAML file (nothing partly written)"),
     ("load_divisions", "load a city's divisions from a CSV (code,name,level,parent_code)"),

@@ -248,6 +248,17 @@ LOGGING = {
 
 # Demo users' password (make demo prints it).
 HEZUO_DEMO_PASSWORD = env("HEZUO_DEMO_PASSWORD", "demo-2025")
+
+# mail: the daily digest of overdue visits and tasks (`hezuo digest`); the console by default
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "hezuo@localhost")
+HEZUO_SITE_URL = env("HEZUO_SITE_URL", "")  # absolute links in the digest, e.g. https://hezuo.example.gov.cn
+# fieldwork reminders: an assigned cooperative is due a visit after this many days; a campaign's unvisited
+# cooperatives are reminded for this many days after it ends
+HEZUO_VISIT_INTERVAL_DAYS = env_int("HEZUO_VISIT_INTERVAL_DAYS", 90)
+HEZUO_CAMPAIGN_REMINDER_DAYS = env_int("HEZUO_CAMPAIGN_REMINDER_DAYS", 60)
 # Bulk import limits (hezuo/transfer/conf.py reads these).
 HEZUO_IMPORT_MAX_BYTES = env_int("HEZUO_IMPORT_MAX_BYTES", 40 * 1024 * 1024)
 HEZUO_IMPORT_MAX_ROWS = env_int("HEZUO_IMPORT_MAX_ROWS", 250000)

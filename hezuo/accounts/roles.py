@@ -47,6 +47,8 @@ PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
         "fieldwork.ruleset": VIEW_ONLY,
         "fieldwork.detectionrun": VIEW_ONLY,
         "fieldwork.*": frozenset({VIEW, ADD, CHANGE, EXPORT}),  # flags, cleanup cases (verify, clear)
+        "compliance.checklist": VIEW_ONLY,
+        "compliance.*": frozenset({VIEW, ADD, CHANGE, EXPORT}),  # rectification cases, tasks, assistance
         "*": READ,
     },
     Role.COUNSELOR: {
@@ -60,8 +62,14 @@ PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
         "transfer.*": NONE,
         "targets.*": NONE,
         "fieldwork.visit": frozenset({VIEW, ADD}),  # visits to their assigned cooperatives
+        "fieldwork.contactnote": frozenset({VIEW, ADD}),  # contact log of their assigned cooperatives
+        "fieldwork.campaign": NONE,  # their campaign visits: the targets of their cooperatives (my/)
         "fieldwork.detectionrun": NONE,
         "fieldwork.*": VIEW_ONLY,
+        "compliance.checklist": VIEW_ONLY,
+        "compliance.specialassistance": VIEW_ONLY,
+        "compliance.rectificationcase": frozenset({VIEW, ADD}),  # opened from their own visit
+        "compliance.*": frozenset({VIEW, ADD, CHANGE}),  # item outcomes (pass, fail → a task)
         "*": VIEW_ONLY,
     },
     Role.COOPERATIVE: {
@@ -77,6 +85,7 @@ PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
         "transfer.*": NONE,
         "targets.*": NONE,
         "fieldwork.*": NONE,
+        "compliance.*": VIEW_ONLY,  # their own cooperative's rectification cases, tasks and assistance
         "*": VIEW_ONLY,
     },
 }

@@ -9,3 +9,13 @@ class ComplianceConfig(AppConfig):
     label = "compliance"
     name = "hezuo.compliance"
     verbose_name = _("Compliance and rectification")
+
+    def ready(self) -> None:
+        # the metric `rectifications_completed`; the reminder and timeline sources of hezuo.fieldwork
+        from hezuo.core.services import after_change
+
+        from . import metrics, reminders, timeline  # noqa: F401
+        from .rectification import open_after_visit
+
+        # a counselor's visit classified "needs rectification" opens the cooperative's case
+        after_change("fieldwork.visit")(open_after_visit)

@@ -19,6 +19,8 @@ MENU: list[tuple[Any, str, str | None]] = [
     (_("Plans and progress"), "targets:plan_list", "targets.plan"),
     (_("Flags"), "fieldwork:flag_list", "fieldwork.flag"),
     (_("Cleanup cases"), "fieldwork:case_list", "fieldwork.cleanupcase"),
+    (_("Rectification cases"), "compliance:case_list", "compliance.rectificationcase"),
+    (_("Survey campaigns"), "fieldwork:campaign_list", "fieldwork.campaign"),
     (_("Imports"), "transfer:job_list", "transfer.importjob"),
     (_("Organisations"), "registry:organization_list", "registry.organization"),
     (_("Users"), "accounts:user_list", "accounts.user"),

@@ -1,4 +1,5 @@
-"""Each role's landing page."""
+"""Each role's landing page: counts in the user's scope and what is overdue for them (reminders from
+hezuo.fieldwork.reminders, to which other apps add their sources)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,10 @@ def home_context(request: HttpRequest) -> dict[str, Any]:
     labels = dict(OperatingStatus.choices)
     for row in by_status:
         row["label"] = labels.get(row["operating_status"], row["operating_status"])
+    from hezuo.fieldwork.reminders import collect
+
     return {
+        "reminders": collect(user),
         "total": sum(row["n"] for row in by_district),
         "by_district": by_district,
         "by_status": by_status,

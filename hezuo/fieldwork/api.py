@@ -10,6 +10,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.decorators import action
@@ -18,11 +19,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
 
-from hezuo.core.api import ScopedViewSet
+from hezuo.core.api import RecordSerializer, ScopedViewSet
 
 from . import cleanup
 from .forms import make_form
-from .models import CleanupCase, DetectionRun, Flag, RuleSet, Visit
+from .models import Campaign, CampaignTarget, CleanupCase, ContactNote, DetectionRun, Flag, RuleSet, Visit
 
 READ_ONLY = ["get", "head", "options"]
 
@@ -169,6 +170,175 @@ class RuleSetViewSet(ScopedViewSet):
     http_method_names = READ_ONLY
 
 
+class CampaignSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Campaign
+        exclude = ["retired_at"]
+        read_only_fields = [f.name for f in Campaign._meta.concrete_fields]
+
+    def to_representation(self, instance: Campaign) -> dict[str, Any]:
+        from .campaigns import whole_reach
+
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is not None and not whole_reach(request.user, instance):
+            # a district's part of a city campaign: the city-wide figure is not theirs to see
+            data["target_count"] = (
+                CampaignTarget.objects.restrict(request.user, "view")
+                .filter(campaign=instance, retired_at__isnull=True)
+                .count()
+            )
+        return data
+
+
+class CampaignOpenSerializer(serializers.Serializer):
+    """Opening a campaign: `rule` is the selection rule (see hezuo/fieldwork/campaigns.py)."""
+
+    name = serializers.CharField(max_length=200)
+    district = serializers.CharField(required=False, allow_null=True, allow_blank=True, help_text="code")
+    start_date = serializers.DateField()
+    end_date = serializers.DateField()
+    rule = serializers.JSONField()
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
+class CampaignViewSet(ScopedViewSet):
+    """Survey campaigns in the caller's reach (a city campaign: every district, for its own part).
+    POST opens one (city staff; district staff for their district); GET …/progress/ gives the table."""
+
+    model = Campaign
+    serializer_class = CampaignSerializer
+    filterset_fields = ["district"]
+    select_related = ("district",)
+    http_method_names = [*READ_ONLY, "post"]
+
+    @extend_schema(request=CampaignOpenSerializer, responses=CampaignSerializer)
+    def create(self, request: Any, *args: Any, **kwargs: Any) -> Response:
+        from hezuo.geo.models import Division
+
+        from .campaigns import may_open, open_campaign
+
+        if not may_open(request.user):
+            raise NotFound()
+        incoming = CampaignOpenSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = dict(incoming.validated_data)
+        district = None
+        if data.get("district"):
+            district = Division.objects.filter(code=data["district"], level=Division.Level.DISTRICT).first()
+            if district is None:
+                raise ValidationError({"district": [_("No district with this code.")]})
+        try:
+            campaign = open_campaign(
+                request.user,
+                name=data["name"],
+                district=district,
+                start_date=data["start_date"],
+                end_date=data["end_date"],
+                rule=data["rule"],
+                note=data.get("note", ""),
+            )
+        except PermissionDenied as exc:
+            raise NotFound() from exc
+        except DjangoValidationError as exc:
+            detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+            raise ValidationError(detail) from exc
+        return Response(CampaignSerializer(campaign, context=self.get_serializer_context()).data, status=201)
+
+    @extend_schema(operation_id="campaigns_progress", responses=dict[str, Any])
+    @action(detail=True, methods=["get"])
+    def progress(self, request: Request, pk: Any = None) -> Response:
+        from dataclasses import asdict
+
+        from .campaigns import progress
+
+        campaign = self.get_object()
+        table = progress(campaign, request.user)
+
+        def row(r: Any) -> dict[str, Any]:
+            return {**asdict(r), "share": r.share}
+
+        return Response(
+            {
+                "total": row(table["total"]),
+                "districts": [row(r) for r in table["districts"]],
+                "counselors": [row(r) for r in table["counselors"]],
+            }
+        )
+
+
+class CampaignTargetSerializer(serializers.ModelSerializer):
+    visited_on = serializers.DateField(read_only=True, allow_null=True)
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CampaignTarget
+        fields = ["id", "campaign", "cooperative", "matched", "visited_on", "status", "created_at"]
+        read_only_fields = fields
+
+    def get_status(self, obj: CampaignTarget) -> str:
+        from django.utils import timezone
+
+        from .campaigns import target_status
+
+        return target_status(getattr(obj, "visited_on", None), obj.campaign.end_date, timezone.localdate())
+
+
+class CampaignTargetViewSet(ScopedViewSet):
+    """The cooperatives of campaigns, in the caller's reach, with their first visit in the period."""
+
+    model = CampaignTarget
+    serializer_class = CampaignTargetSerializer
+    filterset_fields = ["campaign", "cooperative"]
+    select_related = ("campaign",)
+    http_method_names = READ_ONLY
+
+    def get_queryset(self) -> Any:
+        from django.db.models import Min, Subquery
+
+        from .campaigns import visits_in_period
+
+        first = (
+            visits_in_period(self.request.user).order_by().values("cooperative_id").annotate(d=Min("date"))
+        )
+        return super().get_queryset().annotate(visited_on=Subquery(first.values("d")[:1]))
+
+
+class ContactNoteSerializer(RecordSerializer):
+    author = serializers.StringRelatedField(read_only=True)
+
+    class Meta:
+        model = ContactNote
+        exclude = ["retired_at"]
+        read_only_fields = ["author", "created_at", "updated_at"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from hezuo.core.scoping import VIEW
+        from hezuo.registry.models import Cooperative
+
+        request = self.context.get("request")
+        field = self.fields.get("cooperative")
+        if request is not None and field is not None:
+            field.queryset = Cooperative.objects.restrict(request.user, VIEW)
+
+    def prepare_instance(self, instance: Any) -> None:
+        request = self.context.get("request")
+        if request is not None and not instance.author_id:
+            instance.author = request.user
+
+
+class ContactNoteViewSet(ScopedViewSet):
+    """The contact log (calls, meetings, messages) of cooperatives in the caller's reach; POST adds a note
+    (district and city staff, counselors for their cooperatives)."""
+
+    model = ContactNote
+    serializer_class = ContactNoteSerializer
+    filterset_fields = ["cooperative", "kind"]
+    select_related = ("cooperative", "author")
+    http_method_names = [*READ_ONLY, "post"]
+
+
 def register(router: BaseRouter) -> None:
     """Register this app's viewsets on the one API router."""
     router.register("flags", FlagViewSet, basename="flag")
@@ -176,3 +346,6 @@ def register(router: BaseRouter) -> None:
     router.register("visits", VisitViewSet, basename="visit")
     router.register("detection-runs", DetectionRunViewSet, basename="detectionrun")
     router.register("detection-rulesets", RuleSetViewSet, basename="ruleset")
+    router.register("campaigns", CampaignViewSet, basename="campaign")
+    router.register("campaign-cooperatives", CampaignTargetViewSet, basename="campaigntarget")
+    router.register("contact-notes", ContactNoteViewSet, basename="contactnote")

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import Authority, CleanupCase
 
-DATE = forms.DateInput(attrs={"type": "date"})
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")  # what a date input reads
 
 
 class StyledForm(forms.Form):
@@ -138,6 +138,8 @@ def process_photo(upload: Any) -> Any:
 class VisitForm(StyledForm):
     """The visit form: large touch targets, works on a 360-px screen."""
 
+    field_order = ["date", "campaign"]
+
     date = forms.DateField(label=_("Visit date"), widget=DATE)
     people_met = forms.CharField(label=_("People met"), max_length=300, required=False)
     operating = forms.ChoiceField(label=_("Operating?"), choices=YES_NO, required=False)
@@ -167,13 +169,26 @@ class VisitForm(StyledForm):
         widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment"}),
     )
 
+    campaign = forms.ModelChoiceField(
+        label=_("For the campaign"),
+        queryset=None,
+        required=False,  # type: ignore[arg-type]
+    )
+
     CHECKLIST = ("operating", "farmers_taking_part", "books_kept", "assembly_held", "office_and_sign")
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, campaigns: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from .models import Visit
+        from .models import Campaign, Visit
 
         self.fields["classification"].choices = [("", _("Not classified")), *Visit.Classification.choices]
+        self.fields["campaign"].queryset = campaigns if campaigns is not None else Campaign.objects.none()
+        self.fields["campaign"].empty_label = _("No campaign")
+        self.fields["campaign"].label_from_instance = lambda c: (  # type: ignore[attr-defined]
+            f"{c.name} ({c.start_date:%Y-%m-%d} – {c.end_date:%Y-%m-%d})"
+        )
+        if campaigns is None or not campaigns.exists():
+            del self.fields["campaign"]
 
     def clean_photo(self) -> Any:
         upload = self.cleaned_data.get("photo")
@@ -192,3 +207,81 @@ class VisitForm(StyledForm):
             data[name] = {"yes": True, "no": False}.get(data.get(name) or "")
         data.pop("photo", None)
         return data
+
+
+CHECKS = forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"})
+
+
+class CampaignForm(StyledForm):
+    """Opening a survey campaign: its name, scope, period and which cooperatives (a rule, kept as data)."""
+
+    name = forms.CharField(label=_("Name"), max_length=200)
+    district = forms.ModelChoiceField(
+        label=_("Scope"),
+        queryset=None,
+        required=False,  # type: ignore[arg-type]
+    )
+    start_date = forms.DateField(label=_("Period start"), widget=DATE)
+    end_date = forms.DateField(label=_("Period end"), widget=DATE)
+    links = forms.MultipleChoiceField(
+        label=_("Cooperatives linked with the system on the start date (any of)"),
+        required=False,
+        widget=CHECKS,
+        help_text=_("None ticked: no condition on links."),
+    )
+    statuses = forms.MultipleChoiceField(
+        label=_("Operating status (any of)"),
+        required=False,
+        widget=CHECKS,
+        help_text=_("None ticked: any status."),
+    )
+    note = forms.CharField(
+        label=_("Note"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        kwargs.setdefault("initial", {"links": ["sponsored", "member"]})
+        super().__init__(*args, **kwargs)
+        from hezuo.accounts.roles import Role
+        from hezuo.geo.models import Division
+        from hezuo.registry.choices import OperatingStatus
+
+        from .campaigns import LINK_LABELS, role_of
+
+        districts = Division.objects.filter(level=Division.Level.DISTRICT).order_by("code")
+        field = self.fields["district"]
+        if user is not None and role_of(user) == Role.DISTRICT:
+            field.queryset = districts.filter(pk=user.district_id)
+            field.required = True
+            field.empty_label = None
+            field.initial = user.district_id
+        else:
+            field.queryset = districts
+            field.empty_label = _("The whole city")
+        self.fields["links"].choices = list(LINK_LABELS.items())
+        self.fields["statuses"].choices = OperatingStatus.choices
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("start_date"), data.get("end_date")
+        if start and end and end < start:
+            self.add_error("end_date", _("The period cannot end before it starts."))
+        return data
+
+    def rule(self) -> dict[str, Any]:
+        return {"version": 1, "links": self.cleaned_data["links"], "statuses": self.cleaned_data["statuses"]}
+
+
+class ContactNoteForm(StyledForm):
+    """A note in the contact log of a cooperative."""
+
+    kind = forms.ChoiceField(label=_("Kind"))
+    date = forms.DateField(label=_("Date"), widget=DATE)
+    people = forms.CharField(label=_("People"), max_length=300, required=False)
+    text = forms.CharField(label=_("Note"), max_length=4000, widget=forms.Textarea(attrs={"rows": 4}))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from .models import ContactNote
+
+        self.fields["kind"].choices = ContactNote.Kind.choices

@@ -321,6 +321,17 @@ class Visit(RecordModel):
     )
     note = models.TextField(_("note"), blank=True, max_length=2000)
     photo = models.FileField(_("photo"), upload_to="visits/%Y/%m/", blank=True, max_length=200)
+    campaign = models.ForeignKey(
+        "Campaign",
+        verbose_name=_("for the campaign"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="visits",
+        help_text=_(
+            "Optional: the survey campaign this visit is made for (its date must lie in the period)."
+        ),
+    )
 
     scope_district = "cooperative__district"
     scope_cooperative = "cooperative"
@@ -352,9 +363,162 @@ class Visit(RecordModel):
                     _("The visit date is before the cooperative was registered (%(d)s).")
                     % {"d": self.cooperative.registration_date.isoformat()}
                 )
+        if self.campaign_id and self.date and self.cooperative_id:
+            campaign = self.campaign
+            if not campaign.targets.filter(cooperative_id=self.cooperative_id).exists():
+                errors.setdefault("campaign", []).append(
+                    _("This cooperative is not among the campaign's cooperatives.")
+                )
+            elif not campaign.start_date <= self.date <= campaign.end_date:
+                errors.setdefault("date", []).append(
+                    _("The visit date is outside the campaign's period (%(start)s to %(end)s).")
+                    % {"start": campaign.start_date.isoformat(), "end": campaign.end_date.isoformat()}
+                )
         if self.classification:
             for name in self.CHECKLIST:
                 if getattr(self, name) is None:
                     errors.setdefault(name, []).append(_("Answer this to classify the cooperative."))
+        if errors:
+            raise ValidationError(errors)
+
+
+class Campaign(RecordModel):
+    """A survey campaign (摸底排查): a period in which a fixed list of cooperatives is to be visited.
+
+    The cooperatives are chosen by a selection rule stored as data (`rule`, see campaigns.parse_rule),
+    resolved once when the campaign is opened into CampaignTarget rows: the list is fixed and auditable. A
+    target counts as visited when a visit to it is dated within the period. A campaign of the whole city (no
+    district) is seen by every district for its own part only (the targets are bounded by the user's scope).
+    """
+
+    name = models.CharField(_("name"), max_length=200)
+    district = models.ForeignKey(
+        Division,
+        verbose_name=_("district"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("Empty for the whole city."),
+    )
+    start_date = models.DateField(_("period start"))
+    end_date = models.DateField(_("period end"))
+    rule = models.JSONField(_("selection rule"), default=dict)
+    rule_text = models.CharField(_("which cooperatives"), max_length=500, blank=True)
+    target_count = models.PositiveIntegerField(_("cooperatives"), default=0)
+    note = models.TextField(_("note"), blank=True, max_length=2000)
+    opened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("opened by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+    scope_district = "district"
+    scope_shared_when_null = True  # a city campaign is seen by every district (its targets: their part only)
+
+    class Meta:
+        ordering = ["-start_date", "-id"]
+        verbose_name = _("survey campaign")
+        verbose_name_plural = _("survey campaigns")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("fieldwork:campaign_detail", args=[self.pk])
+
+    def clean(self) -> None:
+        from .campaigns import RuleError, parse_rule
+
+        errors: dict[str, list[Any]] = {}
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            errors.setdefault("end_date", []).append(_("The period cannot end before it starts."))
+        if self.district_id and self.district.level != Division.Level.DISTRICT:
+            errors.setdefault("district", []).append(_("Choose a district (or none for the whole city)."))
+        try:
+            parse_rule(self.rule)
+        except RuleError as exc:
+            errors.setdefault("rule", []).extend(exc.messages)
+        if errors:
+            raise ValidationError(errors)
+
+
+class CampaignTarget(RecordModel):
+    """One cooperative a campaign is to visit, fixed when the campaign was opened (with why it was chosen)."""
+
+    campaign = models.ForeignKey(
+        Campaign, verbose_name=_("campaign"), on_delete=models.PROTECT, related_name="targets"
+    )
+    cooperative = models.ForeignKey(
+        Cooperative, verbose_name=_("cooperative"), on_delete=models.PROTECT, related_name="campaign_targets"
+    )
+    matched = models.JSONField(_("chosen because"), default=list, blank=True)
+
+    scope_district = "cooperative__district"
+    scope_cooperative = "cooperative"
+    history_parent = "campaign"
+
+    class Meta:
+        ordering = ["campaign", "cooperative"]
+        verbose_name = _("campaign cooperative")
+        verbose_name_plural = _("campaign cooperatives")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "cooperative"], name="unique_campaign_target")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} · {self.cooperative}"
+
+
+class ContactNote(RecordModel):
+    """A staff note on a cooperative: a call, a meeting, a message (the contact log)."""
+
+    class Kind(models.TextChoices):
+        CALL = "call", _("Call")
+        MEETING = "meeting", _("Meeting")
+        MESSAGE = "message", _("Message")
+        OTHER = "other", _("Other")
+
+    cooperative = models.ForeignKey(
+        Cooperative, verbose_name=_("cooperative"), on_delete=models.PROTECT, related_name="contact_notes"
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    date = models.DateField(_("date"))
+    people = models.CharField(_("people"), max_length=300, blank=True)
+    text = models.TextField(_("note"), max_length=4000)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("recorded by"), on_delete=models.PROTECT, related_name="+"
+    )
+
+    scope_district = "cooperative__district"
+    scope_cooperative = "cooperative"
+    history_parent = "cooperative"
+
+    class Meta:
+        ordering = ["-date", "-id"]
+        verbose_name = _("contact note")
+        verbose_name_plural = _("contact notes")
+        indexes = [models.Index(fields=["cooperative", "date"], name="contact_coop_date_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.cooperative} · {self.date:%Y-%m-%d}"
+
+    def clean(self) -> None:
+        from django.utils import timezone
+
+        errors: dict[str, list[Any]] = {}
+        if self.date:
+            if self.date > timezone.localdate():
+                errors.setdefault("date", []).append(_("The date is in the future."))
+            elif self.cooperative_id and self.date < self.cooperative.registration_date:
+                errors.setdefault("date", []).append(
+                    _("The date is before the cooperative was registered (%(d)s).")
+                    % {"d": self.cooperative.registration_date.isoformat()}
+                )
+        if not (self.text or "").strip():
+            errors.setdefault("text", []).append(_("Write what was said or agreed."))
         if errors:
             raise ValidationError(errors)

@@ -19,4 +19,10 @@ urlpatterns = [
     path("runs/", views.run_list, name="run_list"),
     path("runs/start/", views.run_start, name="run_start"),
     path("rulesets/<int:pk>/", views.ruleset_detail, name="ruleset_detail"),
+    path("campaigns/", views.campaign_list, name="campaign_list"),
+    path("campaigns/add/", views.campaign_add, name="campaign_add"),
+    path("campaigns/<int:pk>/", views.campaign_detail, name="campaign_detail"),
+    path("campaigns/<int:pk>/cooperatives/", views.campaign_targets, name="campaign_targets"),
+    path("campaigns/<int:pk>/export/", views.campaign_export, name="campaign_export"),
+    path("cooperatives/<int:pk>/contacts/add/", views.contact_add, name="contact_add"),
 ]

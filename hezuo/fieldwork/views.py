@@ -24,6 +24,7 @@ from hezuo.registry.models import Cooperative
 from . import cleanup
 from .forms import make_form
 from .models import CleanupCase, DetectionRun, Flag, RuleSet
+from .timeline import timeline_for
 
 PER_PAGE = 50
 
@@ -276,10 +277,27 @@ def cooperative_tab_context(user: Any, cooperative: Cooperative) -> dict[str, An
         "fieldwork_visible": can(user, Flag, VIEW),
         "fieldwork_visits": list(visits.select_related("visitor")[:20]),
         "fieldwork_can_visit": _may_add_visit(user, cooperative),
+        "fieldwork_timeline": timeline_for(user, cooperative),
+        "fieldwork_can_note": _may_add_note(user, cooperative),
     }
 
 
 # visits -----------------------------------------------------------------------------------------------
+def _visit_campaigns(user: Any, cooperative: Cooperative) -> Any:
+    """The campaigns a visit to this cooperative may be made for: those that list it among their targets
+    (in the user's reach) and have started."""
+    from django.utils import timezone
+
+    from .models import Campaign, CampaignTarget
+
+    targets = restrict(
+        CampaignTarget.objects.filter(cooperative=cooperative, retired_at__isnull=True), user, VIEW
+    )
+    return Campaign.objects.filter(
+        pk__in=targets.values("campaign_id"), retired_at__isnull=True, start_date__lte=timezone.localdate()
+    ).order_by("-start_date")
+
+
 def _may_add_visit(user: Any, cooperative: Cooperative) -> bool:
     from .models import Visit
 
@@ -305,7 +323,15 @@ def visit_add(request: HttpRequest, pk: int) -> HttpResponse:
     coop = get_scoped_or_404(Cooperative, request.user, VIEW, pk=pk)
     if not _may_add_visit(request.user, coop):
         raise Http404
-    form = VisitForm(request.POST or None, request.FILES or None, initial={"date": timezone.localdate()})
+    initial: dict[str, Any] = {"date": timezone.localdate()}
+    if request.GET.get("campaign", "").isdigit():
+        initial["campaign"] = int(request.GET["campaign"])
+    form = VisitForm(
+        request.POST or None,
+        request.FILES or None,
+        initial=initial,
+        campaigns=_visit_campaigns(request.user, coop),
+    )
     if request.method == "POST" and form.is_valid():
         visit = Visit(cooperative=coop, visitor=request.user, **form.visit_values())
         photo = form.cleaned_data.get("photo")
@@ -361,15 +387,14 @@ def visit_photo(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def visit_interval_days() -> int:
-    from django.conf import settings
+    from .reminders import visit_interval_days as interval
 
-    return int(getattr(settings, "HEZUO_VISIT_INTERVAL_DAYS", 90))
+    return interval()
 
 
 @login_required
 def my_cooperatives(request: HttpRequest) -> HttpResponse:
     """A counselor's home: their cooperatives, the last visit of each, and the visits due."""
-    import datetime as dt
 
     from django.db.models import Count, Max, Q
     from django.utils import timezone
@@ -380,13 +405,27 @@ def my_cooperatives(request: HttpRequest) -> HttpResponse:
 
     if cleanup.role_of(request.user) != "counselor":
         raise Http404
+    from django.db.models import Min, OuterRef, Subquery
+
+    from .campaigns import pending_targets, target_status
+    from .reminders import campaign_reminder_days, due_date
+
     today = timezone.localdate()
     interval = visit_interval_days()
-    assigned = CounselorAssignment.objects.current().filter(counselor=request.user).values("cooperative_id")
+    mine = CounselorAssignment.objects.current(today).filter(counselor=request.user)
+    assigned = mine.values("cooperative_id")
+    since = (
+        mine.filter(cooperative_id=OuterRef("pk"))
+        .order_by()
+        .values("cooperative_id")
+        .annotate(d=Min("start_date"))
+        .values("d")[:1]
+    )
     coops = (
         Cooperative.objects.restrict(request.user, VIEW)
         .filter(pk__in=assigned, retired_at__isnull=True)
         .annotate(
+            since=Subquery(since),
             last_visit=Max("visits__date", filter=Q(visits__retired_at__isnull=True)),
             open_flags=Count(
                 "flags",
@@ -399,7 +438,7 @@ def my_cooperatives(request: HttpRequest) -> HttpResponse:
     )
     rows = []
     for coop in coops:
-        due = (coop.last_visit + dt.timedelta(days=interval)) if coop.last_visit else today
+        due = due_date(coop.last_visit, coop.since, interval) or today
         rows.append({"coop": coop, "due": due, "overdue": due < today, "due_now": due <= today})
     rows.sort(key=lambda r: (not r["due_now"], r["due"], r["coop"].name))
     recent = (
@@ -407,10 +446,22 @@ def my_cooperatives(request: HttpRequest) -> HttpResponse:
         .filter(visitor=request.user)
         .select_related("cooperative")[:10]
     )
+    campaign_rows = [
+        {"target": t, "status": target_status(None, t.end, today)}
+        for t in pending_targets(request.user, today, window_days=campaign_reminder_days())
+        .select_related("campaign", "cooperative")
+        .order_by("campaign__end_date", "cooperative__name", "pk")[:200]
+    ]
     return render(
         request,
         "fieldwork/my_cooperatives.html",
-        {"rows": rows, "due_count": sum(r["due_now"] for r in rows), "interval": interval, "recent": recent},
+        {
+            "rows": rows,
+            "due_count": sum(r["due_now"] for r in rows),
+            "interval": interval,
+            "recent": recent,
+            "campaign_rows": campaign_rows,
+        },
     )
 
 
@@ -485,3 +536,295 @@ def workload(request: HttpRequest) -> HttpResponse:
     return render(
         request, "fieldwork/workload.html", {"rows": rows, "interval": interval, "district": district}
     )
+
+
+# campaigns --------------------------------------------------------------------------------------------
+CAMPAIGN_PHASES = ("planned", "running", "ended")
+
+
+def _campaign_phase(campaign: Any, today: Any) -> str:
+    if campaign.start_date > today:
+        return "planned"
+    return "running" if campaign.end_date >= today else "ended"
+
+
+@login_required
+def campaign_list(request: HttpRequest) -> HttpResponse:
+    from django.utils import timezone
+
+    from .campaigns import may_open, overview
+    from .models import Campaign
+
+    _need(request.user, Campaign)
+    today = timezone.localdate()
+    qs = (
+        Campaign.objects.restrict(request.user, VIEW)
+        .filter(retired_at__isnull=True)
+        .select_related("district")
+        .order_by("-start_date", "-pk")
+    )
+    phase = request.GET.get("phase", "")
+    if phase == "planned":
+        qs = qs.filter(start_date__gt=today)
+    elif phase == "running":
+        qs = qs.filter(start_date__lte=today, end_date__gte=today)
+    elif phase == "ended":
+        qs = qs.filter(end_date__lt=today)
+    page = _page(request, qs)
+    stats = overview(page.object_list, request.user)
+    rows = []
+    for campaign in page.object_list:
+        n, visited = stats.get(campaign.pk, (0, 0))
+        rows.append(
+            {
+                "campaign": campaign,
+                "phase": _campaign_phase(campaign, today),
+                "targets": n,
+                "visited": visited,
+                "share": round(100 * visited / n, 1) if n else None,
+            }
+        )
+    return render(
+        request,
+        "fieldwork/campaign_list.html",
+        {"page": page, "rows": rows, "phase": phase, "can_open": may_open(request.user)},
+    )
+
+
+def _form_errors(form: Any, exc: ValidationError, aliases: dict[str, str]) -> None:
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, " ".join(exc.messages))
+        return
+    for field, errors in exc.message_dict.items():
+        target = aliases.get(field, field)
+        for error in errors:
+            form.add_error(target if target in form.fields else None, error)
+
+
+@login_required
+def campaign_add(request: HttpRequest) -> HttpResponse:
+    from .campaigns import may_open, open_campaign
+    from .forms import CampaignForm
+
+    if not may_open(request.user):
+        raise Http404
+    form = CampaignForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid() and request.POST.get("preview"):
+        from .campaigns import RuleError, preview_count
+
+        data = form.cleaned_data
+        try:
+            count = preview_count(request.user, form.rule(), data["district"], data["start_date"])
+        except RuleError as exc:
+            form.add_error("links", exc)
+        else:
+            return render(request, "fieldwork/campaign_form.html", {"form": form, "preview": count})
+    elif request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            campaign = open_campaign(
+                request.user,
+                name=data["name"],
+                district=data["district"],
+                start_date=data["start_date"],
+                end_date=data["end_date"],
+                rule=form.rule(),
+                note=data["note"],
+            )
+        except cleanup.TransitionRefused as exc:
+            raise Http404 from exc
+        except ValidationError as exc:
+            _form_errors(form, exc, {"rule": "links"})
+        else:
+            messages.success(
+                request,
+                _("Campaign opened with %(n)s cooperatives.") % {"n": campaign.target_count},
+            )
+            return redirect(campaign)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "fieldwork/campaign_form.html", {"form": form}, status=status)
+
+
+@login_required
+def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    from django.utils import timezone
+
+    from .campaigns import progress, whole_reach
+    from .models import Campaign
+
+    campaign = get_scoped_or_404(
+        Campaign.objects.select_related("district", "opened_by"), request.user, pk=pk
+    )
+    today = timezone.localdate()
+    return render(
+        request,
+        "fieldwork/campaign_detail.html",
+        {
+            "object": campaign,
+            "phase": _campaign_phase(campaign, today),
+            "progress": progress(campaign, request.user, today),
+            "whole": whole_reach(request.user, campaign),
+            "history": history_for(campaign).filter(content_type__model="campaign")[:20],
+            "can_export": _may_export(request.user, campaign),
+        },
+    )
+
+
+def _may_export(user: Any, campaign: Any) -> bool:
+    from .models import Campaign, CampaignTarget
+
+    return (
+        can(user, CampaignTarget, "export")
+        and restrict(Campaign.objects.filter(pk=campaign.pk), user, "export").exists()
+    )
+
+
+def _drilldown_args(request: HttpRequest) -> dict[str, str]:
+    return {
+        "district": request.GET.get("district", "")[:12],
+        "counselor": request.GET.get("counselor", "")[:12],
+        "status": request.GET.get("status", "")[:10],
+    }
+
+
+@login_required
+def campaign_targets(request: HttpRequest, pk: int) -> HttpResponse:
+    """The cooperatives behind a number of the progress table (district, counselor, status)."""
+    from django.utils import timezone
+
+    from .campaigns import STATUS_LABELS, drilldown, target_status
+    from .models import Campaign
+
+    campaign = get_scoped_or_404(Campaign, request.user, pk=pk)
+    today = timezone.localdate()
+    args = _drilldown_args(request)
+    page = _page(request, drilldown(campaign, request.user, today=today, **args))
+    from hezuo.accounts.models import User
+
+    counselors = {
+        u.pk: u for u in User.objects.filter(pk__in=[t.counselor_id_on for t in page if t.counselor_id_on])
+    }
+    rows = [
+        {
+            "target": t,
+            "status": target_status(t.visited_on, campaign.end_date, today),
+            "counselor": counselors.get(t.counselor_id_on),
+        }
+        for t in page
+    ]
+    return render(
+        request,
+        "fieldwork/campaign_targets.html",
+        {
+            "object": campaign,
+            "page": page,
+            "rows": rows,
+            "args": args,
+            "statuses": list(STATUS_LABELS.items()),
+            "status_labels": STATUS_LABELS,
+            "can_export": _may_export(request.user, campaign),
+        },
+    )
+
+
+@login_required
+def campaign_export(request: HttpRequest, pk: int) -> HttpResponse:
+    """The drill-down list as an Excel file (the same selection, bounded to what the user may export)."""
+    from io import BytesIO
+
+    from django.conf import settings
+    from django.utils import timezone
+    from openpyxl import Workbook
+
+    from hezuo.accounts.models import User
+
+    from .campaigns import STATUS_LABELS, drilldown, target_status
+    from .models import Campaign, CampaignTarget
+
+    if not can(request.user, CampaignTarget, "export"):
+        raise Http404
+    campaign = get_scoped_or_404(Campaign, request.user, "export", pk=pk)
+    today = timezone.localdate()
+    qs = drilldown(campaign, request.user, today=today, **_drilldown_args(request))
+    limit = int(getattr(settings, "HEZUO_EXPORT_MAX_ROWS", 200000))
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(str(_("Cooperatives"))[:31])
+    sheet.append(
+        [
+            str(_("District")),
+            str(_("Cooperative")),
+            str(_("Unified social credit code")),
+            str(_("Town")),
+            str(_("Counselor")),
+            str(_("Status")),
+            str(_("Visited on")),
+        ]
+    )
+    names: dict[int, str] = {}
+    for target in qs[:limit].iterator(chunk_size=2000):
+        counselor = target.counselor_id_on
+        if counselor and counselor not in names:
+            names[counselor] = str(User.objects.get(pk=counselor))
+        coop = target.cooperative
+        sheet.append(
+            [
+                coop.district.name,
+                coop.name,
+                coop.credit_code,
+                coop.town.name if coop.town_id else "",
+                names.get(counselor, "") if counselor else "",
+                str(STATUS_LABELS[target_status(target.visited_on, campaign.end_date, today)]),
+                target.visited_on.isoformat() if target.visited_on else "",
+            ]
+        )
+    out = BytesIO()
+    book.save(out)
+    response = HttpResponse(
+        out.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    response["Content-Disposition"] = f'attachment; filename="campaign-{campaign.pk}-{today:%Y%m%d}.xlsx"'
+    return response
+
+
+# the contact log --------------------------------------------------------------------------------------
+def _may_add_note(user: Any, cooperative: Cooperative) -> bool:
+    from .models import ContactNote
+
+    return (
+        can(user, ContactNote, ADD)
+        and restrict(Cooperative.objects.filter(pk=cooperative.pk), user, VIEW).exists()
+    )
+
+
+@login_required
+def contact_add(request: HttpRequest, pk: int) -> HttpResponse:
+    """A note in a cooperative's contact log (pk: the cooperative): district or city staff, or a counselor
+    assigned to it."""
+    from django.utils import timezone
+
+    from hezuo.core.context import change_context
+    from hezuo.core.services import save_record
+
+    from .forms import ContactNoteForm
+    from .models import ContactNote
+
+    if not can(request.user, ContactNote, ADD):
+        raise Http404
+    coop = get_scoped_or_404(Cooperative, request.user, VIEW, pk=pk)
+    if not _may_add_note(request.user, coop):
+        raise Http404
+    form = ContactNoteForm(request.POST or None, initial={"date": timezone.localdate(), "kind": "call"})
+    if request.method == "POST" and form.is_valid():
+        note = ContactNote(cooperative=coop, author=request.user, **form.cleaned_data)
+        try:
+            with change_context(user=request.user):
+                save_record(note)
+        except PermissionDenied as exc:
+            raise Http404 from exc
+        except ValidationError as exc:
+            _form_errors(form, exc, {})
+        else:
+            messages.success(request, _("Note added to the contact log."))
+            return redirect(f"{coop.get_absolute_url()}?tab=cleanup")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "fieldwork/contact_form.html", {"form": form, "cooperative": coop}, status=status)

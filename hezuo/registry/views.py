@@ -181,6 +181,9 @@ class CooperativeDetailView(generic.ObjectDetailView):
             from hezuo.fieldwork.views import cooperative_tab_context
 
             context.update(cooperative_tab_context(user, obj))
+            from hezuo.compliance.views import cooperative_cases_context
+
+            context.update(cooperative_cases_context(user, obj))
         if tab == "rating":
             from hezuo.rating.views import rating_tab_context
 

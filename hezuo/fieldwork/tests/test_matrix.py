@@ -70,7 +70,25 @@ API = {
     "visit-list",
     "visit-detail",
 }
-MATRIX_URL_NAMES = PAGES | VISIT_PAGES | API
+# campaigns and the contact log: test_campaign_pages / test_campaign_api below
+CAMPAIGN_PAGES = {
+    "fieldwork:campaign_list",
+    "fieldwork:campaign_add",
+    "fieldwork:campaign_detail",
+    "fieldwork:campaign_targets",
+    "fieldwork:campaign_export",
+    "fieldwork:contact_add",
+}
+CAMPAIGN_API = {
+    "campaign-list",
+    "campaign-detail",
+    "campaign-progress",
+    "campaigntarget-list",
+    "campaigntarget-detail",
+    "contactnote-list",
+    "contactnote-detail",
+}
+MATRIX_URL_NAMES = PAGES | VISIT_PAGES | API | CAMPAIGN_PAGES | CAMPAIGN_API
 
 
 def test_every_fieldwork_url_is_in_the_matrix() -> None:
@@ -78,15 +96,25 @@ def test_every_fieldwork_url_is_in_the_matrix() -> None:
     for pattern in get_resolver().url_patterns:
         if getattr(pattern, "namespace", None) == "fieldwork":
             names = {f"fieldwork:{p.name}" for p in pattern.url_patterns}
-    assert names == PAGES | VISIT_PAGES
+    assert names == PAGES | VISIT_PAGES | CAMPAIGN_PAGES
     from hezuo.core.tests.test_permission_matrix import resolver_urls
 
     api_names = {
         n
         for n in resolver_urls()
-        if n.split("-")[0] in {"flag", "cleanupcase", "detectionrun", "ruleset", "visit"}
+        if n.split("-")[0]
+        in {
+            "flag",
+            "cleanupcase",
+            "detectionrun",
+            "ruleset",
+            "visit",
+            "campaign",
+            "campaigntarget",
+            "contactnote",
+        }
     }
-    assert api_names == API
+    assert api_names == API | CAMPAIGN_API
 
 
 @pytest.fixture
@@ -203,3 +231,163 @@ def test_api(persona: str, fw: dict[str, Any]) -> None:
         assert client.post(reverse("visit-list"), {}).status_code in (404, 405)
     assert DetectionRun.objects.count() == 1
     assert set(CleanupCase.objects.values_list("status", flat=True)) == {"flagged"}
+
+
+# ------------------------------------------------------------------------------------------------------
+# campaigns and the contact log
+CAMPAIGN_READERS = {"city", "viewer", "district_a", "district_b"}  # counselors follow theirs on my/
+CAMPAIGN_OPENERS = {"city", "district_a", "district_b"}
+# which campaign each persona reaches: the city's (every district, for its part), A's, B's
+CAMPAIGN_REACH = {
+    "city": {"city", "viewer", "district_a", "district_b"},
+    "A": {"city", "viewer", "district_a"},
+    "B": {"city", "viewer", "district_b"},
+}
+NOTE_ADDERS = {
+    "A": {"city", "district_a", "counselor"},
+    "A2": {"city", "district_a"},
+    "B": {"city", "district_b"},
+}
+
+
+@pytest.fixture
+def cw(city_data: dict[str, Any]) -> dict[str, Any]:
+    """A city campaign (all three cooperatives), one of district A and one of district B; a contact note on
+    each cooperative."""
+    from hezuo.core.context import change_context
+    from hezuo.core.services import save_record
+    from hezuo.fieldwork.campaigns import open_campaign
+    from hezuo.fieldwork.models import ContactNote
+
+    start, end = dt.date(2025, 3, 1), dt.date(2025, 6, 30)
+    everything = {"links": [], "statuses": []}
+    campaigns = {
+        "city": open_campaign(
+            city_data["city"], name="全市摸底", district=None, start_date=start, end_date=end, rule=everything
+        ),
+        "A": open_campaign(
+            city_data["district_a"],
+            name="宁海摸底",
+            district=city_data["division_a"],
+            start_date=start,
+            end_date=end,
+            rule=everything,
+        ),
+        "B": open_campaign(
+            city_data["district_b"],
+            name="象山摸底",
+            district=city_data["division_b"],
+            start_date=start,
+            end_date=end,
+            rule=everything,
+        ),
+    }
+    coops = {"A": city_data["coop_a"], "A2": city_data["coop_a2"], "B": city_data["coop_b"]}
+    notes = {}
+    for case, coop in coops.items():
+        notes[case] = ContactNote(
+            cooperative=coop, kind="call", date=dt.date(2025, 4, 1), text="电话回访", author=city_data["city"]
+        )
+        with change_context(source="cli"):
+            save_record(notes[case])
+    targets = {case: campaigns["city"].targets.get(cooperative=coop) for case, coop in coops.items()}
+    return {**city_data, "campaigns": campaigns, "coops": coops, "notes": notes, "targets": targets}
+
+
+@pytest.mark.parametrize("persona", [*PERSONAS, "anonymous"])
+def test_campaign_pages(persona: str, cw: dict[str, Any]) -> None:
+    from hezuo.fieldwork.models import Campaign, ContactNote
+
+    client = login(cw, persona)
+
+    def check(method: str, url: str, ok: bool, good: int = 200) -> Any:
+        response = client.post(url, {}) if method == "POST" else client.get(url)
+        if persona == "anonymous":
+            assert response.status_code == 302 and "/login/" in response["Location"], url
+            return None
+        assert response.status_code == (good if ok else 404), (url, persona, response.status_code)
+        return response
+
+    listing = check("GET", reverse("fieldwork:campaign_list"), persona in CAMPAIGN_READERS)
+    if listing is not None and persona in CAMPAIGN_READERS:
+        shown = {row["campaign"].pk for row in listing.context["rows"]}
+        assert shown == {cw["campaigns"][k].pk for k, who in CAMPAIGN_REACH.items() if persona in who}
+    check("GET", reverse("fieldwork:campaign_add"), persona in CAMPAIGN_OPENERS)
+    check("POST", reverse("fieldwork:campaign_add"), persona in CAMPAIGN_OPENERS, 400)  # empty: refused
+    for key, campaign in cw["campaigns"].items():
+        ok = persona in CAMPAIGN_REACH[key]
+        detail = check("GET", reverse("fieldwork:campaign_detail", args=[campaign.pk]), ok)
+        check("GET", reverse("fieldwork:campaign_targets", args=[campaign.pk]), ok)
+        export = check("GET", reverse("fieldwork:campaign_export", args=[campaign.pk]), ok)
+        if export is not None and ok:
+            assert export["Content-Type"].startswith("application/vnd.openxmlformats")
+        if detail is not None and ok and key == "city":
+            # a city campaign: each district sees its own part only
+            districts = {row.key for row in detail.context["progress"]["districts"]}
+            expected = {"district_a": {"330226"}, "district_b": {"330225"}}.get(persona, {"330226", "330225"})
+            assert districts == expected
+            # nor the city-wide count
+            assert ("3 cooperatives when opened" in detail.content.decode()) is (
+                persona in {"city", "viewer"}
+            )
+    for case, coop in cw["coops"].items():
+        url = reverse("fieldwork:contact_add", args=[coop.pk])
+        check("GET", url, persona in NOTE_ADDERS[case])
+        check("POST", url, persona in NOTE_ADDERS[case], 400)  # an empty note: refused
+    assert Campaign.objects.count() == 3 and ContactNote.objects.count() == 3
+
+
+@pytest.mark.parametrize("persona", [*PERSONAS, "anonymous"])
+def test_campaign_api(persona: str, cw: dict[str, Any]) -> None:
+    from hezuo.fieldwork.models import Campaign, CampaignTarget, ContactNote
+
+    client = login(cw, persona)
+
+    def check(method: str, url: str, ok: bool, good: int = 200) -> Any:
+        response = (
+            client.post(url, {}, content_type="application/json") if method == "POST" else client.get(url)
+        )
+        if persona == "anonymous":
+            assert response.status_code in (401, 403), url
+            return None
+        assert response.status_code == (good if ok else 404), (url, persona, response.status_code)
+        return response
+
+    listing = check("GET", reverse("campaign-list"), persona in CAMPAIGN_READERS)
+    if listing is not None and persona in CAMPAIGN_READERS:
+        expected = {cw["campaigns"][k].pk for k, who in CAMPAIGN_REACH.items() if persona in who}
+        assert api_ids(listing) == expected
+    check("POST", reverse("campaign-list"), persona in CAMPAIGN_OPENERS, 400)
+    for key, campaign in cw["campaigns"].items():
+        ok = persona in CAMPAIGN_REACH[key]
+        detail = check("GET", reverse("campaign-detail", args=[campaign.pk]), ok)
+        if detail is not None and ok and key == "city":  # the city-wide count: only for the whole city
+            assert detail.json()["target_count"] == {"district_a": 2, "district_b": 1}.get(persona, 3)
+        table = check("GET", reverse("campaign-progress", args=[campaign.pk]), ok)
+        if table is not None and ok and key == "city":
+            expected_total = {"district_a": 2, "district_b": 1}.get(persona, 3)
+            assert table.json()["total"]["targets"] == expected_total
+    reached = {case for case in REACH if persona in REACH[case]}
+    listing = check("GET", reverse("campaigntarget-list"), persona in READERS)
+    if listing is not None and persona in READERS:
+        expected = set(
+            CampaignTarget.objects.filter(cooperative__in=[cw["coops"][c] for c in reached]).values_list(
+                "pk", flat=True
+            )
+        )
+        assert api_ids(listing) == expected
+    for case in ("A", "A2", "B"):
+        check("GET", reverse("campaigntarget-detail", args=[cw["targets"][case].pk]), persona in REACH[case])
+    listing = check("GET", reverse("contactnote-list"), persona in READERS)
+    if listing is not None and persona in READERS:
+        assert api_ids(listing) == {cw["notes"][c].pk for c in reached}
+    for case in ("A", "A2", "B"):
+        check("GET", reverse("contactnote-detail", args=[cw["notes"][case].pk]), persona in REACH[case])
+    note_adders = {"city", "district_a", "district_b", "counselor", "counselor_unassigned"}
+    check("POST", reverse("contactnote-list"), persona in note_adders, 400)  # empty: refused
+    if persona != "anonymous":
+        assert client.post(reverse("campaigntarget-list"), {}).status_code in (404, 405)
+        for case in ("A", "A2", "B"):
+            url = reverse("contactnote-detail", args=[cw["notes"][case].pk])
+            assert client.patch(url, {}, content_type="application/json").status_code in (404, 405)
+    assert Campaign.objects.count() == 3 and ContactNote.objects.count() == 3

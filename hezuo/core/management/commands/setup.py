@@ -23,3 +23,7 @@ class Command(BaseCommand):
         for plan in ensure_shipped_plans():
             targets = plan.targets.filter(retired_at__isnull=True).count()
             self.stdout.write(f"targets: plan {plan.code} ({targets} targets)")
+        from hezuo.compliance.checklist import ensure_checklist
+
+        if ensure_checklist() is not None:
+            self.stdout.write("compliance: checklist K01-K23 loaded")
