@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from hezuo.core.browser import browser, live_city, shoot  # noqa: F401 - fixtures of the browser tests
 from hezuo.core.context import change_context
 
 DISTRICT_A = "330226"  # 宁海县

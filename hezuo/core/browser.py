@@ -125,3 +125,30 @@ def assert_fits(page: Any, what: str, width: int = PHONE_WIDTH) -> None:
     if scroll_width > width + 1:
         culprits = page.evaluate(OVERFLOWING_JS, width + 1)
         pytest.fail(f"{what} is {scroll_width}px wide on a {width}px screen: {culprits}")
+
+
+@pytest.fixture
+def shoot() -> Any:
+    """`shoot(page, name)`: a full-page screenshot into screenshot_dir()."""
+    folder = screenshot_dir()
+
+    def take(page: Any, name: str) -> None:
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+    return take
+
+
+@pytest.fixture
+def live_city(
+    browser: Any,
+    live_server: Any,
+    transactional_db: Any,
+    django_db_blocker: Any,
+    request: pytest.FixtureRequest,
+) -> dict[str, Any]:
+    """The small city of hezuo/conftest.py (`city_data`), committed so that the live server sees it, with
+    the server's address as `url`. A test module may define its own `live_city` on top of it."""
+    ensure_divisions(django_db_blocker)
+    data: dict[str, Any] = request.getfixturevalue("city_data")
+    data["url"] = live_server.url
+    return data

@@ -9,13 +9,12 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
+from hezuo.core.browser import screenshot_dir
 from hezuo.fieldwork.tests.test_browser import PHONE, no_sideways_scroll, phone_page
-from hezuo.transfer.tests.test_browser import browser, live_city, screenshot_dir
 
 from .helpers import YEAR, facts
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser", "live_city"]  # fixtures used below
 
 
 def test_rectification_on_a_phone(browser: Any, live_city: dict[str, Any]) -> None:

@@ -13,12 +13,11 @@ from django.urls import reverse
 from PIL import Image
 
 from hezuo.conftest import PASSWORD
-from hezuo.transfer.tests.test_browser import TIMEOUT_MS, browser, live_city, screenshot_dir
+from hezuo.core.browser import TIMEOUT_MS, screenshot_dir
 
 from .helpers import links, no_business
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser", "live_city"]  # fixtures used below
 PHONE = {"width": 360, "height": 740}
 
 

@@ -11,12 +11,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from hezuo.transfer.tests.test_browser import browser, live_city, screenshot_dir
+from hezuo.core.browser import screenshot_dir
 
 from .test_browser import no_sideways_scroll, phone_page
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser", "live_city"]  # fixtures used below
 
 
 def test_campaign_on_a_phone(browser: Any, live_city: dict[str, Any]) -> None:

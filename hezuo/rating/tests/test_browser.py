@@ -1,6 +1,6 @@
 """Browser test of the rating: city staff rate a year (progress page), district staff review and request a
 re-rate, city staff re-rate and confirm, and the cooperative's rating page shows the explained result, also
-on a 360-px phone. Screenshots go to test-artifacts/screenshots/ (see hezuo/registry/tests/test_browser.py,
+on a 360-px phone. Screenshots go to test-artifacts/screenshots/ (see hezuo/core/browser.py,
 whose browser plumbing this reuses)."""
 
 from __future__ import annotations
@@ -10,15 +10,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from hezuo.registry.tests.test_browser import (  # noqa: F401 - fixtures
-    PHONE_WIDTH,
-    _ensure_divisions,
-    assert_fits,
-    browser,
-    log_in,
-    new_page,
-    shoot,
-)
+from hezuo.core.browser import PHONE_WIDTH, assert_fits, ensure_divisions, log_in, new_page
 
 from .conftest import YEAR, add_facts, make_top
 
@@ -27,7 +19,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def live_rating_city(
-    browser: Any,  # noqa: F811 - the fixture imported above
+    browser: Any,
     live_server: Any,
     transactional_db: Any,
     django_db_blocker: Any,
@@ -35,7 +27,7 @@ def live_rating_city(
 ) -> dict[str, Any]:
     from hezuo.rating.services import ensure_default_rubric
 
-    _ensure_divisions(django_db_blocker)
+    ensure_divisions(django_db_blocker)
     data: dict[str, Any] = request.getfixturevalue("city_data")
     ensure_default_rubric()
     make_top(data["coop_a"])
@@ -46,7 +38,7 @@ def live_rating_city(
     return data
 
 
-def test_rate_review_confirm_and_explain(live_rating_city: dict[str, Any], browser: Any, shoot: Any) -> None:  # noqa: F811
+def test_rate_review_confirm_and_explain(live_rating_city: dict[str, Any], browser: Any, shoot: Any) -> None:
     from hezuo.rating.models import Rating
 
     world = live_rating_city

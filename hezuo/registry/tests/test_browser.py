@@ -13,7 +13,6 @@ Chromium: $HEZUO_CHROMIUM, else /usr/bin/chromium, else `chromium` on the PATH. 
 skipped, unless HEZUO_REQUIRE_BROWSER=1 (CI), where they fail.
 """
 
-# ruff: noqa: F811 - `browser` is the fixture of hezuo.core.browser, taken as an argument
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -23,17 +22,7 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
-from hezuo.core.browser import (  # noqa: F401 - the browser fixture, and names other apps' tests import
-    PHONE_WIDTH,
-    TIMEOUT_MS,
-    assert_fits,
-    browser,
-    chromium_path,
-    log_in,
-    new_page,
-    screenshot_dir,
-)
-from hezuo.core.browser import ensure_divisions as _ensure_divisions
+from hezuo.core.browser import PHONE_WIDTH, assert_fits, ensure_divisions, log_in, new_page
 
 pytestmark = pytest.mark.browser
 
@@ -53,7 +42,7 @@ def live_city(
     from hezuo.core.services import save_record
     from hezuo.registry.models import YearlyFact
 
-    _ensure_divisions(django_db_blocker)
+    ensure_divisions(django_db_blocker)
     data: dict[str, Any] = request.getfixturevalue("city_data")
     # a row in the yearly facts tab: its table is wide, and each row carries edit/retire buttons
     with change_context(source="cli"):
@@ -71,16 +60,6 @@ def live_city(
         save_record(fact)
     data["url"] = live_server.url
     return data
-
-
-@pytest.fixture
-def shoot() -> Callable[[Any, str], None]:
-    folder = screenshot_dir()
-
-    def take(page: Any, name: str) -> None:
-        page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
-
-    return take
 
 
 def label(model: Any, field: str, page: Any) -> str:
