@@ -13,7 +13,7 @@ import time
 
 from .common import configure, emit, machine, peak_rss_mb, prepare
 
-BENCHMARKS = ["registry", "rating", "import"]
+BENCHMARKS = ["registry", "rating", "import", "detection", "progress"]
 
 
 def main(argv: list[str]) -> None:

@@ -16,7 +16,7 @@ MENU: list[tuple[Any, str, str | None]] = [
     (_("Cooperatives"), "registry:cooperative_list", "registry.cooperative"),
     (_("Ratings"), "rating:rating_list", "rating.rating"),
     (_("Alerts"), "rating:alert_list", "rating.alert"),
-    (_("Plans and progress"), "targets:plan_list", "targets.plan"),
+    (_("Plans and progress"), "targets:mine", "targets.plan"),
     (_("Flags"), "fieldwork:flag_list", "fieldwork.flag"),
     (_("Cleanup cases"), "fieldwork:case_list", "fieldwork.cleanupcase"),
     (_("Rectification cases"), "compliance:case_list", "compliance.rectificationcase"),

@@ -29,8 +29,12 @@ def home_context(request: HttpRequest) -> dict[str, Any]:
     for row in by_status:
         row["label"] = labels.get(row["operating_status"], row["operating_status"])
     from hezuo.fieldwork.reminders import collect
+    from hezuo.targets.models import Plan
+
+    from .scoping import can
 
     return {
+        "can_view_progress": can(user, Plan, VIEW),
         "reminders": collect(user),
         "total": sum(row["n"] for row in by_district),
         "by_district": by_district,

@@ -4,16 +4,24 @@ Nothing here touches the database. `parse_rules(data)` validates a rule set's JS
 parameters and their types) and returns the enabled rules; `evaluate(facts, rules, year, as_of)` returns
 the flags a cooperative raises for a fiscal year, each with its evidence and a plain explanation, and the
 rules it could not evaluate for missing data (missing data never raises a flag: an empty field means
-"not reported", not zero).
+"not reported", not zero). `years_read(rules, year, as_of)` says which fiscal years the rules read, so that
+a run loads those and no others.
+
+The input classes are plain slotted dataclasses, not frozen ones: a run builds hundreds of thousands of
+them and a frozen dataclass costs several times more to construct. The engine never changes them.
+Yes/no facts may come as booleans or as the 0/1 a database driver gives: the rules read their truth value
+and write real booleans into the evidence.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+import functools
+import operator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 SHELL, DORMANT = "shell", "dormant"
 
@@ -24,7 +32,7 @@ class RuleSetError(ValueError):
         self.messages = messages
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class YearFacts:
     """What detection reads of one fiscal year (None = not reported)."""
 
@@ -39,7 +47,7 @@ class YearFacts:
     annual_report_date: dt.date | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Observation:
     """A dated observation of whether the cooperative operates (a visit, an inspection, a self-report)."""
 
@@ -48,7 +56,7 @@ class Observation:
     source: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class CoopFacts:
     cooperative_id: int
     registration_date: dt.date
@@ -97,11 +105,23 @@ RuleFn = Callable[[CoopFacts, Mapping[str, Any], int, dt.date], Outcome]
 
 # rule code -> (kind, {param: (type, default)}, function)
 RULES: dict[str, tuple[str, dict[str, tuple[type, Any]], RuleFn]] = {}
+# rule code -> the fiscal years whose facts it reads, given (params, year, as_of)
+YearsFn = Callable[[Mapping[str, Any], int, dt.date], list[int]]
+READS: dict[str, YearsFn] = {}
 
 
-def rule(code: str, kind: str, params: dict[str, tuple[type, Any]]) -> Callable[[RuleFn], RuleFn]:
+def _this_year(p: Mapping[str, Any], year: int, as_of: dt.date) -> list[int]:
+    return [year]
+
+
+def rule(
+    code: str, kind: str, params: dict[str, tuple[type, Any]], reads: YearsFn | None = _this_year
+) -> Callable[[RuleFn], RuleFn]:
+    """Register a rule function; `reads` says which years' facts it reads (None: no yearly facts)."""
+
     def register(fn: RuleFn) -> RuleFn:
         RULES[code] = (kind, params, fn)
+        READS[code] = reads or (lambda p, year, as_of: [])
         return fn
 
     return register
@@ -119,22 +139,34 @@ def _no_business(facts: YearFacts | None) -> bool | None:
 
 
 def report_due(year: int, params: Mapping[str, Any]) -> dt.date:
-    month, day = (int(part) for part in str(params.get("deadline", "06-30")).split("-"))
+    """The filing deadline of the annual report for fiscal `year` (the next year's month-day `deadline`)."""
+    return _due(year, str(params.get("deadline", "06-30")))
+
+
+@functools.lru_cache(maxsize=256)
+def _due(year: int, deadline: str) -> dt.date:
+    month, day = (int(part) for part in deadline.split("-"))
     return dt.date(year + 1, month, day)
 
 
 def last_reports(year: int, as_of: dt.date, params: Mapping[str, Any], count: int) -> list[int]:
     """The `count` latest report years (≤ `year`) whose filing deadline has passed on `as_of`."""
+    return list(_last_reports(year, as_of, str(params.get("deadline", "06-30")), count))
+
+
+@functools.lru_cache(maxsize=256)
+def _last_reports(year: int, as_of: dt.date, deadline: str, count: int) -> tuple[int, ...]:
+    # the same few answers for every cooperative of a run: worked out once
     latest = year
-    while report_due(latest, params) >= as_of:
+    while _due(latest, deadline) >= as_of:
         latest -= 1
-    return [latest - i for i in range(count)]
+    return tuple(latest - i for i in range(count))
 
 
 def report_missed(facts: YearFacts | None, due: dt.date) -> bool | None:
     if facts is None or facts.annual_report_filed is None:
         return None
-    if facts.annual_report_filed is False:
+    if not facts.annual_report_filed:
         return True
     if facts.annual_report_date is not None:
         return facts.annual_report_date > due
@@ -165,7 +197,12 @@ def _suspension_justifies(c: CoopFacts, p: Mapping[str, Any], as_of: dt.date) ->
     return (as_of - c.suspended_since).days <= 365 * int(p.get("max_suspension_years", 3))
 
 
-@rule("SH2", SHELL, {"years": (int, 2), "accept_suspension": (bool, True), "max_suspension_years": (int, 3)})
+@rule(
+    "SH2",
+    SHELL,
+    {"years": (int, 2), "accept_suspension": (bool, True), "max_suspension_years": (int, 3)},
+    reads=lambda p, year, as_of: [year - i for i in range(p["years"])],
+)
 def sh2(c: CoopFacts, p: Mapping[str, Any], year: int, as_of: dt.date) -> Outcome:
     years = [year - i for i in range(p["years"])]
     answers = {y: _no_business(c.years.get(y)) for y in years}
@@ -185,9 +222,13 @@ def sh2(c: CoopFacts, p: Mapping[str, Any], year: int, as_of: dt.date) -> Outcom
     return evidence, f"no revenue and no member transactions in {', '.join(map(str, sorted(years)))}"
 
 
-@rule("SH3", SHELL, {"min_days": (int, 730)})
+_by_date = operator.attrgetter("date")
+
+
+@rule("SH3", SHELL, {"min_days": (int, 730)}, reads=None)
 def sh3(c: CoopFacts, p: Mapping[str, Any], year: int, as_of: dt.date) -> Outcome:
-    seen = sorted((o for o in c.observations if o.date <= as_of), key=lambda o: o.date)
+    seen = [o for o in c.observations if o.date <= as_of]
+    seen.sort(key=_by_date)  # stable: observations of the same date keep the order they were recorded in
     if not seen:
         return "no observation (visit or inspection) of its operation"
     if seen[-1].operating:
@@ -204,7 +245,7 @@ def sh3(c: CoopFacts, p: Mapping[str, Any], year: int, as_of: dt.date) -> Outcom
         "halted_since": start.isoformat(),
         "days": halted_days,
         "observations": [
-            {"date": o.date.isoformat(), "operating": o.operating, "source": o.source}
+            {"date": o.date.isoformat(), "operating": bool(o.operating), "source": o.source}
             for o in seen
             if o.date >= start
         ],
@@ -213,7 +254,7 @@ def sh3(c: CoopFacts, p: Mapping[str, Any], year: int, as_of: dt.date) -> Outcom
 
 
 def _marker_rule(code: str, default_field: str) -> None:
-    @rule(code, SHELL, {"field": (str, default_field)})
+    @rule(code, SHELL, {"field": (str, default_field)}, reads=None)
     def check(c: CoopFacts, p: Mapping[str, Any], year: int, as_of: dt.date) -> Outcome:
         name = p["field"]
         if name not in c.markers:
@@ -228,7 +269,12 @@ _marker_rule("SH5", "serious_violation")
 _marker_rule("SH6", "illegal_finance")
 
 
-@rule("SH7", SHELL, {"years": (int, 2), "deadline": (str, "06-30"), "require_abnormal_list": (bool, True)})
+@rule(
+    "SH7",
+    SHELL,
+    {"years": (int, 2), "deadline": (str, "06-30"), "require_abnormal_list": (bool, True)},
+    reads=lambda p, year, as_of: last_reports(year, as_of, p, p["years"]),
+)
 def sh7(c: CoopFacts, p: Mapping[str, Any], year: int, as_of: dt.date) -> Outcome:
     if p["require_abnormal_list"] and not c.on_abnormal_list:
         return None
@@ -241,7 +287,7 @@ def sh7(c: CoopFacts, p: Mapping[str, Any], year: int, as_of: dt.date) -> Outcom
         return f"annual report filing not recorded for {unknown}"
     evidence = {
         "report_years": years,
-        "on_abnormal_list": c.on_abnormal_list,
+        "on_abnormal_list": bool(c.on_abnormal_list),
         "abnormal_listed_on": c.abnormal_listed_on.isoformat() if c.abnormal_listed_on else None,
     }
     return evidence, f"annual reports for {', '.join(map(str, sorted(years)))} missed; abnormal-listed"
@@ -259,7 +305,7 @@ def do1(c: CoopFacts, p: Mapping[str, Any], year: int, as_of: dt.date) -> Outcom
     return evidence, f"no revenue and no member transactions in {year}"
 
 
-@rule("DO2", DORMANT, {"max_years": (int, 3)})
+@rule("DO2", DORMANT, {"max_years": (int, 3)}, reads=None)
 def do2(c: CoopFacts, p: Mapping[str, Any], year: int, as_of: dt.date) -> Outcome:
     if c.operating_status != "suspended":
         return None
@@ -284,7 +330,9 @@ def do3(c: CoopFacts, p: Mapping[str, Any], year: int, as_of: dt.date) -> Outcom
     )
 
 
-@rule("DO4", DORMANT, {"deadline": (str, "06-30")})
+@rule(
+    "DO4", DORMANT, {"deadline": (str, "06-30")}, reads=lambda p, year, as_of: last_reports(year, as_of, p, 1)
+)
 def do4(c: CoopFacts, p: Mapping[str, Any], year: int, as_of: dt.date) -> Outcome:
     (report_year,) = last_reports(year, as_of, p, 1)
     due = report_due(report_year, p)
@@ -297,7 +345,7 @@ def do4(c: CoopFacts, p: Mapping[str, Any], year: int, as_of: dt.date) -> Outcom
     evidence = {
         "report_year": report_year,
         "due": due.isoformat(),
-        "filed": facts.annual_report_filed if facts else None,
+        "filed": bool(facts.annual_report_filed) if facts else None,
         "filed_on": facts.annual_report_date.isoformat() if facts and facts.annual_report_date else None,
     }
     return evidence, f"annual report for {report_year} not filed by {due.isoformat()}"
@@ -351,6 +399,31 @@ def parse_rules(data: Any) -> list[Rule]:
     if errors:
         raise RuleSetError(errors)
     return parsed
+
+
+def years_read(rules: list[Rule], year: int, as_of: dt.date) -> list[int]:
+    """The fiscal years whose facts `rules` read for `year` as seen on `as_of`, newest first (a run loads
+    these and no others)."""
+    years: set[int] = set()
+    for r in rules:
+        years.update(READS[r.code](r.params, year, as_of))
+    return sorted(years, reverse=True)
+
+
+def screen(
+    coops: Iterable[CoopFacts], rules: list[Rule], year: int, as_of: dt.date
+) -> Iterator[tuple[int, str, str, dict[str, Any], str]]:
+    """The flags of many cooperatives, as (cooperative id, rule, kind, evidence, explanation): what a run
+    writes. The same flags as `evaluate()` of each (tested), without what a run does not keep (the rules
+    not evaluated) and with each rule's function looked up once, not once per cooperative."""
+    plan = [(r.code, r.kind, r.params, RULES[r.code][2]) for r in rules]
+    for facts in coops:
+        for code, kind, params, fn in plan:
+            outcome = fn(facts, params, year, as_of)
+            if outcome is None or outcome.__class__ is str:
+                continue
+            evidence, text = cast(tuple[dict[str, Any], str], outcome)
+            yield facts.cooperative_id, code, kind, evidence, text
 
 
 def evaluate(facts: CoopFacts, rules: list[Rule], year: int, as_of: dt.date) -> Evaluation:

@@ -23,6 +23,9 @@ class RatingConfig(AppConfig):
         after_bulk_change("registry.demonstrationtitle")(
             lambda pks: monitoring.reevaluate_many(_owners("demonstrationtitle", pks))
         )
+        # shell/dormant flags of the detection: the cooperative is evaluated as a shell or dormant one
+        after_change("fieldwork.flag")(monitoring.reevaluate_for)
+        after_bulk_change("fieldwork.flag")(monitoring.reevaluate_flagged)
 
 
 def _owners(model_name: str, pks: list[int]) -> list[int]:

@@ -165,6 +165,12 @@ class Rating(RecordModel):
         indexes = [
             models.Index(fields=["year", "status"], name="rating_year_status_idx"),
             models.Index(fields=["cooperative", "year"], name="rating_coop_year_idx"),
+            # the plan's star metrics: live ratings of a year at or above a number of stars
+            models.Index(
+                fields=["year", "stars", "status", "cooperative"],
+                condition=Q(retired_at__isnull=True),
+                name="rating_year_stars_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -26,6 +26,7 @@ from hezuo.core.context import change_context
 from hezuo.core.scoping import ADD, CHANGE, EXPORT, VIEW, can, get_scoped_or_404
 from hezuo.core.ui import ModelUI
 from hezuo.geo.models import Division
+from hezuo.registry.choices import OperatingStatus
 from hezuo.registry.models import Cooperative, YearlyFact
 
 from . import describe, services
@@ -875,6 +876,14 @@ class AlertDetailView(generic.UIView):
             elif "floor" in reason:
                 reasons.append(
                     _("The score %(score)s is below the floor %(floor)s of %(star)s stars.") % reason
+                )
+            elif "flags" in reason:
+                reasons.append(
+                    _("Detection flags %(flags)s are open: evaluated as if the cooperative were %(status)s.")
+                    % {
+                        "flags": ", ".join(reason["flags"]),
+                        "status": OperatingStatus(reason["assumed_status"]).label,
+                    }
                 )
         return render(
             request,

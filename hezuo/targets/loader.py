@@ -31,6 +31,7 @@ from hezuo.core.context import change_context
 from hezuo.core.services import save_record, snapshot
 from hezuo.geo.models import Division
 
+from .closing import closed_years
 from .metrics import REGISTRY, SHARE
 from .models import LINK_CHOICES, Metric, Plan, Target, default_config
 
@@ -217,6 +218,16 @@ def load_parsed(parsed: ParsedPlan, *, user: Any = None, source: str = "cli") ->
             (t.metric.key, t.district.code if t.district_id else None, t.year): t
             for t in plan.targets.filter(retired_at__isnull=True).select_related("metric", "district")
         }
+        closed = closed_years(plan) if plan.pk else set()
+        refused = [
+            _("%(where)s %(metric)s %(year)s: the year is closed; reopen it to change its targets.")
+            % {"where": code or _("city"), "metric": key, "year": year}
+            for (key, code, year), value in parsed.targets.items()
+            if year in closed
+            and (existing.get((key, code, year)) is None or existing[(key, code, year)].value != value)
+        ]
+        if refused:
+            raise PlanFileError(refused)
         for (key, code, year), value in parsed.targets.items():
             target = existing.get((key, code, year)) or Target(
                 plan=plan, metric=metrics[key], district=districts.get(code) if code else None, year=year

@@ -7,6 +7,7 @@ reach the whole city.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -19,6 +20,7 @@ from hezuo.core.scoping import VIEW, can, restrict, scope_for
 from hezuo.geo.models import Division
 from hezuo.registry.models import Cooperative
 
+from . import cache
 from .closing import closed_years, snapshot_actuals, snapshot_members
 from .metrics import Actual, MetricContext, MetricDef, by_district, drilldown, total
 from .models import Metric, Plan, Target
@@ -91,26 +93,49 @@ def context_for(plan: Plan) -> MetricContext:
     return MetricContext(closely_linked=tuple(plan.closely_linked))
 
 
+def city_actuals(
+    plan: Plan, metric: Metric, definition: MetricDef, year: int, ctx: MetricContext
+) -> dict[int, Actual]:
+    """The metric's values of a year for every district of the city, from the cache when the data has not
+    changed since they were computed."""
+    if not ctx.version:
+        ctx.version.append(cache.data_version())
+    mctx = ctx.with_config(metric.config)
+    return cache.city_actuals(
+        plan.pk,
+        metric.pk,
+        year,
+        ctx.version[0],
+        lambda: by_district(definition, Cooperative.objects.all(), year, mctx),
+    )
+
+
 def computed_years(plan: Plan) -> list[int]:
     """The plan's years up to the current one (later years have no actuals yet)."""
     this_year = timezone.localdate().year
     return [y for y in plan.years if y <= this_year]
 
 
-def compute(plan: Plan, user: Any, *, targets_only: bool = False) -> Progress:
-    if not can(user, Plan, VIEW):
-        raise Http404
+@dataclass
+class Frame:
+    """What a plan's table is laid on: its metrics in order, its targets, its closed years, the districts."""
+
+    metrics: list[Metric]
+    district_targets: dict[tuple[int, str, int], Decimal]
+    city_targets: dict[tuple[str, int], Decimal]
+    closed: set[int]
+    districts: list[Division]
+
+
+def _frame(plan: Plan, user: Any | None) -> Frame:
+    """The plan's frame, for the whole city (user None) or through the user's scope."""
     metrics = sorted(
         plan.metrics.filter(retired_at__isnull=True),
         key=lambda m: (m.annex_order is None, m.annex_order or 0, m.pk),
     )
-    columns = [m for m in metrics if m.annex_order]
-    scope = scope_for(user)
-    order = {code: (i, label) for i, (code, label) in enumerate(plan.district_order)}
-    districts = sorted(
-        visible_districts(user), key=lambda d: (order.get(d.code, (len(order), ""))[0], d.code)
-    )
-    targets = restrict(Target.objects.filter(plan=plan, retired_at__isnull=True), user, VIEW)
+    targets = Target.objects.filter(plan=plan, retired_at__isnull=True)
+    if user is not None:
+        targets = restrict(targets, user, VIEW)
     district_targets: dict[tuple[int, str, int], Decimal] = {}
     city_targets: dict[tuple[str, int], Decimal] = {}
     for t in targets.select_related("metric"):
@@ -118,43 +143,96 @@ def compute(plan: Plan, user: Any, *, targets_only: bool = False) -> Progress:
             city_targets[(t.metric.key, t.year)] = t.value
         else:
             district_targets[(t.district_id, t.metric.key, t.year)] = t.value
+    districts = Division.objects.filter(level=Division.Level.DISTRICT).order_by("code")
+    if user is not None:
+        districts = visible_districts(user)
+    return Frame(metrics, district_targets, city_targets, closed_years(plan), list(districts))
+
+
+def own_district(user: Any) -> Division | None:
+    """The one district a district user works in (None for users who reach the city or nothing)."""
+    scope = scope_for(user)
+    if scope.everything or len(scope.district_ids) != 1:
+        return None
+    return Division.objects.filter(pk=next(iter(scope.district_ids)), level=Division.Level.DISTRICT).first()
+
+
+def compute(
+    plan: Plan,
+    user: Any,
+    *,
+    targets_only: bool = False,
+    district: Division | None = None,
+    metric_keys: Collection[str] | None = None,
+) -> Progress:
+    """The progress table in the user's scope; `district` bounds it to one district (a district's page),
+    `metric_keys` computes the actuals of these metrics only (a dashboard showing one metric)."""
+    if not can(user, Plan, VIEW):
+        raise Http404
+    scope = scope_for(user)
+    # users who reach the whole city or whole districts share the city-wide values, and the plan's metrics,
+    # targets and closed years (cached per data version); anyone else's are read through their scope
+    shared = scope.everything or (bool(scope.district_ids) and scope.cooperative_ids is None)
+    ctx = context_for(plan)
+    if shared:
+        ctx.version.append(cache.data_version())
+        frame = cache.plan_frame(plan.pk, ctx.version[0], lambda: _frame(plan, None))
+        all_districts = frame.districts
+        if not scope.everything:
+            all_districts = [d for d in all_districts if d.pk in scope.district_ids]
+        reach = {d.pk for d in all_districts}
+        district_targets = {k: v for k, v in frame.district_targets.items() if k[0] in reach}
+    else:
+        frame = _frame(plan, user)
+        all_districts, district_targets = frame.districts, frame.district_targets
+    metrics, city_targets, closed = frame.metrics, frame.city_targets, frame.closed
+    columns = [m for m in metrics if m.annex_order]
+    order = {code: (i, label) for i, (code, label) in enumerate(plan.district_order)}
+    reachable = [d for d in all_districts if district is None or d.pk == district.pk]
+    districts = sorted(reachable, key=lambda d: (order.get(d.code, (len(order), ""))[0], d.code))
     years = list(plan.years)
     actual_years = [] if targets_only else computed_years(plan)
     base = base_queryset(user)
-    ctx = context_for(plan)
+    if district is not None:
+        base = base.filter(district=district)
     actuals: dict[tuple[str, int], dict[int, Actual]] = {}
     definitions: dict[str, MetricDef] = {}
     district_ids = {d.pk for d in districts}
-    closed = closed_years(plan)
     frozen = {year: snapshot_actuals(plan, year, district_ids) for year in actual_years if year in closed}
     for metric in metrics:
         definition = metric.definition
         if definition is None:
             continue
         definitions[metric.key] = definition
+        if metric_keys is not None and metric.key not in metric_keys:
+            continue
         for year in actual_years:
             if year in frozen:
                 actuals[(metric.key, year)] = frozen[year].get(metric.key, {})
+            elif shared:
+                values = city_actuals(plan, metric, definition, year, ctx)
+                actuals[(metric.key, year)] = {d: a for d, a in values.items() if d in district_ids}
             else:
                 actuals[(metric.key, year)] = by_district(
                     definition, base, year, ctx.with_config(metric.config)
                 )
     rows: list[Row] = []
-    for district in districts:
-        row = Row(district.code, order.get(district.code, (0, district.name))[1], district)
+    for division in districts:
+        row = Row(division.code, order.get(division.code, (0, division.name))[1], division)
         for metric in metrics:
             for year in years:
-                target = district_targets.get((district.pk, metric.key, year))
+                target = district_targets.get((division.pk, metric.key, year))
                 actual = None
                 if (metric.key, year) in actuals:
-                    actual = actuals[(metric.key, year)].get(district.pk) or Actual(
+                    actual = actuals[(metric.key, year)].get(division.pk) or Actual(
                         0 if definitions[metric.key].kind != "share" else None, 0, 0, False
                     )
                 row.cells[(metric.key, year)] = _cell(plan, target, actual)
         rows.append(row)
     total_row: Row | None = None
     kpis: list[tuple[Metric, int, Cell]] = []
-    if scope.everything:
+    city_wide = scope.everything and district is None
+    if city_wide:
         total_row = Row("city", "", None)
         for metric in metrics:
             for year in years:
@@ -181,7 +259,7 @@ def compute(plan: Plan, user: Any, *, targets_only: bool = False) -> Progress:
         rows,
         total_row,
         kpis,
-        scope.everything,
+        city_wide,
         city_targets,
         closed,
     )

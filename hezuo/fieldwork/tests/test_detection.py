@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hezuo.fieldwork.detection import (
     RULES,
@@ -19,6 +21,7 @@ from hezuo.fieldwork.detection import (
     YearFacts,
     evaluate,
     parse_rules,
+    years_read,
 )
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "detection-rules-v1.yaml"
@@ -231,3 +234,113 @@ def test_the_engine_explains_itself() -> None:
     lines = result.explain()
     assert any(line.startswith("DO1 (dormant): no revenue") for line in lines)
     assert any(line.startswith("SH3: not evaluated") for line in lines)
+
+
+# ----------------------------------------------------------------------------------------------------
+# what a run relies on: the years the rules read, database 0/1 for yes/no, and properties
+
+
+def test_years_read_are_the_years_the_rules_look_at() -> None:
+    # 2024 report due 2025-06-30: passed on AS_OF; SH2 and SH7 read two years
+    assert years_read(RULESET, YEAR, AS_OF) == [YEAR, YEAR - 1]
+    # before the 2024 report is due, SH7 and DO4 read 2023 and 2022
+    assert years_read(RULESET, YEAR, dt.date(2025, 3, 1)) == [YEAR, YEAR - 1, YEAR - 2]
+    longer = parse_rules({"rules": {"SH2": {"params": {"years": 3}}}})
+    assert years_read(longer, YEAR, AS_OF) == [YEAR, YEAR - 1, YEAR - 2]
+    markers_only = parse_rules({"rules": {"SH4": {}, "DO2": {}, "SH3": {}}})
+    assert years_read(markers_only, YEAR, AS_OF) == []
+
+
+def test_yes_no_as_the_database_gives_them() -> None:
+    """SQLite drivers may give 0/1 for yes/no: the same flags, and real booleans in the evidence."""
+    as_bools = coop(
+        {YEAR: {"assembly_held": False, "financial_statements": False, "annual_report_filed": False}},
+        on_abnormal_list=True,
+    )
+    as_ints = coop(
+        {YEAR: {"assembly_held": 0, "financial_statements": 0, "annual_report_filed": 0}},
+        on_abnormal_list=1,
+    )
+    one, other = evaluate(as_bools, RULESET, YEAR, AS_OF), evaluate(as_ints, RULESET, YEAR, AS_OF)
+    assert [(f.rule, f.evidence) for f in one.flags] == [(f.rule, f.evidence) for f in other.flags]
+    do4 = next(f for f in other.flags if f.rule == "DO4")
+    assert do4.evidence["filed"] is False
+
+
+YEAR_FIELDS = (
+    "members",
+    "farmer_members",
+    "revenue",
+    "member_transactions",
+    "assembly_held",
+    "financial_statements",
+    "annual_report_filed",
+    "annual_report_date",
+)
+money = st.one_of(st.none(), st.just(Decimal(0)), st.decimals(min_value=1, max_value=10**7, places=2))
+yes_no = st.one_of(st.none(), st.booleans())
+
+
+@st.composite
+def year_facts(draw: Any, year: int) -> YearFacts:
+    return YearFacts(
+        year=year,
+        members=draw(st.one_of(st.none(), st.integers(0, 50))),
+        farmer_members=draw(st.one_of(st.none(), st.integers(0, 50))),
+        revenue=draw(money),
+        member_transactions=draw(money),
+        assembly_held=draw(yes_no),
+        financial_statements=draw(yes_no),
+        annual_report_filed=draw(yes_no),
+        annual_report_date=draw(
+            st.one_of(st.none(), st.dates(dt.date(year + 1, 1, 1), dt.date(year + 1, 12, 31)))
+        ),
+    )
+
+
+@st.composite
+def any_coop(draw: Any) -> CoopFacts:
+    years = {y: draw(year_facts(y)) for y in (YEAR - 2, YEAR - 1, YEAR) if draw(st.booleans()) or y == YEAR}
+    days = draw(st.lists(st.dates(dt.date(2019, 1, 1), AS_OF), max_size=4, unique=True))
+    return CoopFacts(
+        cooperative_id=1,
+        registration_date=dt.date(2015, 3, 1),
+        operating_status=draw(st.sampled_from(["operating", "suspended", "dormant"])),
+        suspended_since=draw(st.one_of(st.none(), st.dates(dt.date(2018, 1, 1), AS_OF))),
+        on_abnormal_list=draw(st.booleans()),
+        markers={
+            name: draw(st.booleans()) for name in ("subsidy_fraud", "illegal_finance", "serious_violation")
+        },
+        years=years,
+        observations=tuple(Observation(d, draw(st.booleans()), "visit") for d in days),
+    )
+
+
+def _flags(facts: CoopFacts) -> set[str]:
+    return {f.rule for f in evaluate(facts, RULESET, YEAR, AS_OF).flags}
+
+
+@settings(max_examples=150, deadline=None)
+@given(any_coop(), st.data())
+def test_erasing_a_reported_fact_never_raises_a_flag(facts: CoopFacts, data: Any) -> None:
+    """Missing data never raises a flag: a fact made "not reported" can remove flags, never add one."""
+    year = data.draw(st.sampled_from(sorted(facts.years)))
+    name = data.draw(st.sampled_from(YEAR_FIELDS))
+    erased = replace(facts, years={**facts.years, year: replace(facts.years[year], **{name: None})})
+    assert _flags(erased) <= _flags(facts)
+
+
+@settings(max_examples=150, deadline=None)
+@given(any_coop(), st.randoms(use_true_random=False))
+def test_the_order_of_observations_and_of_rules_does_not_matter(facts: CoopFacts, rnd: Any) -> None:
+    """The engine sorts observations by date (distinct dates here), and rules are independent."""
+    shuffled = list(facts.observations)
+    rnd.shuffle(shuffled)
+    rules = list(RULESET)
+    rnd.shuffle(rules)
+    one = evaluate(facts, RULESET, YEAR, AS_OF)
+    other = evaluate(replace(facts, observations=tuple(shuffled)), rules, YEAR, AS_OF)
+    assert sorted((f.rule, repr(f.evidence)) for f in one.flags) == sorted(
+        (f.rule, repr(f.evidence)) for f in other.flags
+    )
+    assert one.not_evaluated == other.not_evaluated

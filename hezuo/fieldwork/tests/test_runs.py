@@ -87,3 +87,185 @@ def test_explain_one_cooperative(city_data: dict[str, Any]) -> None:
     no_business(city_data["coop_a"], 2024)
     lines = runs.explain(city_data["coop_a"], 2024)
     assert any(line.startswith("DO1") for line in lines)
+
+
+# ----------------------------------------------------------------------------------------------------
+# batches, the SQL floor of the benchmark, and the star rating's monitoring
+
+
+def _varied(city_data: dict[str, Any]) -> None:
+    """Data meeting most rules, spread over the three cooperatives."""
+    from hezuo.core.context import change_context
+    from hezuo.core.services import save_record, snapshot
+    from hezuo.fieldwork.models import Visit
+
+    from .helpers import saved
+
+    coop_a, coop_a2, coop_b = city_data["coop_a"], city_data["coop_a2"], city_data["coop_b"]
+    no_business(coop_a, 2023, 2024)  # SH2, DO1
+    no_business(coop_b, 2024)  # DO1
+    fact = coop_b.yearlyfact_set.get(year=2024)
+    before = snapshot(fact)
+    fact.members, fact.farmer_members = 3, 0  # SH1
+    fact.assembly_held = fact.financial_statements = False  # DO3
+    fact.annual_report_filed, fact.annual_report_date = False, None  # DO4
+    with change_context(source="cli"):
+        save_record(fact, before=before)
+    before = snapshot(coop_a2)
+    coop_a2.operating_status, coop_a2.suspended_since = "suspended", dt.date(2024, 2, 1)  # DO2
+    coop_a2.subsidy_fraud = True  # SH4
+    with change_context(source="cli"):
+        save_record(coop_a2, before=before)
+    for day, operating in ((dt.date(2022, 3, 1), True), (dt.date(2023, 5, 1), False)):  # SH3
+        saved(Visit(cooperative=coop_a2, visitor=city_data["counselor"], date=day, operating=operating))
+
+
+def _flag_set() -> set[tuple[int, str, str, str]]:
+    import json
+
+    return {
+        (coop, rule, json.dumps(evidence, sort_keys=True), text)
+        for coop, rule, evidence, text in Flag.objects.values_list(
+            "cooperative_id", "rule", "evidence", "explanation"
+        )
+    }
+
+
+def test_flags_from_batches_equal_flags_one_by_one(city_data: dict[str, Any]) -> None:
+    from hezuo.fieldwork.detection import evaluate, parse_rules
+
+    _varied(city_data)
+    runs.run_detection(year=2024, as_of=AS_OF, batch_size=1)
+    one_by_one = _flag_set()
+    assert {rule for _c, rule, _e, _t in one_by_one} == {
+        "SH1",
+        "SH2",
+        "SH3",
+        "SH4",
+        "DO1",
+        "DO2",
+        "DO3",
+        "DO4",
+    }
+    Flag.objects.all().delete()  # test data: start again
+    run = runs.run_detection(year=2024, as_of=AS_OF, batch_size=1000)
+    assert _flag_set() == one_by_one and run.flags_created == len(one_by_one)
+    # and what a page shows for one cooperative (facts_for, explain) says the same
+    rules = parse_rules(run.ruleset.rules)
+    for coop in (city_data["coop_a"], city_data["coop_a2"], city_data["coop_b"]):
+        (facts,) = runs.facts_for([coop], 2024, AS_OF, rules)
+        raised = {f.rule for f in evaluate(facts, rules, 2024, AS_OF).flags}
+        assert raised == {rule for c, rule, _e, _t in one_by_one if c == coop.pk}
+    # one district: its cooperatives' ids are read by list, not by range; the same flags
+    Flag.objects.all().delete()
+    runs.run_detection(year=2024, as_of=AS_OF, district=city_data["division_a"], batch_size=1)
+    district_a = {city_data["coop_a"].pk, city_data["coop_a2"].pk}
+    assert _flag_set() == {f for f in one_by_one if f[0] in district_a}
+
+
+def test_the_benchmark_floor_gives_the_engines_flags(city_data: dict[str, Any]) -> None:
+    """The hand-written SQL of benchmarks/bench_detection.py flags what the engine flags, rule by rule."""
+    from benchmarks.bench_detection import engine_flags, floor_queries, run_floor
+    from hezuo.fieldwork.detection import parse_rules
+
+    _varied(city_data)
+    run = runs.run_detection(year=2024, as_of=AS_OF)
+    _seconds, _cpu, floor = run_floor(floor_queries(parse_rules(run.ruleset.rules), 2024, AS_OF))
+    engine = engine_flags(2024, run.ruleset_id)
+    assert {code: ids for code, ids in floor.items() if ids} == dict(engine)
+    assert sum(len(ids) for ids in engine.values()) == run.flags_created
+
+
+def test_memory_is_read_batch_by_batch(city_data: dict[str, Any]) -> None:
+    """A run reads a fixed number of queries per batch, whatever the batch size."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _varied(city_data)
+    counts = []
+    for size in (1, 3):
+        Flag.objects.all().delete()
+        with CaptureQueriesContext(connection) as captured:
+            runs.run_detection(year=2024, as_of=AS_OF, batch_size=size)
+        counts.append(len(captured.captured_queries))
+    # three cooperatives: three batches of one against one batch of three (plus the last, empty read)
+    per_batch = (counts[0] - counts[1]) / 2
+    assert 0 < per_batch <= 12, counts
+
+
+# the star rating's monitoring: a rated five-star cooperative, then a flag
+
+
+@pytest.fixture
+def rated(city_data: dict[str, Any]) -> dict[str, Any]:
+    """coop_a and coop_b with five stars for 2024 (the rating tests' fixture data), rated."""
+    from hezuo.core.context import change_context
+    from hezuo.rating.services import ensure_default_rubric, rate
+    from hezuo.rating.tests.conftest import YEAR, add_facts, make_top
+
+    ensure_default_rubric()
+    for name in ("coop_a", "coop_b"):
+        make_top(city_data[name])
+        add_facts(city_data[name])
+    with change_context(source="cli"):
+        rate(YEAR)
+    return city_data
+
+
+def test_a_shell_flag_makes_the_monitoring_raise_an_alert(
+    rated: dict[str, Any], django_capture_on_commit_callbacks: Any
+) -> None:
+    from hezuo.core.context import change_context
+    from hezuo.core.services import save_record, snapshot
+    from hezuo.fieldwork.models import Visit
+    from hezuo.rating.models import Alert
+    from hezuo.rating.monitoring import reevaluate
+
+    from .helpers import saved
+
+    coop = rated["coop_a"]
+    assert reevaluate(coop) is None and not Alert.objects.exists()
+    # visits observed it halted since 2023-06 (SH3, a shell rule); visits are not rating inputs
+    saved(Visit(cooperative=coop, visitor=rated["counselor"], date=dt.date(2023, 6, 1), operating=False))
+    with django_capture_on_commit_callbacks(execute=True):
+        run = runs.run_detection(year=2024, as_of=AS_OF)
+    assert set(Flag.objects.filter(cooperative=coop).values_list("rule", flat=True)) == {"SH3"}
+    assert run.flags_created == 1
+    alert = Alert.objects.get(cooperative=coop)
+    assert (alert.kind, alert.stars_rated, alert.stars_now, alert.status) == ("gate", 5, 0, "open")
+    assert {"flags": ["SH3"], "assumed_status": "shell"} in alert.reasons
+    assert any(r.get("gate") == "G0" and "not_shell" in r["checks"] for r in alert.reasons)
+    # cleared by the district ("not a shell"): the alert resolves itself
+    flag = Flag.objects.get(cooperative=coop)
+    before = snapshot(flag)
+    flag.status = Flag.Status.CLEARED
+    with django_capture_on_commit_callbacks(execute=True), change_context(source="cli"):
+        save_record(flag, before=before)
+    alert.refresh_from_db()
+    assert alert.status == "resolved"
+
+
+def test_a_dormant_flag_caps_an_operating_cooperative(rated: dict[str, Any]) -> None:
+    from hezuo.rating.models import Alert
+    from hezuo.rating.monitoring import reevaluate_flagged, with_flags
+
+    coop = rated["coop_b"]
+    ruleset = runs.active_ruleset()
+    from .helpers import saved
+
+    flag = saved(
+        Flag(
+            cooperative=coop, rule="DO4", kind="dormant", year=2024, ruleset=ruleset, evidence={"year": 2024}
+        )
+    )
+    assert reevaluate_flagged([flag.pk]) == 1
+    alert = Alert.objects.get(cooperative=coop)
+    assert alert.stars_now == 1 and {"flags": ["DO4"], "assumed_status": "dormant"} in alert.reasons
+    # the rule of with_flags: a dormant flag changes nothing for a suspended or shell status
+    from dataclasses import replace
+
+    from hezuo.rating.engine import CoopInput
+
+    inp = CoopInput(cooperative_id=1, year=2024, operating_status="suspended")
+    assert with_flags(inp, [("DO1", "dormant")]) == (inp, None)
+    assert with_flags(inp, [("SH2", "shell")])[0] == replace(inp, operating_status="shell")

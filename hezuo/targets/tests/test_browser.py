@@ -9,13 +9,8 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from hezuo.registry.tests.test_browser import (  # noqa: F401 - fixtures
-    _ensure_divisions,
-    browser,
-    log_in,
-    new_page,
-    shoot,
-)
+from hezuo.core.browser import ensure_divisions as _ensure_divisions
+from hezuo.core.browser import log_in, new_page
 
 from . import world
 
@@ -26,7 +21,7 @@ CODE = "zhuzhendi-2023-2025"
 
 @pytest.fixture
 def live_plan(
-    browser: Any,  # noqa: F811 - the fixture imported above
+    browser: Any,
     live_server: Any,
     transactional_db: Any,
     django_db_blocker: Any,
@@ -42,7 +37,7 @@ def live_plan(
     return data
 
 
-def test_progress_dashboard_map_and_drilldown(live_plan: dict[str, Any], browser: Any, shoot: Any) -> None:  # noqa: F811
+def test_progress_dashboard_map_and_drilldown(live_plan: dict[str, Any], browser: Any, shoot: Any) -> None:
     base = live_plan["url"]
     page = new_page(browser, viewport={"width": 1400, "height": 900})
     log_in(page, base, "city", reverse("targets:progress", args=[CODE]))
@@ -53,15 +48,22 @@ def test_progress_dashboard_map_and_drilldown(live_plan: dict[str, Any], browser
     page.wait_for_selector("#district-map[data-ready='1'] svg path")
     page.wait_for_selector("#district-chart svg")
     shoot(page, "targets-dashboard")
-    # the map's districts are clickable: 宁海县 leads to its drill-down of the first metric
+    # the map's districts are clickable: 宁海县 leads to its district page, its numbers to the drill-down
     with page.expect_navigation():
         page.evaluate("() => window.hezuoOpenDistrict('宁海县')")
-    assert "/330226/" in page.url
+    assert "/district/330226/" in page.url
+    page.wait_for_selector("#district-map[data-ready='1'] svg path")
+    shoot(page, "targets-district-city")
+    with page.expect_navigation():
+        page.click("#district-table tr[data-metric='star_coops'] td:nth-child(3) a")
+    assert "/star_coops/2024/330226/" in page.url
     assert page.locator("#drill-table tbody tr").count() == 2  # c1 and c4
     shoot(page, "targets-drilldown")
-    # district staff: their district only
+    # district staff see their district's page: their district only
     page2 = new_page(browser)
     log_in(page2, base, "district-330225", reverse("targets:dashboard", args=[CODE]))
     page2.wait_for_selector("#district-map[data-ready='1'] svg path")
-    assert page2.locator("#dashboard-table tbody tr").count() == 1
+    assert page2.locator("#district-title").get_attribute("data-district") == "330225"
+    assert page2.locator("#district-table tbody tr").count() == 7
+    page2.wait_for_selector("#trend-chart svg")
     shoot(page2, "targets-dashboard-district")

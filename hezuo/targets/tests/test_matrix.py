@@ -39,6 +39,11 @@ MATRIX_URL_NAMES = {
     "targets:forecast",
     "targets:close_year",
     "targets:reopen_year",
+    "targets:mine",
+    "targets:district",
+    "targets:plan_targets",
+    "targets:target_edit",
+    "targets:plan_copy",
     # the API (read-only)
     "plan-list",
     "plan-detail",
@@ -48,6 +53,9 @@ MATRIX_URL_NAMES = {
 }
 API_NAMES = {"plan-list", "plan-detail", "plan-progress", "target-list", "target-detail"}
 CLOSERS = {"city"}
+EDITORS = {"city"}  # edit targets, make the next plan
+# district staff opening the plan's table or dashboard see their own district's page
+LANDING = {"district_a": DISTRICT_A, "district_b": DISTRICT_B}
 
 
 def urls() -> list[tuple[str, str, set[str]]]:
@@ -67,6 +75,36 @@ def urls() -> list[tuple[str, str, set[str]]]:
             READERS,
         ),
         ("targets:export", reverse("targets:export", args=[CODE]) + "?targets_only=1", READERS),
+        ("targets:mine", reverse("targets:mine"), READERS),
+        ("targets:district", reverse("targets:district", args=[CODE, DISTRICT_A]), WHERE[DISTRICT_A]),
+        ("targets:district", reverse("targets:district", args=[CODE, DISTRICT_B]), WHERE[DISTRICT_B]),
+        (
+            "targets:district",
+            reverse("targets:district", args=[CODE, DISTRICT_B]) + "?metric=sponsored_coops&year=2023",
+            WHERE[DISTRICT_B],
+        ),
+        ("targets:district", reverse("targets:district", args=[CODE, "330299"]), set()),
+        ("targets:district", reverse("targets:district", args=["no-such-plan", DISTRICT_A]), set()),
+        ("targets:plan_targets", reverse("targets:plan_targets", args=[CODE]), EDITORS),
+        ("targets:plan_targets", reverse("targets:plan_targets", args=[CODE]) + "?year=2024", EDITORS),
+        ("targets:plan_targets", reverse("targets:plan_targets", args=[CODE]) + "?year=2031", set()),
+        (
+            "targets:target_edit",
+            reverse("targets:target_edit", args=[CODE, "star_coops", 2024, DISTRICT_A]),
+            EDITORS,
+        ),
+        (
+            "targets:target_edit",
+            reverse("targets:target_edit", args=[CODE, "sponsored_five_star", 2025, "city"]),
+            EDITORS,
+        ),
+        (
+            "targets:target_edit",
+            reverse("targets:target_edit", args=[CODE, "star_coops", 2031, "city"]),
+            set(),
+        ),
+        ("targets:target_edit", reverse("targets:target_edit", args=[CODE, "no_such", 2024, "city"]), set()),
+        ("targets:plan_copy", reverse("targets:plan_copy", args=[CODE]), EDITORS),
         ("targets:progress", reverse("targets:progress", args=["no-such-plan"]), set()),
         ("targets:drilldown", reverse("targets:drilldown", args=[CODE, "no_such", 2024, DISTRICT_A]), set()),
         (
@@ -99,6 +137,7 @@ def test_every_targets_url_is_in_the_matrix() -> None:
     assert {name for name, _u, _w in urls()} | {"targets:close_year", "targets:reopen_year"} | API_NAMES == (
         MATRIX_URL_NAMES
     )
+    assert {name for name, _u, _w in writes()} == {"targets:target_edit", "targets:plan_copy"}
 
 
 @pytest.mark.parametrize("persona", [*PERSONAS, "anonymous"])
@@ -112,6 +151,17 @@ def test_matrix(persona: str, city_data: dict[str, Any]) -> None:
         if persona == "anonymous":
             assert is_login_redirect(response), (name, address)
             continue
+        if persona in LANDING and name in ("targets:progress", "targets:dashboard") and persona in allowed:
+            assert response.status_code == 200, (name, persona)
+            assert response.context["division"].code == LANDING[persona], (name, persona)  # their page
+        elif name == "targets:mine" and persona in allowed:
+            landing = (
+                reverse("targets:district", args=[CODE, LANDING[persona]])
+                if persona in LANDING
+                else reverse("targets:progress", args=[CODE])
+            )
+            assert response.status_code == 302 and response["Location"] == landing, (persona, response)
+            response = client.get(response["Location"])
         expected = 200 if persona in allowed else 404
         assert response.status_code == expected, (name, address, persona, response.status_code)
 
@@ -187,3 +237,41 @@ def test_api_matrix(persona: str, city_data: dict[str, Any]) -> None:
     if persona == "city":
         assert client.post(reverse("plan-list"), {}).status_code == 405
         assert client.delete(addresses["target-a"]).status_code == 405
+
+
+def writes() -> list[tuple[str, str, dict[str, str]]]:
+    return [
+        (
+            "targets:target_edit",
+            reverse("targets:target_edit", args=[CODE, "star_coops", 2024, DISTRICT_A]),
+            {"value": "123", "reason": "matrix"},
+        ),
+        (
+            "targets:plan_copy",
+            reverse("targets:plan_copy", args=[CODE]),
+            {"code": "next-2026-2028", "name": "next", "first_year": "2026"},
+        ),
+    ]
+
+
+@pytest.mark.parametrize("persona", [*PERSONAS, "anonymous"])
+def test_write_matrix(persona: str, city_data: dict[str, Any]) -> None:
+    """Editing a target and making the next plan: city staff only (302 after the change); anyone else 404
+    and nothing written; anonymous users go to the login page."""
+    from hezuo.targets.models import Plan, Target
+
+    ensure_shipped_plans()
+    client = Client()
+    if persona != "anonymous":
+        client.force_login(city_data[persona])
+    for name, address, data in writes():
+        response = client.post(address, data)
+        if persona == "anonymous":
+            assert is_login_redirect(response), name
+        else:
+            assert response.status_code == (302 if persona in EDITORS else 404), (name, persona)
+    changed = Target.objects.filter(
+        district__code=DISTRICT_A, metric__key="star_coops", year=2024, retired_at__isnull=True, value=123
+    ).exists()
+    assert changed == (persona in EDITORS)
+    assert Plan.objects.filter(code="next-2026-2028").exists() == (persona in EDITORS)

@@ -56,12 +56,12 @@ def test_table_numbers_for_city_staff(plan: Any, city_data: dict[str, Any]) -> N
 
 def test_district_user_sees_only_their_district(plan: Any, client_for: Any) -> None:
     response = client_for("district_a").get(reverse("targets:progress", args=[CODE]))
-    assert response.status_code == 200
-    rows = response.context["rows"]
-    assert [r["code"] for r in rows] == [DISTRICT_A]
-    assert not response.context["kpis"]
+    assert response.status_code == 200 and response.context["division"].code == DISTRICT_A
+    assert [r["key"] for r in response.context["table"]][:2] == ["star_coops", "sponsored_coops"]
     result = response.context["progress"]
+    assert [r.code for r in result.rows] == [DISTRICT_A] and not result.kpis and result.total is None
     assert result.rows[0].cell("sponsored_coops", 2023).actual.value == 2
+    assert [r.code for r in compute(plan, response.wsgi_request.user).rows] == [DISTRICT_A]
     # the city's page shows every district, a total row and the goals
     response = client_for("city").get(reverse("targets:progress", args=[CODE]))
     assert len(response.context["rows"]) == 11 and response.context["kpis"]
@@ -159,9 +159,9 @@ def test_command_writes_the_workbook(plan: Any, tmp_path: Path) -> None:
 
 def test_dashboard_counts_only_the_users_district(plan: Any, client_for: Any) -> None:
     url = reverse("targets:dashboard", args=[CODE]) + "?metric=star_coops&year=2024"
-    data = client_for("district_b").get(url).context["data"]
+    data = client_for("district_b").get(url, follow=True).context["data"]  # their district's page
     assert [r["name"] for r in data["regions"]] == ["象山县"]
-    assert data["chart"]["actuals"] == [1.0] and data["chart"]["targets"] == [190.0]
+    assert data["regions"][0]["actual"] == "1" and data["regions"][0]["target"] == "190"
     assert data["trend"]["actuals"][1] == 1.0  # their district's own line
     data = client_for("city").get(url).context["data"]
     assert len(data["regions"]) == 10
@@ -169,3 +169,23 @@ def test_dashboard_counts_only_the_users_district(plan: Any, client_for: Any) ->
     page = client_for("city").get(reverse("targets:dashboard", args=[CODE])).content.decode()
     assert "vendor/echarts/echarts.min.js" in page and "geo/ningbo-districts.geojson" in page
     assert "cdn" not in page.lower()
+
+
+def test_queries_do_not_grow_with_the_districts(plan: Any, city_data: dict[str, Any]) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from hezuo.targets import cache
+
+    counts = []
+    for persona in ("city", "district_a"):
+        cache.clear()
+        with CaptureQueriesContext(connection) as ctx:
+            compute(plan, city_data[persona])
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1]  # 10 districts or one: the same GROUP BY queries
+    # the same data again: from the cache (the data version only)
+    with CaptureQueriesContext(connection) as ctx:
+        result = compute(plan, city_data["city"])
+    assert len(ctx.captured_queries) <= 2
+    assert result.total.cell("star_coops", 2024).actual.value == 3

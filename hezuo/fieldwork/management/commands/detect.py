@@ -17,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--year", type=int, help="fiscal year to screen (default: the last full year)")
         parser.add_argument("--district", help="district code (default: the whole city)")
         parser.add_argument("--load-rules", metavar="FILE", help="load (and activate) a rule-set YAML first")
-        parser.add_argument("--batch-size", type=int, default=1000)
+        parser.add_argument("--batch-size", type=int, default=5000)
 
     def handle(self, *args: Any, **options: Any) -> None:
         from hezuo.fieldwork.runs import load_ruleset, run_detection, summary

@@ -52,10 +52,20 @@
           label: {show: true, fontSize: 10},
           itemStyle: {areaColor: '#f8f9fa', borderColor: '#6c757d'},
           emphasis: {label: {show: true}, itemStyle: {areaColor: '#ffe69c'}},
-          data: d.regions.map(function (r) { return {name: r.name, value: r.value, itemStyle: {areaColor: r.color}}; })
+          data: d.regions.map(function (r) {
+            var item = {name: r.name, value: r.value, itemStyle: {areaColor: r.color}};
+            // a district's page: its own district stands out, the others stay blank (no numbers)
+            if (d.highlight === r.name) { item.itemStyle.borderColor = '#1f6f43'; item.itemStyle.borderWidth = 3; }
+            return item;
+          })
         }]
       });
-      var open = function (name) { var r = byName[name]; if (r && r.url) { window.location.href = r.url; } };
+      var links = d.links || {};
+      var open = function (name) {
+        var r = byName[name];
+        var url = (r && r.url) || links[name];
+        if (url) { window.location.href = url; }
+      };
       c.on('click', function (p) { open(p.name); });
       node.setAttribute('data-ready', '1');
       window.hezuoOpenDistrict = open;
