@@ -16,6 +16,7 @@ COMMANDS = [
     ("digest", "email each user a digest of overdue visits and tasks: [--dry-run] [--date D] [--user NAME]"),
     ("progress", "write a plan's progress table as Excel: --plan CODE [--targets-only] --xlsx FILE"),
     ("load_plan", "load a plan and its targets from a YAML file (nothing partly written)"),
+    ("load_checklist", "load a version of the K01-K23 compliance checklist from a YAML file"),
     ("load_divisions", "load a city's divisions from a CSV (code,name,level,parent_code)"),
     ("createsuperuser", "create a city-staff superuser"),
     ("check", "check the configuration (add --deploy under production settings)"),

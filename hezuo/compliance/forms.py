@@ -5,13 +5,16 @@ Large touch targets: they are filled in on a 360-px phone in the field.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import SpecialAssistance
+
+if TYPE_CHECKING:
+    from hezuo.accounts.models import User
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -26,6 +29,18 @@ class StyledForm(forms.Form):
                 continue
             css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
             field.widget.attrs.setdefault("class", css)
+
+    def _choice(self, name: str) -> forms.ChoiceField:
+        """The named choice field (typed, for setting its choices)."""
+        field = self.fields[name]
+        assert isinstance(field, forms.ChoiceField)
+        return field
+
+    def _model_choice(self, name: str) -> forms.ModelChoiceField[Any]:
+        """The named model-choice field (typed, for setting its queryset)."""
+        field = self.fields[name]
+        assert isinstance(field, forms.ModelChoiceField)
+        return field
 
 
 class OpenCaseForm(StyledForm):
@@ -56,11 +71,11 @@ class OutcomeForm(StyledForm):
             "fail": _("Fails (say what was found: a task is opened)"),
             "waive": _("Waive (give the reason)"),
         }
-        self.fields["outcome"].choices = [(o, labels[o]) for o in (outcomes or ["pass", "fail"])]
+        self._choice("outcome").choices = [(o, labels[o]) for o in (outcomes or ["pass", "fail"])]
 
 
 class TaskForm(StyledForm):
-    owner = forms.ModelChoiceField(label=_("Owner"), queryset=None)  # type: ignore[arg-type]
+    owner: forms.ModelChoiceField[User] = forms.ModelChoiceField(label=_("Owner"), queryset=None)
     deadline = forms.DateField(label=_("Deadline"), widget=DATE)
     note = forms.CharField(
         label=_("Note"), max_length=4000, required=False, widget=forms.Textarea(attrs={"rows": 2})
@@ -70,7 +85,7 @@ class TaskForm(StyledForm):
         super().__init__(*args, **kwargs)
         from hezuo.accounts.models import User
 
-        self.fields["owner"].queryset = owners if owners is not None else User.objects.none()
+        self._model_choice("owner").queryset = owners if owners is not None else User.objects.none()
 
 
 class TransitionForm(StyledForm):

@@ -26,7 +26,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext_lazy
@@ -91,7 +91,7 @@ def role_of(user: Any) -> str:
     return getattr(user, "role", "")
 
 
-def _reaches(model: type, pk: Any, user: Any, action: str) -> bool:
+def _reaches(model: type[Model], pk: Any, user: Any, action: str) -> bool:
     return restrict(model._default_manager.filter(pk=pk), user, action).exists()
 
 
@@ -545,6 +545,7 @@ def add_assistance(
         errors.setdefault("date", []).append(_("Give the date."))
     if errors:
         raise ValidationError(errors)
+    assert date is not None  # refused above otherwise
     record = SpecialAssistance(
         case=case,
         kind=kind,
@@ -600,7 +601,7 @@ def overdue_tasks(user_or_scope: Any, today: dt.date | None = None) -> QuerySet[
 
     For reminders: filter by `owner=user` for the tasks a user owns; district staff see their district's."""
     today = today or timezone.localdate()
-    qs = RectificationTask.objects.filter(
+    qs: QuerySet[RectificationTask] = RectificationTask.objects.filter(
         status=T.OPEN,
         retired_at__isnull=True,
         deadline__lt=today,

@@ -8,14 +8,15 @@ answers 404 (never 403).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import models
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
@@ -42,12 +43,22 @@ from .models import (
     SpecialAssistance,
 )
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
 PER_PAGE = 50
 
 
 def _need(user: Any, model: type, action: str = VIEW) -> None:
     if not can(user, model, action):
         raise Http404
+
+
+def _verbose_name(model: type[models.Model], name: str) -> StrOrPromise:
+    """The verbose name of a model's concrete field (FieldDoesNotExist if there is no such field)."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    return field.verbose_name
 
 
 def _apply_errors(form: Any, exc: ValidationError, aliases: dict[str, str] | None = None) -> None:
@@ -66,7 +77,9 @@ def _apply_errors(form: Any, exc: ValidationError, aliases: dict[str, str] | Non
 # the list and its export
 def filtered_cases(request: HttpRequest, action: str = VIEW) -> tuple[QuerySet[Any], dict[str, str]]:
     today = timezone.localdate()
-    qs = RectificationCase.objects.restrict(request.user, action).filter(retired_at__isnull=True)
+    qs: QuerySet[RectificationCase] = RectificationCase.objects.restrict(request.user, action).filter(
+        retired_at__isnull=True
+    )
     filters = {key: request.GET.get(key, "") for key in ("district", "status", "overdue", "year")}
     if filters["district"].isdigit():
         qs = qs.filter(cooperative__district__code=filters["district"])
@@ -238,8 +251,8 @@ def case_transition(request: HttpRequest, pk: int, transition: str) -> HttpRespo
             return redirect(case)
     case.refresh_from_db()
     if transition not in rx.allowed_transitions(request.user, case):
-        for error in form.non_field_errors():
-            messages.error(request, error)
+        for message in form.non_field_errors():
+            messages.error(request, str(message))
     context = _case_context(request, case, {transition: form})
     context["failed"] = transition
     return render(request, "compliance/case_detail.html", context, status=400)
@@ -335,13 +348,11 @@ def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def fact_label(name: str) -> str:
     """A fact's name as its field's label (a yearly fact, else the cooperative's field), or the name."""
-    from django.core.exceptions import FieldDoesNotExist
-
     from hezuo.registry.models import YearlyFact
 
     for model in (YearlyFact, Cooperative):
         try:
-            return str(model._meta.get_field(name).verbose_name)
+            return str(_verbose_name(model, name))
         except FieldDoesNotExist:
             continue
     return name
@@ -462,14 +473,14 @@ def cooperative_cases_context(user: Any, cooperative: Cooperative) -> dict[str, 
     """Context of templates/compliance/coop_cases.html: the cooperative's rectification cases in the
     user's reach, and whether the user may open one."""
     visible = can(user, RectificationCase, VIEW)
-    cases = (
+    found = (
         restrict(
             RectificationCase.objects.filter(cooperative=cooperative, retired_at__isnull=True), user, VIEW
         ).order_by("-opened_on", "-pk")
         if visible
         else RectificationCase.objects.none()
     )
-    cases = list(cases)
+    cases = list(found)
     has_active = any(c.is_active for c in cases)
     return {
         "compliance_visible": visible,

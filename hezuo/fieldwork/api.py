@@ -6,7 +6,7 @@ All read through the scoping chokepoint; transitions go through the same service
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -24,6 +24,9 @@ from hezuo.core.api import RecordSerializer, ScopedViewSet
 from . import cleanup
 from .forms import make_form
 from .models import Campaign, CampaignTarget, CleanupCase, ContactNote, DetectionRun, Flag, RuleSet, Visit
+
+if TYPE_CHECKING:
+    from hezuo.accounts.models import User
 
 READ_ONLY = ["get", "head", "options"]
 
@@ -109,7 +112,7 @@ class CleanupCaseViewSet(ScopedViewSet):
             raise NotFound()
         form = make_form(transition, case, request.user, request.data)
         if not form.is_valid():
-            raise ValidationError(form.errors)
+            raise ValidationError(form.errors)  # type: ignore[arg-type]  # ErrorList iterates as messages (str)
         data = dict(form.cleaned_data)
         if transition == "verify":
             kwargs = {
@@ -305,7 +308,7 @@ class CampaignTargetViewSet(ScopedViewSet):
 
 
 class ContactNoteSerializer(RecordSerializer):
-    author = serializers.StringRelatedField(read_only=True)
+    author: serializers.StringRelatedField[User] = serializers.StringRelatedField(read_only=True)
 
     class Meta:
         model = ContactNote
@@ -320,6 +323,7 @@ class ContactNoteSerializer(RecordSerializer):
         request = self.context.get("request")
         field = self.fields.get("cooperative")
         if request is not None and field is not None:
+            assert isinstance(field, serializers.RelatedField)
             field.queryset = Cooperative.objects.restrict(request.user, VIEW)
 
     def prepare_instance(self, instance: Any) -> None:

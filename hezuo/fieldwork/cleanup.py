@@ -14,7 +14,7 @@ Every change goes through the core services, so it is in the history of the case
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -31,6 +31,9 @@ from hezuo.core.services import save_record, snapshot
 from hezuo.registry.models import Cooperative, FederationMembership, Sponsorship
 
 from .models import OPEN_CASE_STATUSES, CleanupCase, Flag
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 S = CleanupCase.Status
 
@@ -92,7 +95,7 @@ ACTION_WORDS = {
 }
 
 
-def _required(errors: dict[str, list[str]], name: str, value: Any, message: str) -> None:
+def _required(errors: dict[str, list[StrOrPromise]], name: str, value: Any, message: str) -> None:
     if value in (None, "") or (isinstance(value, str) and not value.strip()):
         errors.setdefault(name, []).append(message)
 
@@ -156,7 +159,7 @@ def verify(
 
     case = _locked(case)
     _check(user, "verify", case)
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[StrOrPromise]] = {}
     if visit is not None:
         reachable = restrict(
             Visit.objects.filter(pk=visit.pk, cooperative_id=case.cooperative_id), user, "view"
@@ -191,7 +194,7 @@ def clear(case: CleanupCase, user: Any, *, reason: str) -> CleanupCase:
     """The district finds the cooperative is not a shell: the case and its flags are cleared."""
     case = _locked(case)
     _check(user, "clear", case)
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[StrOrPromise]] = {}
     _required(errors, "clear_reason", reason, _("Give the reason the cooperative is not a shell."))
     if errors:
         raise ValidationError(errors)
@@ -232,7 +235,7 @@ def carry_out(
     _check(user, "carry_out", case)
     coop = Cooperative.objects.select_for_update().get(pk=case.cooperative_id)
     today = timezone.localdate()
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[StrOrPromise]] = {}
     _required(errors, "action_reason", reason, _("Give the reason the links end."))
     _required(errors, "referral_document", referral_document, _("Give the referral's document number."))
     from .models import Authority

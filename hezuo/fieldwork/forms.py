@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from .models import Authority, CleanupCase
+
+if TYPE_CHECKING:
+    from hezuo.geo.models import Division
+
+    from .models import Campaign, Visit
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")  # what a date input reads
 
@@ -21,10 +27,40 @@ class StyledForm(forms.Form):
             css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
             field.widget.attrs.setdefault("class", css)
 
+    def _model_choice(self, name: str) -> forms.ModelChoiceField[Any]:
+        """The named model-choice field (typed, for setting its queryset)."""
+        field = self.fields[name]
+        assert isinstance(field, forms.ModelChoiceField)
+        return field
+
+    def _choice(self, name: str) -> forms.ChoiceField:
+        """The named choice field (typed, for setting its choices)."""
+        field = self.fields[name]
+        assert isinstance(field, forms.ChoiceField)
+        return field
+
+
+class VisitChoiceField(forms.ModelChoiceField):  # unparameterized: not generic at run time
+    """A visit, labelled by its date, visitor and classification."""
+
+    def label_from_instance(self, obj: Visit) -> str:
+        return " · ".join(
+            str(part)
+            for part in (obj.date.isoformat(), obj.visitor, obj.get_classification_display())
+            if part
+        )
+
+
+class CampaignChoiceField(forms.ModelChoiceField):
+    """A campaign, labelled by its name and period."""
+
+    def label_from_instance(self, obj: Campaign) -> str:
+        return f"{obj.name} ({obj.start_date:%Y-%m-%d} – {obj.end_date:%Y-%m-%d})"
+
 
 class VerifyForm(StyledForm):
     finding = forms.ChoiceField(label=_("Finding"), choices=CleanupCase.Finding.choices)
-    visit = forms.ModelChoiceField(label=_("Visit"), queryset=None, required=False)  # type: ignore[arg-type]
+    visit = VisitChoiceField(label=_("Visit"), queryset=None, required=False)
 
     def __init__(self, *args: Any, case: Any = None, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -32,18 +68,16 @@ class VerifyForm(StyledForm):
 
         from .models import Visit
 
-        visits = Visit.objects.none()
+        visits: QuerySet[Visit] = Visit.objects.none()
         if case is not None and user is not None:
             visits = restrict(
                 Visit.objects.filter(cooperative_id=case.cooperative_id, retired_at__isnull=True),
                 user,
                 "view",
             )
-        self.fields["visit"].queryset = visits.select_related("visitor").order_by("-date")
-        self.fields["visit"].label_from_instance = lambda v: " · ".join(  # type: ignore[attr-defined]
-            str(part) for part in (v.date.isoformat(), v.visitor, v.get_classification_display()) if part
-        )
-        self.fields["visit"].empty_label = _("No visit (other evidence)")
+        field = self._model_choice("visit")
+        field.queryset = visits.select_related("visitor").order_by("-date")
+        field.empty_label = _("No visit (other evidence)")
 
     visit_date = forms.DateField(label=_("Visit date"), required=False, widget=DATE)
     note = forms.CharField(
@@ -122,7 +156,7 @@ def process_photo(upload: Any) -> Any:
             kind = probe.format
             probe.verify()
         upload.seek(0)
-        image = Image.open(upload)
+        image: Image.Image = Image.open(upload)
         image.load()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise ValidationError(_("This file is not a photo (JPEG, PNG or WebP).")) from exc
@@ -169,10 +203,10 @@ class VisitForm(StyledForm):
         widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment"}),
     )
 
-    campaign = forms.ModelChoiceField(
+    campaign = CampaignChoiceField(
         label=_("For the campaign"),
         queryset=None,
-        required=False,  # type: ignore[arg-type]
+        required=False,
     )
 
     CHECKLIST = ("operating", "farmers_taking_part", "books_kept", "assembly_held", "office_and_sign")
@@ -181,12 +215,10 @@ class VisitForm(StyledForm):
         super().__init__(*args, **kwargs)
         from .models import Campaign, Visit
 
-        self.fields["classification"].choices = [("", _("Not classified")), *Visit.Classification.choices]
-        self.fields["campaign"].queryset = campaigns if campaigns is not None else Campaign.objects.none()
-        self.fields["campaign"].empty_label = _("No campaign")
-        self.fields["campaign"].label_from_instance = lambda c: (  # type: ignore[attr-defined]
-            f"{c.name} ({c.start_date:%Y-%m-%d} – {c.end_date:%Y-%m-%d})"
-        )
+        self._choice("classification").choices = [("", _("Not classified")), *Visit.Classification.choices]
+        field = self._model_choice("campaign")
+        field.queryset = campaigns if campaigns is not None else Campaign.objects.none()
+        field.empty_label = _("No campaign")
         if campaigns is None or not campaigns.exists():
             del self.fields["campaign"]
 
@@ -216,10 +248,10 @@ class CampaignForm(StyledForm):
     """Opening a survey campaign: its name, scope, period and which cooperatives (a rule, kept as data)."""
 
     name = forms.CharField(label=_("Name"), max_length=200)
-    district = forms.ModelChoiceField(
+    district: forms.ModelChoiceField[Division] = forms.ModelChoiceField(
         label=_("Scope"),
         queryset=None,
-        required=False,  # type: ignore[arg-type]
+        required=False,
     )
     start_date = forms.DateField(label=_("Period start"), widget=DATE)
     end_date = forms.DateField(label=_("Period end"), widget=DATE)
@@ -249,7 +281,7 @@ class CampaignForm(StyledForm):
         from .campaigns import LINK_LABELS, role_of
 
         districts = Division.objects.filter(level=Division.Level.DISTRICT).order_by("code")
-        field = self.fields["district"]
+        field = self._model_choice("district")
         if user is not None and role_of(user) == Role.DISTRICT:
             field.queryset = districts.filter(pk=user.district_id)
             field.required = True
@@ -258,8 +290,8 @@ class CampaignForm(StyledForm):
         else:
             field.queryset = districts
             field.empty_label = _("The whole city")
-        self.fields["links"].choices = list(LINK_LABELS.items())
-        self.fields["statuses"].choices = OperatingStatus.choices
+        self._choice("links").choices = list(LINK_LABELS.items())
+        self._choice("statuses").choices = OperatingStatus.choices
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -284,4 +316,4 @@ class ContactNoteForm(StyledForm):
         super().__init__(*args, **kwargs)
         from .models import ContactNote
 
-        self.fields["kind"].choices = ContactNote.Kind.choices
+        self._choice("kind").choices = ContactNote.Kind.choices

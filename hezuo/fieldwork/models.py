@@ -363,8 +363,7 @@ class Visit(RecordModel):
                     _("The visit date is before the cooperative was registered (%(d)s).")
                     % {"d": self.cooperative.registration_date.isoformat()}
                 )
-        if self.campaign_id and self.date and self.cooperative_id:
-            campaign = self.campaign
+        if self.campaign_id and self.date and self.cooperative_id and (campaign := self.campaign) is not None:
             if not campaign.targets.filter(cooperative_id=self.cooperative_id).exists():
                 errors.setdefault("campaign", []).append(
                     _("This cooperative is not among the campaign's cooperatives.")
@@ -436,7 +435,7 @@ class Campaign(RecordModel):
         errors: dict[str, list[Any]] = {}
         if self.start_date and self.end_date and self.end_date < self.start_date:
             errors.setdefault("end_date", []).append(_("The period cannot end before it starts."))
-        if self.district_id and self.district.level != Division.Level.DISTRICT:
+        if self.district_id and self.district is not None and self.district.level != Division.Level.DISTRICT:
             errors.setdefault("district", []).append(_("Choose a district (or none for the whole city)."))
         try:
             parse_rule(self.rule)

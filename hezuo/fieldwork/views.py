@@ -6,13 +6,15 @@ answers 404 (never 403).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -26,12 +28,29 @@ from .forms import make_form
 from .models import CleanupCase, DetectionRun, Flag, RuleSet
 from .timeline import timeline_for
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+    from hezuo.accounts.models import AssignmentQuerySet, User
+
 PER_PAGE = 50
 
 
 def _need(user: Any, model: type, action: str = VIEW) -> None:
     if not can(user, model, action):
         raise Http404
+
+
+def _user(request: HttpRequest) -> User:
+    """The signed-in user (the views are behind login_required)."""
+    return cast("User", request.user)
+
+
+def _verbose_name(model: type[models.Model], name: str) -> StrOrPromise:
+    """The verbose name of a model's concrete field."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field)
+    return field.verbose_name
 
 
 def _page(request: HttpRequest, qs: Any) -> Any:
@@ -141,7 +160,7 @@ def _status_change(case: CleanupCase) -> tuple[str, str]:
     from hezuo.registry.choices import OperatingStatus
 
     change = case.summary().get("operating_status") or {}
-    labels = dict(OperatingStatus.choices)
+    labels: dict[Any, Any] = dict(OperatingStatus.choices)  # keys: the JSON values of the summary
     return (
         str(labels.get(change.get("before"), change.get("before") or "")),
         str(labels.get(change.get("after"), change.get("after") or "")),
@@ -202,8 +221,8 @@ def case_transition(request: HttpRequest, pk: int, transition: str) -> HttpRespo
             messages.success(request, _("Done."))
             return redirect(case)
     if transition not in cleanup.allowed_transitions(request.user, case):
-        for error in form.non_field_errors():
-            messages.error(request, error)
+        for message in form.non_field_errors():
+            messages.error(request, str(message))
     case.refresh_from_db()
     context = _case_context(request, case, {transition: form})
     context["failed"] = transition
@@ -333,7 +352,7 @@ def visit_add(request: HttpRequest, pk: int) -> HttpResponse:
         campaigns=_visit_campaigns(request.user, coop),
     )
     if request.method == "POST" and form.is_valid():
-        visit = Visit(cooperative=coop, visitor=request.user, **form.visit_values())
+        visit = Visit(cooperative=coop, visitor=_user(request), **form.visit_values())
         photo = form.cleaned_data.get("photo")
         try:
             with transaction.atomic(), change_context(user=request.user):
@@ -362,12 +381,12 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
     from .models import Visit
 
     visit = get_scoped_or_404(Visit.objects.select_related("cooperative", "visitor"), request.user, pk=pk)
-    checklist = [(Visit._meta.get_field(name).verbose_name, getattr(visit, name)) for name in Visit.CHECKLIST]
+    checklist = [(_verbose_name(Visit, name), getattr(visit, name)) for name in Visit.CHECKLIST]
     return render(request, "fieldwork/visit_detail.html", {"object": visit, "checklist": checklist})
 
 
 @login_required
-def visit_photo(request: HttpRequest, pk: int) -> HttpResponse:
+def visit_photo(request: HttpRequest, pk: int) -> HttpResponseBase:
     """A visit's photo, served only to those who reach the visit."""
     from django.http import FileResponse
 
@@ -412,7 +431,7 @@ def my_cooperatives(request: HttpRequest) -> HttpResponse:
 
     today = timezone.localdate()
     interval = visit_interval_days()
-    mine = CounselorAssignment.objects.current(today).filter(counselor=request.user)
+    mine = CounselorAssignment.objects.current(today).filter(counselor=_user(request))
     assigned = mine.values("cooperative_id")
     since = (
         mine.filter(cooperative_id=OuterRef("pk"))
@@ -436,14 +455,14 @@ def my_cooperatives(request: HttpRequest) -> HttpResponse:
         .select_related("town")
         .order_by("name")
     )
-    rows = []
+    rows: list[dict[str, Any]] = []
     for coop in coops:
         due = due_date(coop.last_visit, coop.since, interval) or today
         rows.append({"coop": coop, "due": due, "overdue": due < today, "due_now": due <= today})
     rows.sort(key=lambda r: (not r["due_now"], r["due"], r["coop"].name))
     recent = (
         Visit.objects.restrict(request.user, VIEW)
-        .filter(visitor=request.user)
+        .filter(visitor=_user(request))
         .select_related("cooperative")[:10]
     )
     campaign_rows = [
@@ -484,8 +503,9 @@ def workload(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     interval = visit_interval_days()
     since = today - dt.timedelta(days=interval)
+    # restrict() returns a queryset of the same class (ScopedQuerySet.restrict is typed as the base class)
     assignments = (
-        CounselorAssignment.objects.restrict(user, VIEW)
+        cast("AssignmentQuerySet", CounselorAssignment.objects.restrict(user, VIEW))
         .current()
         .filter(cooperative__retired_at__isnull=True)
         .select_related("counselor", "cooperative__district")
@@ -815,7 +835,7 @@ def contact_add(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404
     form = ContactNoteForm(request.POST or None, initial={"date": timezone.localdate(), "kind": "call"})
     if request.method == "POST" and form.is_valid():
-        note = ContactNote(cooperative=coop, author=request.user, **form.cleaned_data)
+        note = ContactNote(cooperative=coop, author=_user(request), **form.cleaned_data)
         try:
             with change_context(user=request.user):
                 save_record(note)
