@@ -131,14 +131,15 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process and a task worker share the file; IMMEDIATE avoids lock upgrades. A page
-    # cache of 64 MB per connection, sorts in memory and a memory-mapped file keep list pages off the disk;
-    # connections are kept between requests (CONN_MAX_AGE above) so that the cache outlives a request.
+    # cache of 32 MB per connection and sorts in memory keep list pages off the disk; connections are kept
+    # between requests (CONN_MAX_AGE above) so that the cache outlives a request. (No memory map: its pages
+    # count in each process's resident memory, which imports must keep under 400 MB.)
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
         "init_command": (
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; "
-            "PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456;"
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768; "
+            "PRAGMA temp_store=MEMORY;"
         ),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

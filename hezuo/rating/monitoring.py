@@ -116,6 +116,8 @@ def reevaluate_many(cooperative_ids: Iterable[int]) -> int:
     queries each; returns the number of alerts raised or updated."""
     raised = 0
     ids = sorted(set(cooperative_ids))
+    if not ids or not Rating.objects.filter(retired_at__isnull=True).exists():
+        return 0  # nothing is rated yet (a first import): no stars to lose
     for start in range(0, len(ids), 500):
         raised += _reevaluate_batch(ids[start : start + 500])
     return raised

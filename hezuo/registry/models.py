@@ -197,7 +197,8 @@ class Cooperative(RecordModel):
 
     def clean(self) -> None:
         errors: dict[str, list[StrOrPromise]] = {}
-        if self.registration_date and self.registration_date > today():
+        now = today()  # once: each call reads the clock and the time zone
+        if self.registration_date and self.registration_date > now:
             errors.setdefault("registration_date", []).append(_("The registration date is in the future."))
         district_id = self.district_id
         if self.town_id:
@@ -214,7 +215,7 @@ class Cooperative(RecordModel):
                 errors.setdefault("village", []).append(_("This village is not in the chosen town."))
         if self.district_id and self.district.level != Division.Level.DISTRICT:
             errors.setdefault("district", []).append(_("Choose a district."))
-        if self.on_abnormal_list and self.abnormal_listed_on and self.abnormal_listed_on > today():
+        if self.on_abnormal_list and self.abnormal_listed_on and self.abnormal_listed_on > now:
             errors.setdefault("abnormal_listed_on", []).append(_("The date is in the future."))
         if errors:
             raise ValidationError(errors)
@@ -348,7 +349,8 @@ class YearlyFact(CooperativeChild):
         def add(field: str, message: StrOrPromise) -> None:
             errors.setdefault(field, []).append(message)
 
-        if self.year and self.year > today().year:
+        now = today()  # once: each call reads the clock and the time zone
+        if self.year and self.year > now.year:
             add("year", _("The year is in the future."))
         if self.members is not None:
             if self.farmer_members is not None and self.farmer_members > self.members:
@@ -366,14 +368,14 @@ class YearlyFact(CooperativeChild):
         ):
             add("surplus_returned", _("The surplus returned cannot exceed the distributable surplus."))
         if self.assembly_date:
-            if self.assembly_date > today():
+            if self.assembly_date > now:
                 add("assembly_date", _("The date is in the future."))
             if self.year and self.assembly_date.year != self.year:
                 add("assembly_date", _("The assembly date must fall in the fiscal year."))
             if self.assembly_held is False:
                 add("assembly_held", _("An assembly date is given but the assembly is marked as not held."))
         if self.annual_report_date:
-            if self.annual_report_date > today():
+            if self.annual_report_date > now:
                 add("annual_report_date", _("The date is in the future."))
             if self.year and self.annual_report_date.year <= self.year:
                 add("annual_report_date", _("The annual report of a year is filed in a later year."))

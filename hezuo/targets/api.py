@@ -66,7 +66,7 @@ class TargetSerializer(serializers.ModelSerializer):
         fields = ["id", "plan", "metric", "district", "year", "value"]
 
     def get_district(self, obj: Target) -> str | None:
-        return obj.district.code if obj.district_id else None
+        return obj.district.code if obj.district_id and obj.district is not None else None
 
 
 def _num(value: Any) -> Any:

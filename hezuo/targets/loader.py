@@ -215,7 +215,7 @@ def load_parsed(parsed: ParsedPlan, *, user: Any = None, source: str = "cli") ->
             metrics[key] = metric
         districts = {d.code: d for d in Division.objects.filter(code__in=parsed.labels)}
         existing = {
-            (t.metric.key, t.district.code if t.district_id else None, t.year): t
+            (t.metric.key, t.district.code if t.district_id and t.district is not None else None, t.year): t
             for t in plan.targets.filter(retired_at__isnull=True).select_related("metric", "district")
         }
         closed = closed_years(plan) if plan.pk else set()

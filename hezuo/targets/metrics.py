@@ -19,7 +19,7 @@ Later features add their metrics with `register(MetricDef(...))`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -194,7 +194,7 @@ def sponsored_five_star_members(base: QuerySet[Any], year: int, ctx: MetricConte
 
 
 def _titled_population(
-    default_levels: list[str],
+    default_levels: Sequence[str],
 ) -> Callable[[QuerySet[Any], int, MetricContext], QuerySet[Any]]:
     def population(base: QuerySet[Any], year: int, ctx: MetricContext) -> QuerySet[Any]:
         return titled(
@@ -205,7 +205,7 @@ def _titled_population(
 
 
 def _sponsored_among(
-    default_levels: list[str],
+    default_levels: Sequence[str],
 ) -> Callable[[QuerySet[Any], int, MetricContext], QuerySet[Any]]:
     population = _titled_population(default_levels)
 

@@ -211,7 +211,7 @@ class Target(RecordModel):
         ]
 
     def __str__(self) -> str:
-        where = self.district.name if self.district_id else _("city")
+        where = self.district.name if self.district_id and self.district is not None else _("city")
         return f"{self.metric} {where} {self.year}: {self.value}"
 
     def clean(self) -> None:
@@ -230,7 +230,7 @@ class Target(RecordModel):
                 and self.value > Decimal(1)
             ):
                 errors["value"] = _("A share is at most 1 (100%).")
-        if self.district_id and self.district.level != Division.Level.DISTRICT:
+        if self.district_id and self.district is not None and self.district.level != Division.Level.DISTRICT:
             errors["district"] = _("Choose a district.")
         if (
             self.plan_id

@@ -133,7 +133,7 @@ def _frame(plan: Plan, user: Any | None) -> Frame:
         plan.metrics.filter(retired_at__isnull=True),
         key=lambda m: (m.annex_order is None, m.annex_order or 0, m.pk),
     )
-    targets = Target.objects.filter(plan=plan, retired_at__isnull=True)
+    targets: QuerySet[Target] = Target.objects.filter(plan=plan, retired_at__isnull=True)
     if user is not None:
         targets = restrict(targets, user, VIEW)
     district_targets: dict[tuple[int, str, int], Decimal] = {}
@@ -143,7 +143,7 @@ def _frame(plan: Plan, user: Any | None) -> Frame:
             city_targets[(t.metric.key, t.year)] = t.value
         else:
             district_targets[(t.district_id, t.metric.key, t.year)] = t.value
-    districts = Division.objects.filter(level=Division.Level.DISTRICT).order_by("code")
+    districts: QuerySet[Division] = Division.objects.filter(level=Division.Level.DISTRICT).order_by("code")
     if user is not None:
         districts = visible_districts(user)
     return Frame(metrics, district_targets, city_targets, closed_years(plan), list(districts))

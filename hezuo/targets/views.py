@@ -249,10 +249,10 @@ def dashboard(request: HttpRequest, code: str) -> HttpResponse:
             result.total if result.total is not None else (result.rows[0] if len(result.rows) == 1 else None)
         )
         for y in result.years:
-            cell = whole.cell(key, y) if whole is not None else None
+            point = whole.cell(key, y) if whole is not None else None
             trend["years"].append(str(y))
-            trend["targets"].append(num(cell.target) if cell else None)
-            trend["actuals"].append(num(cell.actual.value) if cell and cell.actual else None)
+            trend["targets"].append(num(point.target) if point else None)
+            trend["actuals"].append(num(point.actual.value) if point and point.actual else None)
     labels = {
         "target": _("Target"),
         "actual": _("Actual"),
@@ -588,9 +588,13 @@ class TargetForm(ReasonMixin, forms.Form):
     def __init__(self, *args: Any, share: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if share:
-            self.fields["value"].max_value = Decimal(1)
-            self.fields["value"].validators.append(MaxValueValidator(Decimal(1)))
-            self.fields["value"].help_text = gettext_lazy(
+            value = self.fields["value"]
+            assert isinstance(value, forms.DecimalField)
+            # django-stubs types DecimalField.max_value as IntegerField's `int | None`, although
+            # DecimalField.__init__ accepts a Decimal max_value (and Django stores it as given).
+            value.max_value = Decimal(1)  # type: ignore[assignment]
+            value.validators.append(MaxValueValidator(Decimal(1)))
+            value.help_text = gettext_lazy(
                 "A share as a fraction: 0.7 is 70%. Empty: no target for this cell."
             )
         for field in self.fields.values():

@@ -18,6 +18,7 @@ are the rows written.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import unicodedata
 import uuid
@@ -213,41 +214,184 @@ EMPTY_VALUES = models.Field.empty_values
 
 
 class FieldChecker:
-    """The checks of `Model.clean_fields()` on the model's own fields, remembered per distinct value.
+    """The checks of `Model.clean_fields()` on the model's own fields.
 
     A field's clean() depends on the value only (foreign keys, which look at the database, are resolved
-    through the user's scope instead), so the result of one check holds for every equal value."""
+    through the user's scope instead). The common cases are decided without the call: a value of the
+    field's own Python type (str in a CharField, int in an integer field, a finite Decimal in a
+    DecimalField, bool, date) passes `clean()` unchanged exactly when the field's validators and its
+    choices accept it, so those are checked directly (comparisons for min/max/length validators, the
+    validator itself otherwise). Anything else, and every value that fails, goes through `field.clean()`
+    (remembered per distinct value), which gives the error messages: the fast checks only ever say "valid
+    as it is", never a verdict `clean()` would not give (tests compare both on random values)."""
 
     def __init__(self, model: type[models.Model]) -> None:
         self.fields = [f for f in model._meta.fields if not f.is_relation and not f.primary_key]
         self.memo: dict[str, dict[Any, tuple[bool, Any]]] = {f.name: {} for f in self.fields}
-        self.plan = [(f, f.attname, f.blank, f.empty_values, self.memo[f.name]) for f in self.fields]
+        self.plan = [
+            (f, f.attname, f.blank, f.empty_values, self.memo[f.name], fast_check(f)) for f in self.fields
+        ]
 
     def check(self, obj: models.Model) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
         state = obj.__dict__
-        for f, attname, blank, empty, memo in self.plan:
+        for f, attname, blank, empty, memo, fast in self.plan:
             raw = state[attname] if attname in state else getattr(obj, attname)
             # `raw in f.empty_values`, comparing only where it can hold (Django's list: None, "", [], (), {})
             if blank and (
                 raw is None or ((raw.__class__ in CONTAINERS or empty is not EMPTY_VALUES) and raw in empty)
             ):
                 continue
-            key = (raw.__class__, str(raw) if raw.__class__ is Decimal else raw)
-            result = memo.get(key)
-            if result is None:
-                try:
-                    result = (True, f.clean(raw, obj))
-                except ValidationError as exc:
-                    result = (False, [m for e in exc.error_list for m in e.messages])
-                if len(memo) < MEMO_SIZE:
-                    memo[key] = result
+            if fast is not None and fast(raw):
+                continue
+            result = self.slow(f, obj, raw, memo)
             ok, value = result
             if ok:
                 setattr(obj, f.attname, value)
             else:
                 errors[f.name] = value
         return errors
+
+    def slow(
+        self, f: Any, obj: models.Model, raw: Any, memo: dict[Any, tuple[bool, Any]]
+    ) -> tuple[bool, Any]:
+        """`f.clean(raw)`: (True, the cleaned value) or (False, the messages); remembered per value."""
+        key = (raw.__class__, str(raw) if raw.__class__ is Decimal else raw)
+        try:
+            result = memo.get(key)
+        except TypeError:  # an unhashable value
+            key, result = None, None
+        if result is None:
+            try:
+                result = (True, f.clean(raw, obj))
+            except ValidationError as exc:
+                result = (False, [m for e in exc.error_list for m in e.messages])
+            if key is not None and len(memo) < MEMO_SIZE:
+                memo[key] = result
+        return result
+
+
+_STRING_FIELDS = (models.CharField, models.TextField)
+
+
+def fast_check(f: Any) -> Callable[[Any], bool] | None:
+    """A predicate that is True only for values that `f.clean()` accepts and returns unchanged (see
+    FieldChecker); None when the field's kind has no such shortcut."""
+    from django.core import validators as v
+
+    kind = type(f)  # Django's own classes only (a subclass may change to_python or validate)
+    if kind in _STRING_FIELDS:
+        own: tuple[type, ...] = (str,)
+    elif kind in INTEGER_FIELDS:
+        own = (int,)
+    elif kind is models.DecimalField:
+        own = (Decimal,)
+    elif kind is models.BooleanField:
+        own = (bool,)
+    elif kind is models.DateField:
+        own = (dt.date,)
+    else:  # datetimes (aware/naive conversions), JSON, files…: always through clean()
+        return None
+    choices: frozenset[Any] | None = None
+    if f.choices is not None:
+        flat: set[Any] = set()
+        for key, label in f.choices:
+            if isinstance(label, list | tuple):
+                flat.update(k for k, _label in label)
+            else:
+                flat.add(key)
+        try:
+            choices = frozenset(flat)
+        except TypeError:
+            return None
+    editable = f.editable
+    blank = f.blank
+    empty = f.empty_values
+    low: list[Any] = []
+    high: list[Any] = []
+    longest: list[int] = []
+    shortest: list[int] = []
+    no_nul = False
+    digit_limits: list[tuple[int | None, int | None]] = []
+    others: list[Any] = []
+    for validator in f.validators:
+        limit = getattr(validator, "limit_value", None)
+        vk = type(validator)
+        if vk is v.MinValueValidator and not callable(limit):
+            low.append(limit)
+        elif vk is v.MaxValueValidator and not callable(limit):
+            high.append(limit)
+        elif vk is v.MaxLengthValidator and not callable(limit):
+            longest.append(limit)
+        elif vk is v.MinLengthValidator and not callable(limit):
+            shortest.append(limit)
+        elif vk is v.ProhibitNullCharactersValidator:
+            no_nul = True
+        elif vk is v.DecimalValidator and own == (Decimal,):
+            digit_limits.append((validator.max_digits, validator.decimal_places))
+        else:
+            others.append(validator)
+    floor = max(low) if low else None
+    ceiling = min(high) if high else None
+    max_len = min(longest) if longest else None
+    min_len = max(shortest) if shortest else None
+    is_decimal = kind is models.DecimalField
+    is_text = kind in _STRING_FIELDS
+    custom_empty = empty is not EMPTY_VALUES and list(empty) != list(EMPTY_VALUES)
+
+    def check(value: Any) -> bool:
+        if value.__class__ not in own:
+            return False
+        try:
+            return valid(value)
+        except (TypeError, ValueError, ArithmeticError):  # a comparison that does not hold: clean() says
+            return False
+
+    def valid(value: Any) -> bool:
+        if is_decimal and not value.is_finite():
+            return False
+        # `value in f.empty_values` (None, "", [], (), {} unless the field says otherwise) can hold for a
+        # string only (a number compared with "" would go through the numbers ABCs for nothing)
+        if (is_text or custom_empty) and value in empty:
+            # validate(): an empty value is an error unless blank; run_validators() skips it
+            return editable is False or (blank and value is not None)
+        if editable and choices is not None and value not in choices:
+            return False
+        if floor is not None and value < floor:
+            return False
+        if ceiling is not None and value > ceiling:
+            return False
+        if max_len is not None and len(value) > max_len:
+            return False
+        if min_len is not None and len(value) < min_len:
+            return False
+        if no_nul and "\x00" in value:
+            return False
+        if digit_limits:  # DecimalValidator's arithmetic (the value is finite)
+            _sign, digit_tuple, exponent = value.as_tuple()
+            count = len(digit_tuple)
+            if exponent >= 0:
+                digits = count + exponent if digit_tuple != (0,) else count
+                decimals = 0
+            elif -exponent > count:
+                digits = decimals = -exponent
+            else:
+                digits, decimals = count, -exponent
+            for max_digits, places in digit_limits:
+                if max_digits is not None and digits > max_digits:
+                    return False
+                if places is not None and decimals > places:
+                    return False
+                if max_digits is not None and places is not None and digits - decimals > max_digits - places:
+                    return False
+        for validator in others:
+            try:
+                validator(value)
+            except ValidationError:
+                return False
+        return True
+
+    return check
 
 
 class Blank:
@@ -296,6 +440,33 @@ class Blank:
         obj.__dict__.update(self.constant)
         for f in self.per_row:
             obj.__dict__[f.attname] = f.get_default()
+        return obj
+
+
+class Light:
+    """Saved instances made from `values_list` rows of some of the model's fields, as `.only(...)` would
+    give them (the other fields deferred), without Model.from_db's per-row work."""
+
+    def __init__(self, model: type[models.Model], fields: tuple[str, ...], db: str) -> None:
+        from django.db.models import signals
+
+        self.model = model
+        self.attnames = [model._meta.get_field(f).attname for f in fields]
+        self.fields = fields
+        self.db = db
+        self.plain = not (signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model))
+
+    def __call__(self, values: tuple[Any, ...]) -> Any:
+        model = self.model
+        if not self.plain:
+            return model.from_db(self.db, self.attnames, values)
+        from django.db.models.base import ModelState
+
+        obj = model.__new__(model)
+        state = obj._state = ModelState()
+        state.adding = False
+        state.db = self.db
+        obj.__dict__.update(zip(self.attnames, values, strict=True))
         return obj
 
 
@@ -436,6 +607,16 @@ class Organizations:
         return found[0]
 
 
+class _Everything:
+    """A set that holds everything: `x & EVERYTHING` is x."""
+
+    def __rand__(self, other: set[Any]) -> set[Any]:
+        return other
+
+
+EVERYTHING = _Everything()
+
+
 # ---------------------------------------------------------------------------------------------------------
 @dataclass
 class Row:
@@ -482,6 +663,10 @@ class Importer:
         self.apply_fields: dict[str, Any] = {}
         self.blank = Blank(self.model)
         self.blocked = False  # nothing more is written once a row fails (the transaction rolls back)
+        self.parent_cache: dict[str, Cooperative | None] = {}
+        self.holder_ids: Any = None
+        self.estimated_rows = 0
+        self.parent_names: dict[int, str] = {}
 
     # problems ---------------------------------------------------------------------------------------------
     def error(self, row: Row | None, column: str, message: str) -> None:
@@ -555,6 +740,7 @@ class Importer:
         if any(b.column.type == ORGANIZATION for b in bindings):
             self.organizations = Organizations(self.user, federations_only=self.kind.name == "memberships")
         chunk_size = conf.chunk_rows()
+        self.estimated_rows = table.estimated_rows
         total = max(table.estimated_rows, 1)
         rows_iter = self._rows(table)
         with change_context(user=self.user, source="import", reason=self.filename[:500]) as ctx:
@@ -804,22 +990,27 @@ class Importer:
                 continue
             self.seen[(result.code,)] = row.number
             codes.add(result.code)
-        existing = {
-            c.credit_code: c
-            for c in Cooperative.objects.restrict(self.user, CHANGE)
-            .filter(credit_code__in=codes)
-            .select_related("district", "town", "village")
-        }
-        # like the edit form: a code registered outside the user's scope is refused without showing the record
-        elsewhere = (
-            set(
-                Cooperative.objects.filter(credit_code__in=codes - existing.keys()).values_list(
-                    "credit_code", flat=True
-                )
+        # the codes registered at all (one query; none in a file of new cooperatives), then those of them
+        # the user may change, as instances
+        registered = (
+            dict(
+                Cooperative.objects.filter(credit_code__in=codes).order_by().values_list("credit_code", "pk")
             )
-            if len(existing) < len(codes)
-            else set()
+            if codes
+            else {}
         )
+        existing = (
+            {
+                c.credit_code: c
+                for c in Cooperative.objects.restrict(self.user, CHANGE)
+                .filter(pk__in=registered.values())
+                .select_related("district", "town", "village")
+            }
+            if registered
+            else {}
+        )
+        # like the edit form: a code registered outside the user's scope is refused without showing the record
+        elsewhere = registered.keys() - existing.keys()
         for row in rows:
             if row.has_error:
                 continue
@@ -899,7 +1090,7 @@ class Importer:
             row.before_values[attname] = getattr(obj, attname)
             node = found[level]
             if node is not None:
-                setattr(obj, level, node)
+                self.blank.relate(obj, level, node)
             elif level == "village" and (
                 values.get("village") is EMPTY or (path_given and "village" not in values)
             ):
@@ -923,6 +1114,29 @@ class Importer:
         return self.scope.everything or district_id in self.scope.district_ids
 
     # records under a cooperative ---------------------------------------------------------------------------
+    PARENT_FIELDS = ("id", "name", "credit_code", "registration_date", "district_id", "retired_at")
+    PARENT_CACHE = 200_000  # cooperatives remembered across chunks (the years of one cooperative)
+
+    def parents(self, codes: set[str]) -> dict[str, Cooperative]:
+        """The cooperatives (in the user's view scope) with these credit codes, each read once per import
+        (a file of yearly facts names each cooperative once per year), as instances of the few fields
+        the rows need."""
+        known = self.parent_cache
+        missing = [c for c in codes if c not in known]
+        if missing:
+            if len(known) + len(missing) > self.PARENT_CACHE:
+                known.clear()
+                missing = list(codes)
+            for code in missing:
+                known[code] = None
+            qs = Cooperative.objects.restrict(self.user, VIEW).filter(credit_code__in=missing)
+            make = Light(Cooperative, self.PARENT_FIELDS, qs.db)
+            for values in qs.order_by().values_list(*self.PARENT_FIELDS):
+                coop = make(values)
+                known[coop.credit_code] = coop
+                self.parent_names[coop.pk] = normalize(coop.name)
+        return {c: coop for c in codes if (coop := known.get(c)) is not None}
+
     def prepare_children(self, rows: list[Row]) -> None:
         code_binding = self.by_key["credit_code"]
         codes = set()
@@ -932,12 +1146,8 @@ class Importer:
                 self.error(row, code_binding.header, _("This column is required; the cell is empty."))
             elif not row.has_error and code:
                 codes.add(code)
-        coops = {
-            c.credit_code: c
-            for c in Cooperative.objects.restrict(self.user, VIEW)
-            .filter(credit_code__in=codes)
-            .only("id", "name", "credit_code", "registration_date", "district_id", "retired_at")
-        }
+        coops = self.parents(codes)
+        names = self.parent_names
         for row in rows:
             if row.has_error:
                 continue
@@ -950,7 +1160,7 @@ class Importer:
                 )
                 continue
             name = row.values.get(COOPERATIVE_NAME)
-            if name not in (None, EMPTY) and normalize(name) != normalize(coop.name):
+            if name not in (None, EMPTY) and name != coop.name and normalize(name) != names[coop.pk]:
                 self.warning(
                     row,
                     self.by_key[COOPERATIVE_NAME].header,
@@ -970,7 +1180,7 @@ class Importer:
                     except CellError as exc:
                         self.error(row, binding.header, str(exc))
         live = [row for row in rows if not row.has_error and row.obj is not None]
-        coop_ids = {row.obj.pk for row in live}
+        coop_ids = {row.obj.pk for row in live} & self.holders()
         existing: dict[tuple[Any, ...], models.Model] = {}
         changeable: set[int] = set()
         if coop_ids:
@@ -1039,6 +1249,26 @@ class Importer:
                 row.before = None
             row.obj = obj
             self.apply(row, obj)
+
+    HOLDERS_FROM_ROWS = 5_000  # files this long read once which cooperatives hold records of the kind
+
+    def holders(self) -> Any:
+        """The cooperatives that hold live records of this kind (in the user's view scope), read once for
+        a long file, so that chunks of new records (a new year's facts) need no query for the records
+        they might update; for a short file everything (each chunk queries its own cooperatives)."""
+        if self.holder_ids is None:
+            if self.estimated_rows < self.HOLDERS_FROM_ROWS:
+                self.holder_ids = EVERYTHING
+            else:
+                manager: Any = self.model._default_manager
+                self.holder_ids = set(
+                    manager.restrict(self.user, VIEW)
+                    .filter(retired_at__isnull=True)
+                    .order_by()
+                    .values_list("cooperative_id", flat=True)
+                    .distinct()
+                )
+        return self.holder_ids
 
     def record_key(self, record: models.Model) -> tuple[Any, ...]:
         parts: list[Any] = [record.cooperative_id]  # type: ignore[attr-defined]
@@ -1125,16 +1355,17 @@ INTEGER_FIELDS = (
 
 class Preparer:
     """Field values as the database driver takes them, exactly as `Field.get_db_prep_save` gives them, with
-    the calls skipped for the values where that method is the identity (text in text fields, booleans in
-    boolean fields, numbers in decimal fields, and integers in integer fields on SQLite)."""
+    the calls skipped for the values where that method is the identity (None, text in text fields,
+    booleans in boolean fields, numbers in decimal fields, integers in integer fields) and dates handed to
+    the backend's date adapter directly (what DateField.get_db_prep_save does with a date)."""
 
     def __init__(self, fields: list[Any], connection: Any) -> None:
         self.connection = connection
-        self.plan: list[tuple[Any, str, tuple[type, ...]]] = []
-        sqlite = connection.vendor == "sqlite"
+        self.plan: list[tuple[Any, str, tuple[type, ...], Any]] = []
         for f in fields:
             kind = type(f)
             identity: tuple[type, ...] = ()
+            adapt: Any = None
             plain = kind.get_db_prep_value is models.Field.get_db_prep_value and (
                 kind.get_prep_value is models.Field.get_prep_value
                 or kind.get_prep_value in (models.CharField.get_prep_value, models.TextField.get_prep_value)
@@ -1145,12 +1376,35 @@ class Preparer:
                 identity = (bool,)
             elif kind is models.DecimalField:
                 identity = (Decimal,)
-            elif sqlite and (
-                kind in INTEGER_FIELDS
-                or (isinstance(f, models.ForeignKey) and type(f.target_field) in INTEGER_FIELDS)
-            ):
+            elif kind is models.DateField:
+                adapt = connection.ops.adapt_datefield_value
+            elif kind in INTEGER_FIELDS and kind not in (models.AutoField, models.BigAutoField):
                 identity = (int,)
-            self.plan.append((f, f.attname, (type(None), *identity) if identity else ()))
+            elif (
+                isinstance(f, models.ForeignKey)
+                and type(f.target_field) in INTEGER_FIELDS
+                and connection.vendor in ("sqlite", "postgresql")
+            ):
+                identity = (int,)  # the target's get_db_prep_save: int() and, on these backends, nothing else
+            if identity or adapt is not None:
+                identity = (type(None), *identity)
+            self.plan.append((f, f.attname, identity, adapt))
+
+    def column(self, i: int, values: list[Any]) -> list[Any]:
+        """The prepared values of field `i` for a column of values."""
+        f, _attname, identity, adapt = self.plan[i]
+        connection = self.connection
+        date = dt.date
+        if adapt is not None:
+            return [
+                v
+                if v.__class__ in identity
+                else adapt(v)
+                if v.__class__ is date
+                else f.get_db_prep_save(v, connection)
+                for v in values
+            ]
+        return [v if v.__class__ in identity else f.get_db_prep_save(v, connection) for v in values]
 
     def row(
         self, obj: Any, values: list[Any] | None = None, skip: set[int] | frozenset[int] = frozenset()
@@ -1158,10 +1412,17 @@ class Preparer:
         """The prepared values of `obj` (or of `values`, in the order of the fields); the positions in
         `skip` are left as they are (the caller fills them in)."""
         connection = self.connection
+        if values is None:
+            values = [getattr(obj, attname) for _f, attname, _i, _a in self.plan]
         out = []
-        for i, (f, attname, identity) in enumerate(self.plan):
-            value = getattr(obj, attname) if values is None else values[i]
-            if value.__class__ in identity or i in skip:
+        date = dt.date
+        for i, (f, _attname, identity, adapt) in enumerate(self.plan):
+            value = values[i]
+            if value.__class__ in identity:
+                out.append(value)
+            elif adapt is not None and value.__class__ is date:
+                out.append(adapt(value))
+            elif i in skip:
                 out.append(value)
             else:
                 out.append(f.get_db_prep_save(value, connection))
@@ -1189,19 +1450,27 @@ def create_rows(model: type[models.Model], objs: list[Any]) -> list[Any]:
             stamps.append((i, f.attname, value, f.get_db_prep_save(value, connection)))
         else:
             special.append((i, f))
-    rows = []
-    attnames = [f.attname for f in fields]
-    for obj in objs:
-        state = obj.__dict__
-        for _i, attname, value, _prepared in stamps:
+    # column by column: each field's values of all the rows, prepared with one comprehension
+    states = [obj.__dict__ for obj in objs]
+    for _i, attname, value, _prepared in stamps:
+        for state in states:
             state[attname] = value
-        values = [state[a] if a in state else getattr(obj, a) for a in attnames]
-        for i, f in special:
-            values[i] = f.pre_save(obj, True)
-        row = preparer.row(obj, values, skip={i for i, _a, _v, _p in stamps})
-        for i, _attname, _value, prepared in stamps:
-            row[i] = prepared
-        rows.append(row)
+    stamped = {i: prepared for i, _a, _v, prepared in stamps}
+    pre_saved = dict(special)
+    columns: list[list[Any]] = []
+    for i, (f, attname, _identity, _adapt) in enumerate(preparer.plan):
+        if i in stamped:
+            columns.append([stamped[i]] * len(objs))
+            continue
+        if i in pre_saved:
+            values = [f.pre_save(obj, True) for obj in objs]
+        else:
+            try:
+                values = [state[attname] for state in states]
+            except KeyError:  # a deferred field somewhere: through the attribute
+                values = [getattr(obj, attname) for obj in objs]
+        columns.append(preparer.column(i, values))
+    rows = list(zip(*columns, strict=True))
     auto = model._meta.auto_field
     pks = insert_rows(model, [f.column for f in fields], rows, returning=auto is not None)
     db = connection.alias

@@ -21,6 +21,8 @@ YUAN, WAN = "yuan", "wan"  # money units: 元 and 万元
 PERCENT = "percent"
 CENT = Decimal("0.01")
 TEN_THOUSAND = Decimal(10_000)
+ONE = Decimal(1)
+NOISE = Decimal("1e-6")
 
 
 class CellError(ValueError):
@@ -132,14 +134,14 @@ def parse_decimal(raw: Any, unit: str | None = None) -> Decimal:
     if unit == WAN:
         value = value * TEN_THOUSAND
     # money is kept in yuan with two decimals: drop trailing zeros a conversion or a float left behind
-    if value == value.quantize(CENT, rounding=ROUND_HALF_UP):
-        value = value.quantize(CENT)
+    cents = value.quantize(CENT, rounding=ROUND_HALF_UP)
+    if value == cents:
+        # equal: rounding to cents changed nothing, so any rounding mode gives these cents
+        value = cents
         if value == value.to_integral_value():
-            value = value.quantize(Decimal(1))
-    elif isinstance(raw, float) and abs(value - value.quantize(CENT, rounding=ROUND_HALF_UP)) < Decimal(
-        "1e-6"
-    ):
-        value = value.quantize(CENT, rounding=ROUND_HALF_UP)  # float noise such as 0.30000000000000004
+            value = value.quantize(ONE)
+    elif isinstance(raw, float) and abs(value - cents) < NOISE:
+        value = cents  # float noise such as 0.30000000000000004
     return value
 
 
