@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from hezuo.core.models import RecordModel
@@ -173,7 +173,7 @@ class RectificationItem(RecordModel):
 
     class Status(models.TextChoices):
         PENDING = "pending", _("To be judged")
-        FAILED = "failed", _("Failed")
+        FAILED = "failed", pgettext_lazy("compliance item", "Failed")
         PASSED = "passed", _("Passed")
         NOT_APPLICABLE = "n/a", _("Does not apply")
         WAIVED = "waived", _("Waived")

@@ -13,6 +13,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from hezuo.core.models import RecordModel
@@ -24,11 +25,12 @@ LINK_SPONSORED = "sponsored"
 LINK_COUNSELOR = "counselor"
 LINK_CHOICES = (LINK_MEMBER, LINK_SPONSORED, LINK_COUNSELOR)
 
+# the labels are data (a plan may bring its own); these default ones are shown translated (Plan.legend)
 DEFAULT_LEGEND = [
-    {"from": 0, "color": "#f8d7da", "label": "behind"},
-    {"from": 0.6, "color": "#fff3cd", "label": "catching up"},
-    {"from": 0.9, "color": "#d1e7dd", "label": "on track"},
-    {"from": 1.0, "color": "#a3cfbb", "label": "reached"},
+    {"from": 0, "color": "#f8d7da", "label": gettext_noop("behind")},
+    {"from": 0.6, "color": "#fff3cd", "label": gettext_noop("catching up")},
+    {"from": 0.9, "color": "#d1e7dd", "label": gettext_noop("on track")},
+    {"from": 1.0, "color": "#a3cfbb", "label": gettext_noop("reached")},
 ]
 
 
@@ -85,7 +87,11 @@ class Plan(RecordModel):
     @property
     def legend(self) -> list[dict[str, Any]]:
         bands = (self.config or {}).get("legend") or DEFAULT_LEGEND
-        return sorted(bands, key=lambda band: float(band["from"]))
+        # a label is shown in the reader's language when the catalogue knows it (the defaults), else as given
+        return sorted(
+            ({**band, "label": gettext(str(band.get("label", "")))} for band in bands),
+            key=lambda band: float(band["from"]),
+        )
 
     def clean(self) -> None:
         errors: dict[str, Any] = {}
