@@ -5,8 +5,46 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters as filters
+from django import forms
+from django.forms.utils import flatatt
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from .scoping import scope_for
+
+
+class FastSelect(forms.Select):
+    """A <select> written in Python. Django renders each <option> through a template (about 0.2 ms each:
+    40 ms for the 200 options of a list page's filters); this writes the same HTML directly."""
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        final = self.build_attrs(self.attrs, attrs or {})
+        final["name"] = name
+        if self.allow_multiple_selected:
+            final["multiple"] = True
+        selected = set(self.format_value(value))
+        parts = [format_html("<select{}>", flatatt(final))]
+        for option_value, label in self.choices:
+            if isinstance(label, list | tuple):
+                parts.append(format_html('<optgroup label="{}">', option_value))
+                parts.extend(self._option(v, text, selected) for v, text in label)
+                parts.append("</optgroup>")
+            else:
+                parts.append(self._option(option_value, label, selected))
+        parts.append("</select>")
+        return mark_safe("".join(parts))
+
+    @staticmethod
+    def _option(value: Any, label: Any, selected: set[str]) -> str:
+        text = "" if value is None else str(value)
+        return format_html(
+            '<option value="{}"{}>{}</option>',
+            text,
+            mark_safe(" selected") if text in selected else "",
+            label,
+        )
 
 
 class ScopedFilterSet(filters.FilterSet):
@@ -21,6 +59,8 @@ class ScopedFilterSet(filters.FilterSet):
         if not scope.everything and user_district:
             districts.add(user_district)  # counselors work in one district
         for name, field in self.form.fields.items():
+            if type(field.widget) is forms.Select:
+                field.widget.__class__ = FastSelect  # same widget, same choices; written without templates
             field.widget.attrs.setdefault(
                 "class", "form-select" if hasattr(field, "choices") else "form-control"
             )

@@ -172,11 +172,11 @@ class Cooperative(RecordModel):
         verbose_name_plural = _("cooperatives")
         indexes = [
             models.Index(fields=["district", "name"], name="coop_district_name_idx"),
-            # lists filter registration years over a third of the city: count and sort those rows from the
-            # index alone (live rows only, as lists show them), never from the table
+            # lists filter registration years over a third of the city: count and sort those rows, in the
+            # whole city or a district's scope, from the index alone (live rows only, as lists show them)
             models.Index(
-                fields=["registration_date", "town", "name"],
-                name="coop_regdate_live_idx",
+                fields=["registration_date", "district", "town", "name"],
+                name="coop_regdate_scope_idx",
                 condition=Q(retired_at__isnull=True),
             ),
             models.Index(fields=["name"], name="coop_name_idx"),
