@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from hezuo.core.models import RecordModel
+from hezuo.core.models import RecordModel, actor_field
 from hezuo.registry.models import Cooperative
 
 
@@ -91,14 +91,7 @@ class RectificationCase(RecordModel):
         _("status"), max_length=15, choices=Status.choices, default=Status.OPEN, db_index=True
     )
     opened_on = models.DateField(_("opened on"))
-    opened_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("opened by"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
+    opened_by = actor_field(_("opened by"))
     visit = models.ForeignKey(
         "fieldwork.Visit",
         verbose_name=_("visit"),
@@ -109,23 +102,9 @@ class RectificationCase(RecordModel):
         help_text=_("The visit that found the cooperative needs rectification, if any."),
     )
     note = models.TextField(_("note"), blank=True, max_length=4000)
-    started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("started by"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
+    started_by = actor_field(_("started by"))
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
-    closed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("closed by"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
+    closed_by = actor_field(_("closed by"))
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     closed_on = models.DateField(_("closed on"), null=True, blank=True, db_index=True)
     closing_note = models.TextField(_("closing note"), blank=True, max_length=4000)
@@ -189,14 +168,7 @@ class RectificationItem(RecordModel):
     )
     evidence = models.TextField(_("evidence"), blank=True, max_length=4000)
     waive_reason = models.TextField(_("reason for waiving"), blank=True, max_length=4000)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("decided by"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
+    decided_by = actor_field(_("decided by"))
     decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
 
     scope_district = "case__cooperative__district"
@@ -322,14 +294,7 @@ class SpecialAssistance(RecordModel):
     amount = models.DecimalField(_("amount (yuan)"), max_digits=14, decimal_places=2, null=True, blank=True)
     date = models.DateField(_("date"))
     given_by = models.CharField(_("given by"), max_length=200)
-    recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("recorded by"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
+    recorded_by = actor_field(_("recorded by"))
 
     scope_district = "case__cooperative__district"
     scope_cooperative = "case__cooperative"

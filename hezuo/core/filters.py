@@ -25,7 +25,7 @@ class FastSelect(forms.Select):
         if self.allow_multiple_selected:
             final["multiple"] = True
         selected = set(self.format_value(value))
-        parts = [format_html("<select{}>", flatatt(final))]
+        parts: list[str] = [format_html("<select{}>", flatatt(final))]
         for option_value, label in self.choices:
             if isinstance(label, list | tuple):
                 parts.append(format_html('<optgroup label="{}">', option_value))

@@ -14,6 +14,19 @@ from django.utils.translation import gettext_lazy as _
 from .scoping import ScopedQuerySet
 
 
+def actor_field(verbose_name: Any) -> models.ForeignKey[Any, Any]:
+    """The user who took a step of a workflow (verified by, approved by, closed by…), kept when the user is
+    retired; never a reverse accessor."""
+    return models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=verbose_name,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+
+
 class RecordModel(models.Model):
     """Base of every domain record: timestamps, soft retirement, scoped queries.
 

@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from hezuo.core.models import RecordModel
+from hezuo.core.models import RecordModel, actor_field
 from hezuo.geo.models import Division
 from hezuo.registry.models import Cooperative
 
@@ -178,14 +178,7 @@ class CleanupCase(RecordModel):
     status = models.CharField(
         _("status"), max_length=15, choices=Status.choices, default=Status.FLAGGED, db_index=True
     )
-    opened_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("opened by"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
+    opened_by = actor_field(_("opened by"))
     # the district's verification
     finding = models.CharField(_("finding"), max_length=10, choices=Finding.choices, blank=True)
     verification_note = models.TextField(_("verification note"), blank=True, max_length=4000)
@@ -193,25 +186,11 @@ class CleanupCase(RecordModel):
     visit = models.ForeignKey(
         "Visit", verbose_name=_("visit"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    verified_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("verified by"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
+    verified_by = actor_field(_("verified by"))
     verified_at = models.DateTimeField(_("verified"), null=True, blank=True)
     # the city's approval
     approval_note = models.TextField(_("approval note"), blank=True, max_length=4000)
-    approved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("approved by"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
+    approved_by = actor_field(_("approved by"))
     approved_at = models.DateTimeField(_("approved"), null=True, blank=True)
     # the actions in the registry
     action_date = models.DateField(_("action date"), null=True, blank=True)
@@ -222,24 +201,10 @@ class CleanupCase(RecordModel):
     )
     referral_document = models.CharField(_("referral document number"), max_length=100, blank=True)
     actions_summary = models.JSONField(_("actions carried out"), default=dict, blank=True)
-    actions_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("actions by"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
+    actions_by = actor_field(_("actions by"))
     actions_at = models.DateTimeField(_("actions carried out at"), null=True, blank=True)
     # the end
-    closed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("closed by"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
+    closed_by = actor_field(_("closed by"))
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     clear_reason = models.TextField(_("reason for clearing"), blank=True, max_length=4000)
 
@@ -406,14 +371,7 @@ class Campaign(RecordModel):
     rule_text = models.CharField(_("which cooperatives"), max_length=500, blank=True)
     target_count = models.PositiveIntegerField(_("cooperatives"), default=0)
     note = models.TextField(_("note"), blank=True, max_length=2000)
-    opened_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("opened by"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
+    opened_by = actor_field(_("opened by"))
 
     scope_district = "district"
     scope_shared_when_null = True  # a city campaign is seen by every district (its targets: their part only)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from hezuo.core.models import RecordModel
+from hezuo.core.models import RecordModel, actor_field
 
 
 class Rubric(RecordModel):
@@ -126,24 +125,10 @@ class Rating(RecordModel):
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PROVISIONAL)
     explanation = models.JSONField(_("explanation"), default=dict)
     review_note = models.TextField(_("review note"), blank=True, max_length=2000)
-    reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("reviewed by"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
+    reviewed_by = actor_field(_("reviewed by"))
     reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
     rerate_requested = models.BooleanField(_("re-rate requested"), default=False)
-    confirmed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("confirmed by"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
+    confirmed_by = actor_field(_("confirmed by"))
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
 
     scope_district = "cooperative__district"
@@ -209,14 +194,7 @@ class RatingRun(RecordModel):
     updated = models.PositiveIntegerField(_("ratings updated"), default=0)
     skipped_confirmed = models.PositiveIntegerField(_("confirmed ratings left as they are"), default=0)
     undecided = models.PositiveIntegerField(_("undecided for missing data"), default=0)
-    started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("started by"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
+    started_by = actor_field(_("started by"))
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     task_id = models.CharField(_("task"), max_length=64, blank=True)
@@ -278,23 +256,9 @@ class Alert(RecordModel):
         _("status"), max_length=20, choices=Status.choices, default=Status.OPEN, db_index=True
     )
     note = models.TextField(_("note"), blank=True, max_length=2000)
-    acknowledged_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("acknowledged by"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
+    acknowledged_by = actor_field(_("acknowledged by"))
     acknowledged_at = models.DateTimeField(_("acknowledged"), null=True, blank=True)
-    resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("resolved by"),
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-    )
+    resolved_by = actor_field(_("resolved by"))
     resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
 
     scope_district = "cooperative__district"

@@ -256,7 +256,7 @@ class FieldChecker:
         self, f: Any, obj: models.Model, raw: Any, memo: dict[Any, tuple[bool, Any]]
     ) -> tuple[bool, Any]:
         """`f.clean(raw)`: (True, the cleaned value) or (False, the messages); remembered per value."""
-        key = (raw.__class__, str(raw) if raw.__class__ is Decimal else raw)
+        key: tuple[Any, Any] | None = (raw.__class__, str(raw) if raw.__class__ is Decimal else raw)
         try:
             result = memo.get(key)
         except TypeError:  # an unhashable value
@@ -309,8 +309,8 @@ def fast_check(f: Any) -> Callable[[Any], bool] | None:
     empty = f.empty_values
     low: list[Any] = []
     high: list[Any] = []
-    longest: list[int] = []
-    shortest: list[int] = []
+    longest: list[Any] = []
+    shortest: list[Any] = []
     no_nul = False
     digit_limits: list[tuple[int | None, int | None]] = []
     others: list[Any] = []
@@ -451,7 +451,7 @@ class Light:
         from django.db.models import signals
 
         self.model = model
-        self.attnames = [model._meta.get_field(f).attname for f in fields]
+        self.attnames = [_concrete(model, f).attname for f in fields]
         self.fields = fields
         self.db = db
         self.plain = not (signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model))
@@ -1445,7 +1445,11 @@ def create_rows(model: type[models.Model], objs: list[Any]) -> list[Any]:
     for i, f in enumerate(fields):
         if type(f).pre_save is models.Field.pre_save:
             continue
-        if type(f) in (models.DateTimeField, models.DateField) and (f.auto_now or f.auto_now_add):
+        if (
+            isinstance(f, models.DateField)
+            and type(f) in (models.DateTimeField, models.DateField)
+            and (f.auto_now or f.auto_now_add)
+        ):
             value = now if isinstance(f, models.DateTimeField) else timezone.localdate(now)
             stamps.append((i, f.attname, value, f.get_db_prep_save(value, connection)))
         else:
@@ -1589,3 +1593,10 @@ def run_import(
         return importer.outcome
     finally:
         table.close()
+
+
+def _concrete(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    """A model's concrete field by name (the fields an insert writes)."""
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field), name
+    return field

@@ -4,99 +4,19 @@ screenshots go to test-artifacts/screenshots/ (or $HEZUO_SCREENSHOT_DIR)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.urls import reverse
 from openpyxl import load_workbook
 
 from hezuo.conftest import PASSWORD
+from hezuo.core.browser import TIMEOUT_MS, screenshot_dir
 
 from .helpers import COOP_HEADERS, coop_row, xlsx
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 15_000
-
-
-def chromium_path() -> str | None:
-    for candidate in (os.environ.get("HEZUO_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
-def _ensure_divisions(django_db_blocker: Any) -> None:
-    """Divisions are loaded once per test database, but a live-server test ends by flushing every table."""
-    from hezuo.core.context import change_context
-    from hezuo.geo.loader import load_divisions
-    from hezuo.geo.models import Division
-
-    with django_db_blocker.unblock():
-        if not Division.objects.exists():
-            with change_context(source="cli"):
-                load_divisions()
-
-
-@pytest.fixture(scope="module")
-def browser(django_db_blocker: Any) -> Iterator[Any]:
-    path = chromium_path()
-    if path is None:
-        if os.environ.get("HEZUO_REQUIRE_BROWSER") == "1":
-            pytest.fail("chromium not found")
-        pytest.skip("chromium not found (install Debian's chromium package or set HEZUO_CHROMIUM)")
-    from playwright.sync_api import sync_playwright
-
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-        _ensure_divisions(django_db_blocker)
-
-
-@pytest.fixture
-def live_city(
-    browser: Any,
-    live_server: Any,
-    transactional_db: Any,
-    django_db_blocker: Any,
-    request: pytest.FixtureRequest,
-) -> dict[str, Any]:
-    _ensure_divisions(django_db_blocker)
-    data: dict[str, Any] = request.getfixturevalue("city_data")
-    data["url"] = live_server.url
-    return data
-
-
-def screenshot_dir() -> Path:
-    path = Path(
-        os.environ.get("HEZUO_SCREENSHOT_DIR") or settings.PROJECT_DIR / "test-artifacts" / "screenshots"
-    )
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def test_import_fix_and_reimport(browser: Any, live_city: dict[str, Any], tmp_path: Path) -> None:
