@@ -317,17 +317,14 @@ class Visit(RecordModel):
         return reverse("fieldwork:visit_detail", args=[self.pk])
 
     def clean(self) -> None:
-        from django.utils import timezone
 
         errors: dict[str, list[Any]] = {}
-        if self.date:
-            if self.date > timezone.localdate():
-                errors.setdefault("date", []).append(_("The visit date is in the future."))
-            elif self.cooperative_id and self.date < self.cooperative.registration_date:
-                errors.setdefault("date", []).append(
-                    _("The visit date is before the cooperative was registered (%(d)s).")
-                    % {"d": self.cooperative.registration_date.isoformat()}
-                )
+        _check_date(
+            self,
+            errors,
+            _("The visit date is in the future."),
+            _("The visit date is before the cooperative was registered (%(d)s)."),
+        )
         if self.campaign_id and self.date and self.cooperative_id and (campaign := self.campaign) is not None:
             if not campaign.targets.filter(cooperative_id=self.cooperative_id).exists():
                 errors.setdefault("campaign", []).append(
@@ -464,18 +461,28 @@ class ContactNote(RecordModel):
         return f"{self.get_kind_display()} · {self.cooperative} · {self.date:%Y-%m-%d}"
 
     def clean(self) -> None:
-        from django.utils import timezone
 
         errors: dict[str, list[Any]] = {}
-        if self.date:
-            if self.date > timezone.localdate():
-                errors.setdefault("date", []).append(_("The date is in the future."))
-            elif self.cooperative_id and self.date < self.cooperative.registration_date:
-                errors.setdefault("date", []).append(
-                    _("The date is before the cooperative was registered (%(d)s).")
-                    % {"d": self.cooperative.registration_date.isoformat()}
-                )
+        _check_date(
+            self,
+            errors,
+            _("The date is in the future."),
+            _("The date is before the cooperative was registered (%(d)s)."),
+        )
         if not (self.text or "").strip():
             errors.setdefault("text", []).append(_("Write what was said or agreed."))
         if errors:
             raise ValidationError(errors)
+
+
+def _check_date(obj: Any, errors: dict[str, list[Any]], future: Any, before: Any) -> None:
+    """The rule of every dated record of fieldwork (visits, contact notes): its `date` is neither in the
+    future nor before its cooperative was registered."""
+    from django.utils import timezone
+
+    if not obj.date:
+        return
+    if obj.date > timezone.localdate():
+        errors.setdefault("date", []).append(future)
+    elif obj.cooperative_id and obj.date < obj.cooperative.registration_date:
+        errors.setdefault("date", []).append(before % {"d": obj.cooperative.registration_date.isoformat()})

@@ -780,11 +780,10 @@ def campaign_export(request: HttpRequest, pk: int) -> HttpResponse:
             str(_("Visited on")),
         ]
     )
-    names: dict[int, str] = {}
+    # the counselors' names in one query (not one per counselor met in the rows)
+    names = {u.pk: str(u) for u in User.objects.filter(pk__in=qs.values("counselor_id_on"))}
     for target in qs[:limit].iterator(chunk_size=2000):
         counselor = target.counselor_id_on
-        if counselor and counselor not in names:
-            names[counselor] = str(User.objects.get(pk=counselor))
         coop = target.cooperative
         sheet.append(
             [
