@@ -496,6 +496,7 @@ def workload(request: HttpRequest) -> HttpResponse:
     from hezuo.accounts.models import CounselorAssignment
 
     from .models import Visit
+    from .reminders import due_date, is_overdue
 
     user = request.user
     if not (can(user, CounselorAssignment, VIEW) and can(user, Visit, VIEW)):
@@ -517,9 +518,9 @@ def workload(request: HttpRequest) -> HttpResponse:
     coop_ids: set[int] = set()
     for a in assignments:
         row = by_counselor.setdefault(
-            a.counselor_id, {"counselor": a.counselor, "coops": set(), "districts": set()}
+            a.counselor_id, {"counselor": a.counselor, "coops": {}, "districts": set()}
         )
-        row["coops"].add(a.cooperative_id)
+        row["coops"][a.cooperative_id] = a.start_date  # due from the assignment's start until first visited
         row["districts"].add(a.cooperative.district.name)
         coop_ids.add(a.cooperative_id)
     visits = Visit.objects.restrict(user, VIEW).filter(retired_at__isnull=True, cooperative_id__in=coop_ids)
@@ -548,8 +549,13 @@ def workload(request: HttpRequest) -> HttpResponse:
                 "districts": "、".join(sorted(row["districts"])),
                 "cooperatives": len(coops),
                 "visits": recent[counselor_id],
-                "due": sum(1 for c in coops if last.get(c) is None or last[c] < since),
-                "flagged": len(coops & flagged),
+                # the same rule as the reminders: due `interval` days after the last visit or the assignment
+                "due": sum(
+                    1
+                    for c, start in coops.items()
+                    if is_overdue(due_date(last.get(c), start, interval), today)
+                ),
+                "flagged": len(coops.keys() & flagged),
             }
         )
     rows.sort(key=lambda r: (-r["due"], str(r["counselor"])))
