@@ -28,7 +28,14 @@ class Role(models.TextChoices):
 
 PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
     Role.CITY: {"*": ALL},
-    Role.VIEWER: {"accounts.*": NONE, "core.*": NONE, "transfer.*": NONE, "targets.*": READ, "*": READ},
+    Role.VIEWER: {
+        "accounts.counselorassignment": READ,  # who counsels a cooperative (its Counselors tab)
+        "accounts.*": NONE,
+        "core.*": NONE,
+        "transfer.*": NONE,
+        "targets.*": READ,
+        "*": READ,
+    },
     Role.DISTRICT: {
         "accounts.counselorassignment": ALL,
         "accounts.*": NONE,
@@ -52,6 +59,7 @@ PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
         "*": READ,
     },
     Role.COUNSELOR: {
+        "accounts.counselorassignment": VIEW_ONLY,  # their own assignments
         "accounts.*": NONE,
         "core.*": NONE,
         "registry.organization": VIEW_ONLY,
@@ -75,6 +83,7 @@ PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
     Role.COOPERATIVE: {
         "registry.yearlyfact": frozenset({VIEW, ADD, CHANGE}),
         "registry.organization": VIEW_ONLY,
+        "accounts.counselorassignment": VIEW_ONLY,  # who counsels their cooperative
         "accounts.*": NONE,
         "core.*": NONE,
         "geo.*": VIEW_ONLY,

@@ -72,12 +72,12 @@ MODELS = (
 _RIGHTS_TABLE = """
                        coop   fact   title  member sponsor org    assign user   change division
 city                   VACRE  VACRE  VACRE  VACRE  VACRE   VACRE  VACRE  VACRE  VACRE  V
-viewer                 VE     VE     VE     VE     VE      VE     -      -      -      V
+viewer                 VE     VE     VE     VE     VE      VE     VE     -      -      V
 district_a             VACRE  VACRE  VACRE  VACRE  VACRE   V      VACRE  -      -      V
 district_b             VACRE  VACRE  VACRE  VACRE  VACRE   V      VACRE  -      -      V
-counselor              V      V      V      V      V       V      -      -      -      V
-counselor_unassigned   V      V      V      V      V       V      -      -      -      V
-coop_user              V      VAC    V      V      V       V      -      -      -      V
+counselor              V      V      V      V      V       V      V      -      -      V
+counselor_unassigned   V      V      V      V      V       V      V      -      -      V
+coop_user              V      VAC    V      V      V       V      V      -      -      V
 """
 RIGHTS: dict[str, dict[str, str]] = {
     line.split()[0]: dict(zip(MODELS, (c.strip("-") for c in line.split()[1:]), strict=True))
