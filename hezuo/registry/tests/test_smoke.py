@@ -20,3 +20,11 @@ def test_counselors_tab_names_the_assigned_counselor(client_for, city_data, pers
     assert ('data-testid="assign-counselor"' in response.content.decode()) == (
         persona in {"city", "district_a"}
     )
+
+
+def test_cooperative_user_sees_rectification_cases_without_an_empty_fieldwork_section(client_for, city_data):
+    coop = city_data["coop_a"]
+    page = client_for("coop_user").get(f"/registry/cooperatives/{coop.pk}/?tab=cleanup").content.decode()
+    fieldwork = page.split('<div id="cleanup-tab">', 1)[1].split("</div>", 1)[0]
+    assert fieldwork.strip() == ""  # fieldwork is not the cooperative's business: no section, no message
+    assert '<div id="rectification-cases">\n<h3' in page  # its own rectification cases are
