@@ -53,6 +53,7 @@ PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
         "targets.*": READ,  # plans and progress: view and export within the district
         "fieldwork.ruleset": VIEW_ONLY,
         "fieldwork.detectionrun": VIEW_ONLY,
+        "fieldwork.campaign": ALL,  # their own district's campaigns: change, cancel (campaigns.may_manage)
         "fieldwork.*": frozenset({VIEW, ADD, CHANGE, EXPORT}),  # flags, cleanup cases (verify, clear)
         "compliance.checklist": VIEW_ONLY,
         "compliance.*": frozenset({VIEW, ADD, CHANGE, EXPORT}),  # rectification cases, tasks, assistance

@@ -205,15 +205,80 @@ class CampaignOpenSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 
+class CampaignChangeSerializer(serializers.Serializer):
+    """Changing a campaign: any of its name, period end and note; `reason` goes into the history."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    end_date = serializers.DateField(required=False)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class CampaignCancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500)
+
+
 class CampaignViewSet(ScopedViewSet):
     """Survey campaigns in the caller's reach (a city campaign: every district, for its own part).
-    POST opens one (city staff; district staff for their district); GET …/progress/ gives the table."""
+    POST opens one (city staff; district staff for their district); PATCH changes its name, period end or
+    note; POST …/cancel/ cancels it (with a reason); GET …/progress/ gives the table."""
 
     model = Campaign
     serializer_class = CampaignSerializer
     filterset_fields = ["district"]
     select_related = ("district",)
-    http_method_names = [*READ_ONLY, "post"]
+    http_method_names = [*READ_ONLY, "post", "patch"]
+
+    def _managed(self, action_name: str) -> Campaign:
+        from .campaigns import may_manage
+
+        campaign = self.get_object()
+        if not may_manage(self.request.user, campaign, action_name):
+            raise NotFound()
+        return campaign
+
+    @extend_schema(request=CampaignChangeSerializer, responses=CampaignSerializer)
+    def partial_update(self, request: Any, *args: Any, **kwargs: Any) -> Response:
+        from .campaigns import change_campaign
+
+        campaign = self._managed("change")
+        incoming = CampaignChangeSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        try:
+            change_campaign(
+                request.user,
+                campaign,
+                name=data.get("name", campaign.name),
+                end_date=data.get("end_date", campaign.end_date),
+                note=data.get("note", campaign.note),
+                reason=data.get("reason", ""),
+            )
+        except PermissionDenied as exc:
+            raise NotFound() from exc
+        except DjangoValidationError as exc:
+            detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+            raise ValidationError(detail) from exc
+        return Response(CampaignSerializer(campaign, context=self.get_serializer_context()).data)
+
+    @extend_schema(
+        operation_id="campaigns_cancel", request=CampaignCancelSerializer, responses=CampaignSerializer
+    )
+    @action(detail=True, methods=["post"], serializer_class=CampaignCancelSerializer)
+    def cancel(self, request: Request, pk: Any = None) -> Response:
+        from .campaigns import cancel_campaign
+
+        campaign = self._managed("retire")
+        incoming = CampaignCancelSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        try:
+            cancel_campaign(request.user, campaign, reason=incoming.validated_data["reason"])
+        except PermissionDenied as exc:
+            raise NotFound() from exc
+        except DjangoValidationError as exc:
+            detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+            raise ValidationError(detail) from exc
+        return Response(CampaignSerializer(campaign, context=self.get_serializer_context()).data)
 
     @extend_schema(request=CampaignOpenSerializer, responses=CampaignSerializer)
     def create(self, request: Any, *args: Any, **kwargs: Any) -> Response:

@@ -38,8 +38,8 @@ from hezuo.accounts.models import CounselorAssignment
 from hezuo.accounts.roles import Role
 from hezuo.core.context import change_context
 from hezuo.core.models import ChangeRecord
-from hezuo.core.scoping import ADD, VIEW, can, restrict
-from hezuo.core.services import record_bulk, save_record
+from hezuo.core.scoping import ADD, CHANGE, RETIRE, VIEW, can, restrict
+from hezuo.core.services import record_bulk, retire_record, save_record, snapshot
 from hezuo.registry.choices import OperatingStatus
 from hezuo.registry.models import Cooperative, FederationMembership, Sponsorship
 
@@ -131,6 +131,60 @@ def may_open(user: Any) -> bool:
     return role_of(user) in OPENERS and can(user, Campaign, ADD)
 
 
+def may_manage(user: Any, campaign: Campaign, action: str = CHANGE) -> bool:
+    """Whether the user may change (name, end, note) or cancel (action RETIRE) the campaign: city staff any
+    campaign, district staff their own district's (never a city campaign, which they see only in part)."""
+    if campaign.retired_at is not None or role_of(user) not in OPENERS or not can(user, Campaign, action):
+        return False
+    if role_of(user) == Role.DISTRICT and campaign.district_id != user.district_id:
+        return False
+    return restrict(Campaign.objects.filter(pk=campaign.pk), user, action).exists()
+
+
+def _refuse_unless(user: Any, campaign: Campaign, action: str) -> None:
+    if not may_manage(user, campaign, action):
+        from .cleanup import TransitionRefused
+
+        raise TransitionRefused(_("Your role may not do this."))
+
+
+def change_campaign(
+    user: Any,
+    campaign: Campaign,
+    *,
+    name: str,
+    end_date: dt.date,
+    note: str = "",
+    reason: str = "",
+    today: dt.date | None = None,
+) -> Campaign:
+    """Rename a campaign, extend or shorten its period, or change its note. Its cooperatives and start stay
+    as opened (the list is fixed). The new end may not lie before today when it moves: a period that has
+    passed is not rewritten. Atomic, with history; raises ValidationError naming the field."""
+    _refuse_unless(user, campaign, CHANGE)
+    today = today or timezone.localdate()
+    before = snapshot(campaign)
+    if end_date != campaign.end_date and end_date < today:
+        raise ValidationError({"end_date": _("A changed period may not end before today.")})
+    campaign.name = (name or "").strip()
+    campaign.end_date = end_date
+    campaign.note = (note or "").strip()
+    with transaction.atomic(), change_context(user=user, reason=reason or _("Survey campaign changed")):
+        save_record(campaign, before=before)  # validates: the name, the period (end not before start)
+    return campaign
+
+
+def cancel_campaign(user: Any, campaign: Campaign, *, reason: str) -> Campaign:
+    """Cancel a campaign (retire it with its cooperatives list): it leaves the lists, the reminders and the
+    visit form; its page and history stay. A reason is required."""
+    _refuse_unless(user, campaign, RETIRE)
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("Say why the campaign is cancelled.")})
+    with transaction.atomic(), change_context(user=user, reason=reason.strip()):
+        retire_record(campaign)
+    return campaign
+
+
 # ------------------------------------------------------------------------------------------------------
 # resolving the rule
 def link_conditions(on: dt.date) -> dict[str, Exists]:
@@ -216,8 +270,6 @@ def open_campaign(
                 batch = []
         written += _write_targets(batch)
         if written != campaign.target_count:  # the registry moved between the count and the insert
-            from hezuo.core.services import snapshot
-
             before = snapshot(campaign)
             campaign.target_count = written
             save_record(campaign, before=before, validate=False)

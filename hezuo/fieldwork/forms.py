@@ -244,6 +244,23 @@ class VisitForm(StyledForm):
 CHECKS = forms.CheckboxSelectMultiple(attrs={"class": "form-check-input"})
 
 
+class CampaignChangeForm(StyledForm):
+    """Changing a campaign: its name, the end of its period (extend or shorten), its note, with a reason."""
+
+    name = forms.CharField(label=_("Name"), max_length=200)
+    end_date = forms.DateField(label=_("Period end"), widget=DATE)
+    note = forms.CharField(
+        label=_("Note"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    reason = forms.CharField(label=_("Reason for the change"), max_length=500, required=False)
+
+
+class CampaignCancelForm(StyledForm):
+    reason = forms.CharField(
+        label=_("Why is the campaign cancelled?"), max_length=500, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
 class CampaignForm(StyledForm):
     """Opening a survey campaign: its name, scope, period and which cooperatives (a rule, kept as data)."""
 

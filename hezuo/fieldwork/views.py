@@ -671,11 +671,79 @@ def campaign_add(request: HttpRequest) -> HttpResponse:
     return render(request, "fieldwork/campaign_form.html", {"form": form}, status=status)
 
 
+def _managed_campaign(request: HttpRequest, pk: int, action: str) -> Any:
+    """The campaign if the user may change or cancel it; 404 otherwise (out of reach or not theirs)."""
+    from .campaigns import may_manage
+    from .models import Campaign
+
+    campaign = get_scoped_or_404(Campaign.objects.select_related("district"), request.user, pk=pk)
+    if not may_manage(request.user, campaign, action):
+        raise Http404
+    return campaign
+
+
+@login_required
+def campaign_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    from .campaigns import change_campaign
+    from .forms import CampaignChangeForm
+
+    campaign = _managed_campaign(request, pk, CHANGE)
+    initial = {"name": campaign.name, "end_date": campaign.end_date, "note": campaign.note}
+    form = CampaignChangeForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            change_campaign(
+                request.user,
+                campaign,
+                name=data["name"],
+                end_date=data["end_date"],
+                note=data["note"],
+                reason=data["reason"],
+            )
+        except cleanup.TransitionRefused as exc:
+            raise Http404 from exc
+        except ValidationError as exc:
+            _form_errors(form, exc, {})
+        else:
+            messages.success(request, _("Campaign changed."))
+            return redirect(campaign)
+    status = 400 if request.method == "POST" else 200
+    context = {"form": form, "object": campaign, "mode": "edit"}
+    return render(request, "fieldwork/campaign_change.html", context, status=status)
+
+
+@login_required
+def campaign_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    from hezuo.core.scoping import RETIRE
+
+    from .campaigns import cancel_campaign
+    from .forms import CampaignCancelForm
+
+    campaign = _managed_campaign(request, pk, RETIRE)
+    form = CampaignCancelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            cancel_campaign(request.user, campaign, reason=form.cleaned_data["reason"])
+        except cleanup.TransitionRefused as exc:
+            raise Http404 from exc
+        except ValidationError as exc:
+            _form_errors(form, exc, {})
+        else:
+            messages.success(request, _("Campaign cancelled."))
+            return redirect("fieldwork:campaign_list")
+    status = 400 if request.method == "POST" else 200
+    context = {"form": form, "object": campaign, "mode": "cancel"}
+    return render(request, "fieldwork/campaign_change.html", context, status=status)
+
+
 @login_required
 def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     from django.utils import timezone
 
-    from .campaigns import progress, whole_reach
+    from hezuo.core.scoping import RETIRE
+
+    from .campaigns import may_manage, progress, whole_reach
     from .models import Campaign
 
     campaign = get_scoped_or_404(
@@ -692,6 +760,8 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "whole": whole_reach(request.user, campaign),
             "history": history_for(campaign).filter(content_type__model="campaign")[:20],
             "can_export": _may_export(request.user, campaign),
+            "can_change": may_manage(request.user, campaign, CHANGE),
+            "can_cancel": may_manage(request.user, campaign, RETIRE),
         },
     )
 

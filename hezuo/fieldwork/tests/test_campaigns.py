@@ -287,3 +287,96 @@ def test_opening_a_campaign_through_the_api(city_data: dict[str, Any]) -> None:
     assert table["districts"][0]["key"] == "330225" and table["total"]["overdue"] == 1
     targets = client.get(reverse("campaigntarget-list") + f"?campaign={ok.json()['id']}").json()["results"]
     assert [t["status"] for t in targets] == ["overdue"]
+
+
+def test_changing_and_cancelling_a_campaign(city_data: dict[str, Any]) -> None:
+    """District staff extend their campaign with a reason (history), may not end it in the past, and cancel
+    it: it leaves the list and the reminders; its page stays."""
+    from django.test import Client
+
+    from hezuo.core.models import ChangeRecord
+    from hezuo.fieldwork.campaigns import cancel_campaign, change_campaign, open_campaign, pending_targets
+    from hezuo.fieldwork.cleanup import TransitionRefused
+    from hezuo.fieldwork.models import Campaign
+
+    today = dt.date.today()
+    district = city_data["district_a"]
+    campaign = open_campaign(
+        district,
+        name="宁海摸底",
+        district=city_data["division_a"],
+        start_date=today - dt.timedelta(days=30),
+        end_date=today + dt.timedelta(days=10),
+        rule={"links": [], "statuses": []},
+    )
+    client = Client()
+    client.force_login(district)
+    later = today + dt.timedelta(days=40)
+    response = client.post(
+        f"/fieldwork/campaigns/{campaign.pk}/edit/",
+        {"name": "宁海摸底（延长）", "end_date": later.isoformat(), "note": "", "reason": "汛期延误"},
+    )
+    assert response.status_code == 302
+    campaign.refresh_from_db()
+    assert (campaign.name, campaign.end_date) == ("宁海摸底（延长）", later)
+    record = ChangeRecord.objects.filter(content_type__model="campaign", object_id=campaign.pk).latest("pk")
+    assert record.message == "汛期延误" and record.after["end_date"] == later.isoformat()
+    # a moved end before today, or before the start: refused, nothing written
+    past = client.post(
+        f"/fieldwork/campaigns/{campaign.pk}/edit/",
+        {"name": "x", "end_date": (today - dt.timedelta(days=1)).isoformat(), "note": ""},
+    )
+    assert past.status_code == 400 and "end_date" in past.context["form"].errors
+    campaign.refresh_from_db()
+    assert campaign.name == "宁海摸底（延长）"
+    # district B's staff, the counselor and the viewer: not theirs
+    for persona in ("district_b", "counselor", "viewer"):
+        with pytest.raises(TransitionRefused):
+            change_campaign(city_data[persona], campaign, name="x", end_date=later)
+    assert pending_targets(district, today, window_days=60).filter(campaign=campaign).exists()
+    # cancelling needs a reason
+    with pytest.raises(ValidationError) as refused:
+        cancel_campaign(district, campaign, reason=" ")
+    assert "reason" in refused.value.message_dict
+    response = client.post(f"/fieldwork/campaigns/{campaign.pk}/cancel/", {"reason": "重复立项"})
+    assert response.status_code == 302
+    campaign.refresh_from_db()
+    assert campaign.retired_at is not None
+    assert not pending_targets(district, today, window_days=60).filter(campaign=campaign).exists()
+    listing = client.get("/fieldwork/campaigns/")
+    assert campaign.pk not in {row["campaign"].pk for row in listing.context["rows"]}
+    page = client.get(f"/fieldwork/campaigns/{campaign.pk}/")
+    assert page.status_code == 200 and 'id="campaign-cancelled"' in page.content.decode()
+    assert not page.context["can_change"] and not page.context["can_cancel"]
+    assert Campaign.objects.filter(pk=campaign.pk).count() == 1  # nothing deleted
+
+
+def test_changing_a_campaign_through_the_api(city_data: dict[str, Any]) -> None:
+    from django.test import Client
+
+    from hezuo.fieldwork.campaigns import open_campaign
+
+    today = dt.date.today()
+    campaign = open_campaign(
+        city_data["city"],
+        name="全市摸底",
+        district=None,
+        start_date=today,
+        end_date=today + dt.timedelta(days=10),
+        rule={"links": [], "statuses": []},
+    )
+    client = Client()
+    client.force_login(city_data["city"])
+    url = f"/api/campaigns/{campaign.pk}/"
+    later = (today + dt.timedelta(days=90)).isoformat()
+    assert client.patch(url, {"end_date": later}, content_type="application/json").json()["end_date"] == later
+    bad = client.patch(url, {"end_date": "2000-01-01"}, content_type="application/json")
+    assert bad.status_code == 400 and "end_date" in bad.json()
+    # district staff may not change a city campaign they see in part
+    district = Client()
+    district.force_login(city_data["district_a"])
+    assert district.patch(url, {"name": "x"}, content_type="application/json").status_code == 404
+    assert district.post(f"{url}cancel/", {"reason": "x"}, content_type="application/json").status_code == 404
+    done = client.post(f"{url}cancel/", {"reason": "合并到区县摸底"}, content_type="application/json")
+    assert done.status_code == 200
+    assert client.get("/api/campaigns/").json()["count"] == 0

@@ -77,12 +77,15 @@ CAMPAIGN_PAGES = {
     "fieldwork:campaign_detail",
     "fieldwork:campaign_targets",
     "fieldwork:campaign_export",
+    "fieldwork:campaign_edit",
+    "fieldwork:campaign_cancel",
     "fieldwork:contact_add",
 }
 CAMPAIGN_API = {
     "campaign-list",
     "campaign-detail",
     "campaign-progress",
+    "campaign-cancel",
     "campaigntarget-list",
     "campaigntarget-detail",
     "contactnote-list",
@@ -243,6 +246,8 @@ CAMPAIGN_REACH = {
     "A": {"city", "viewer", "district_a"},
     "B": {"city", "viewer", "district_b"},
 }
+# who may change or cancel each campaign: city staff any, district staff their own district's
+CAMPAIGN_MANAGERS = {"city": {"city"}, "A": {"city", "district_a"}, "B": {"city", "district_b"}}
 NOTE_ADDERS = {
     "A": {"city", "district_a", "counselor"},
     "A2": {"city", "district_a"},
@@ -318,6 +323,15 @@ def test_campaign_pages(persona: str, cw: dict[str, Any]) -> None:
         ok = persona in CAMPAIGN_REACH[key]
         detail = check("GET", reverse("fieldwork:campaign_detail", args=[campaign.pk]), ok)
         check("GET", reverse("fieldwork:campaign_targets", args=[campaign.pk]), ok)
+        manager = persona in CAMPAIGN_MANAGERS[key]
+        check("GET", reverse("fieldwork:campaign_edit", args=[campaign.pk]), manager)
+        check("POST", reverse("fieldwork:campaign_edit", args=[campaign.pk]), manager, 400)  # empty: refused
+        check("GET", reverse("fieldwork:campaign_cancel", args=[campaign.pk]), manager)
+        check("POST", reverse("fieldwork:campaign_cancel", args=[campaign.pk]), manager, 400)  # no reason
+        if detail is not None and ok:
+            page = detail.content.decode()
+            assert ('data-testid="campaign-edit"' in page) is manager
+            assert ('data-testid="campaign-cancel"' in page) is manager
         export = check("GET", reverse("fieldwork:campaign_export", args=[campaign.pk]), ok)
         if export is not None and ok:
             assert export["Content-Type"].startswith("application/vnd.openxmlformats")
@@ -363,6 +377,12 @@ def test_campaign_api(persona: str, cw: dict[str, Any]) -> None:
         detail = check("GET", reverse("campaign-detail", args=[campaign.pk]), ok)
         if detail is not None and ok and key == "city":  # the city-wide count: only for the whole city
             assert detail.json()["target_count"] == {"district_a": 2, "district_b": 1}.get(persona, 3)
+        manager = persona in CAMPAIGN_MANAGERS[key]
+        check("POST", reverse("campaign-cancel", args=[campaign.pk]), manager, 400)  # no reason: refused
+        if persona != "anonymous":
+            url = reverse("campaign-detail", args=[campaign.pk])
+            bad = client.patch(url, {"name": ""}, content_type="application/json")
+            assert bad.status_code == (400 if manager else 404), (persona, key, bad.status_code)
         table = check("GET", reverse("campaign-progress", args=[campaign.pk]), ok)
         if table is not None and ok and key == "city":
             expected_total = {"district_a": 2, "district_b": 1}.get(persona, 3)
