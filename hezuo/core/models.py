@@ -27,6 +27,22 @@ def actor_field(verbose_name: Any) -> models.ForeignKey[Any, Any]:
     )
 
 
+def bare_instance(
+    model: type[models.Model], alias: str, values: dict[str, Any], related: dict[str, Any] | None = None
+) -> Any:
+    """An instance of `model` as loaded from database `alias`, built without Model.__init__ (which costs
+    more than a bulk write of the row): `values` by attribute name (every concrete field the caller will
+    read), `related` objects put in the field cache, where the foreign-key descriptors look first. For the
+    history of rows written in bulk (services.record_bulk), never for saving."""
+    obj = model.__new__(model)
+    obj.__dict__.update(values)
+    state = models.base.ModelState()
+    state.adding, state.db = False, alias
+    state.fields_cache = dict(related or {})
+    obj._state = state
+    return obj
+
+
 class RecordModel(models.Model):
     """Base of every domain record: timestamps, soft retirement, scoped queries.
 
