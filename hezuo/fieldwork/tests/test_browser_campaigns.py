@@ -80,3 +80,18 @@ def test_campaign_on_a_phone(browser: Any, live_city: dict[str, Any]) -> None:
     )
     assert page.locator("#campaign-totals [data-count=visited]").inner_text().strip().startswith("1")
     assert page.locator("#campaign-totals [data-count=due]").inner_text().strip() == "1"
+
+    # the district extends its campaign by two weeks, with a reason
+    with page.expect_navigation():
+        page.click("[data-testid=campaign-edit]")
+    later = today + dt.timedelta(days=44)
+    page.fill("#id_end_date", str(later))
+    page.fill("#id_reason", "汛期延误，延长两周")
+    no_sideways_scroll(page)
+    page.screenshot(path=str(shots / "fieldwork-campaign-5-extend.png"), full_page=True)
+    with page.expect_navigation():
+        page.click("#campaign-change button[type=submit]")
+    campaign.refresh_from_db()
+    assert campaign.end_date == later
+    assert "汛期延误，延长两周" in page.content()  # the history on the campaign's page
+    page.screenshot(path=str(shots / "fieldwork-campaign-6-extended.png"), full_page=True)
