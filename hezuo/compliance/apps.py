@@ -14,7 +14,7 @@ class ComplianceConfig(AppConfig):
         # the metric `rectifications_completed`; the reminder and timeline sources of hezuo.fieldwork
         from hezuo.core.services import after_change
 
-        from . import metrics, reminders, timeline  # noqa: F401
+        from . import metrics, reminders, timeline, worklist  # noqa: F401
         from .rectification import open_after_visit
 
         # a counselor's visit classified "needs rectification" opens the cooperative's case

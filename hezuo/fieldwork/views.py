@@ -413,7 +413,8 @@ def visit_interval_days() -> int:
 
 @login_required
 def my_cooperatives(request: HttpRequest) -> HttpResponse:
-    """A counselor's home: their cooperatives, the last visit of each, and the visits due."""
+    """A counselor's home: their cooperatives, the last visit of each, the visits due, and the open work other
+    apps register (rectification tasks they own, rating alerts on their cooperatives: fieldwork.worklist)."""
 
     from django.db.models import Count, Max, Q
     from django.utils import timezone
@@ -465,6 +466,8 @@ def my_cooperatives(request: HttpRequest) -> HttpResponse:
         .filter(visitor=_user(request))
         .select_related("cooperative")[:10]
     )
+    from .worklist import sections
+
     campaign_rows = [
         {"target": t, "status": target_status(None, t.end, today)}
         for t in pending_targets(request.user, today, window_days=campaign_reminder_days())
@@ -480,13 +483,19 @@ def my_cooperatives(request: HttpRequest) -> HttpResponse:
             "interval": interval,
             "recent": recent,
             "campaign_rows": campaign_rows,
+            "work": sections(request.user, today),
+            "today": today,
         },
     )
 
 
+WORKLOAD_ROLES = frozenset({"city", "district", "viewer"})
+
+
 @login_required
 def workload(request: HttpRequest) -> HttpResponse:
-    """Per counselor (of the user's district, or the whole city): cooperatives, recent visits, visits due."""
+    """Per counselor (of the user's district, or the whole city): cooperatives, recent visits, visits due,
+    cooperatives with open flags, and open tasks (fieldwork.worklist's counters, e.g. rectification tasks)."""
     import datetime as dt
     from collections import defaultdict
 
@@ -499,7 +508,10 @@ def workload(request: HttpRequest) -> HttpResponse:
     from .reminders import due_date, is_overdue
 
     user = request.user
-    if not (can(user, CounselorAssignment, VIEW) and can(user, Visit, VIEW)):
+    # staff and read-only leaders; counselors follow their own work on their home
+    if cleanup.role_of(user) not in WORKLOAD_ROLES or not (
+        can(user, CounselorAssignment, VIEW) and can(user, Visit, VIEW)
+    ):
         raise Http404
     today = timezone.localdate()
     interval = visit_interval_days()
@@ -540,6 +552,9 @@ def workload(request: HttpRequest) -> HttpResponse:
         .filter(cooperative_id__in=coop_ids, status=Flag.Status.OPEN, retired_at__isnull=True)
         .values_list("cooperative_id", flat=True)
     )
+    from .worklist import open_per_owner
+
+    open_tasks = open_per_owner(user, by_counselor)
     rows = []
     for counselor_id, row in by_counselor.items():
         coops = row["coops"]
@@ -556,6 +571,7 @@ def workload(request: HttpRequest) -> HttpResponse:
                     if is_overdue(due_date(last.get(c), start, interval), today)
                 ),
                 "flagged": len(coops.keys() & flagged),
+                "open_tasks": open_tasks.get(counselor_id, 0),
             }
         )
     rows.sort(key=lambda r: (-r["due"], str(r["counselor"])))

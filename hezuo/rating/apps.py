@@ -10,7 +10,7 @@ class RatingConfig(AppConfig):
     def ready(self) -> None:
         from hezuo.core.services import after_bulk_change, after_change
 
-        from . import monitoring
+        from . import monitoring, worklist  # noqa: F401  (worklist: alerts on the counselor's home)
 
         # dynamic monitoring: a change of a cooperative, its facts or titles re-evaluates its stars
         after_change("registry.cooperative", "registry.yearlyfact", "registry.demonstrationtitle")(

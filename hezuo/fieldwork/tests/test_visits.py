@@ -230,7 +230,8 @@ def test_visits_feed_the_detection(city_data: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("persona", [*PERSONAS, "anonymous"])
 def test_the_workload(city_data: dict[str, Any], persona: str) -> None:
-    """District staff see their district's counselors, city staff every district's; nobody else the page."""
+    """District staff see their district's counselors, city staff and viewers every district's; nobody else
+    the page."""
     from hezuo.accounts.models import CounselorAssignment
     from hezuo.conftest import make_user
     from hezuo.core.context import change_context
@@ -255,12 +256,13 @@ def test_the_workload(city_data: dict[str, Any], persona: str) -> None:
     if persona == "anonymous":
         assert response.status_code == 302
         return
-    if persona not in ("city", "district_a", "district_b"):
+    if persona not in ("city", "viewer", "district_a", "district_b"):
         assert response.status_code == 404
         return
     rows = {row["counselor"].username: row for row in response.context["rows"]}
     expected = {
         "city": {"counselor-330226-1", "counselor-330225-1"},
+        "viewer": {"counselor-330226-1", "counselor-330225-1"},
         "district_a": {"counselor-330226-1"},
         "district_b": {"counselor-330225-1"},
     }[persona]
