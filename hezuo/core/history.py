@@ -29,7 +29,32 @@ def display_value(field: models.Field | None, value: Any) -> str:
         return _("Yes") if value else _("No")
     if field is not None and field.choices:
         return str(dict(field.flatchoices).get(value, value))
+    if isinstance(value, dict | list | tuple):
+        return _structured(value)
     return str(value)
+
+
+def _structured(value: Any) -> str:
+    """A JSON value (evidence, reasons, lists of codes) as plain text, not as Python's repr: "key: value"
+    pairs, lists joined with 、, entries of a list of objects separated by semicolons."""
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {_structured(item)}" for key, item in value.items()) or "—"
+    if isinstance(value, list | tuple):
+        if any(isinstance(item, dict) for item in value):
+            return "; ".join(_structured(item) for item in value) or "—"
+        return "、".join(_structured(item) for item in value) or "—"
+    return display_value(None, value)
+
+
+def _displayed(model: Any, field: models.Field | None, name: str, value: Any) -> str:
+    """A model may say how its structured fields read (`history_display(name, value)` returning text, or
+    None for the generic rendering), e.g. the explanation of a flag's evidence in the user's language."""
+    hook = getattr(model, "history_display", None)
+    if hook is not None and value not in (None, ""):
+        shown = hook(name, value)
+        if shown is not None:
+            return str(shown)
+    return display_value(field, value)
 
 
 def field_changes(record: ChangeRecord, user: Any = None) -> list[FieldChange]:
@@ -49,5 +74,7 @@ def field_changes(record: ChangeRecord, user: Any = None) -> list[FieldChange]:
             continue  # a new record's empty fields say nothing
         if name in masked:
             old, new = mask_phone(old) or None, mask_phone(new) or None
-        changes.append(FieldChange(name, label, display_value(field, old), display_value(field, new)))
+        changes.append(
+            FieldChange(name, label, _displayed(model, field, name, old), _displayed(model, field, name, new))
+        )
     return changes

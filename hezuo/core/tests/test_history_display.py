@@ -1,0 +1,31 @@
+"""The History tab's values: structured JSON reads as text, never as Python's repr; models may render their
+own structured fields."""
+
+from __future__ import annotations
+
+from django.utils import translation
+
+from hezuo.core.history import _displayed, display_value
+
+
+def test_structured_values_read_as_text() -> None:
+    evidence = {"report_year": 2025, "filed": False, "filed_on": None, "checks": ["a", "b"]}
+    with translation.override("zh-hans"):
+        assert display_value(None, evidence) == "report_year: 2025, filed: 否, filed_on: —, checks: a、b"
+    reasons = [{"gate": "G1", "star": 2, "checks": ["not_dormant"]}, {"gate": "G3", "star": 3}]
+    shown = display_value(None, reasons)
+    assert shown == "gate: G1, star: 2, checks: not_dormant; gate: G3, star: 3"
+    assert "{" not in shown and "[" not in shown and "'" not in shown
+    assert display_value(None, ["sponsored", "member"]) == "sponsored、member"
+    assert display_value(None, []) == "—" and display_value(None, {}) == "—"
+
+
+def test_a_model_may_render_its_own_fields() -> None:
+    class Model:
+        @staticmethod
+        def history_display(name: str, value: object) -> str | None:
+            return f"{len(value)} items" if name == "evidence" else None  # type: ignore[arg-type]
+
+    assert _displayed(Model, None, "evidence", {"a": 1, "b": 2}) == "2 items"
+    assert _displayed(Model, None, "other", {"a": 1}) == "a: 1"
+    assert _displayed(None, None, "evidence", None) == "—"
