@@ -29,3 +29,14 @@ def test_a_model_may_render_its_own_fields() -> None:
     assert _displayed(Model, None, "evidence", {"a": 1, "b": 2}) == "2 items"
     assert _displayed(Model, None, "other", {"a": 1}) == "a: 1"
     assert _displayed(None, None, "evidence", None) == "—"
+
+
+def test_the_api_docs_load_nothing_from_elsewhere(client_for) -> None:  # type: ignore[no-untyped-def]
+    """Every asset is served by the app: the Swagger and ReDoc pages name no outside host."""
+    import re
+
+    client = client_for("city")
+    for url in ("/api/docs/", "/api/redoc/"):
+        page = client.get(url).content.decode()
+        assert not re.findall(r"(?:src|href)=[\"']?(?:https?:)?//", page), url
+        assert "googleapis" not in page and "gstatic" not in page, url
