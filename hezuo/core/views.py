@@ -99,7 +99,10 @@ class ObjectListView(UIView):
         exclude = [
             name for name, _label in all_columns if name not in chosen and name not in table_class.fixed
         ]
-        table = table_class(qs, request=request, exclude=exclude, user=request.user)
+        # per_page_field: the page size checked below, not the raw parameter django-tables2 would read itself
+        table = table_class(
+            qs, request=request, exclude=exclude, user=request.user, per_page_field="_unchecked_per_page"
+        )
         try:
             per_page = int(request.GET.get("per_page", 25))
         except ValueError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -19,7 +21,10 @@ def change_list(request: HttpRequest) -> HttpResponse:
     qs = ChangeRecord.objects.select_related("content_type", "user")
     request_id = request.GET.get("request_id", "").strip()
     if request_id:
-        qs = qs.filter(request_id=request_id)
+        try:
+            qs = qs.filter(request_id=uuid.UUID(request_id))
+        except ValueError:
+            qs = qs.none()  # not a request id: nothing matches
     user_name = request.GET.get("user", "").strip()
     if user_name:
         qs = qs.filter(user_name=user_name)

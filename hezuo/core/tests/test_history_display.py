@@ -40,3 +40,17 @@ def test_the_api_docs_load_nothing_from_elsewhere(client_for) -> None:  # type: 
         page = client.get(url).content.decode()
         assert not re.findall(r"(?:src|href)=[\"']?(?:https?:)?//", page), url
         assert "googleapis" not in page and "gstatic" not in page, url
+
+
+def test_hand_typed_bad_parameters_are_not_errors(client_for) -> None:  # type: ignore[no-untyped-def]
+    client = client_for("city")
+    for url in (
+        "/registry/cooperatives/?per_page=-1",
+        "/registry/cooperatives/?per_page=abc",
+        "/registry/organizations/?per_page=0",
+        "/accounts/users/?per_page=100000",
+        "/core/changes/?request_id=zz",
+    ):
+        assert client.get(url).status_code == 200, url
+    listed = client.get("/registry/cooperatives/?per_page=-1").context["table"]
+    assert listed.paginator.per_page == 25
