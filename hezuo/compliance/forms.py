@@ -11,6 +11,8 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from hezuo.core.forms import ReasonMixin
+
 from .models import SpecialAssistance
 
 if TYPE_CHECKING:
@@ -24,6 +26,8 @@ class StyledForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if "reason" in self.fields:  # the history's reason (core.forms.ReasonMixin) goes last
+            self.fields["reason"] = self.fields.pop("reason")
         for field in self.fields.values():
             if isinstance(field.widget, forms.RadioSelect):
                 continue
@@ -43,7 +47,7 @@ class StyledForm(forms.Form):
         return field
 
 
-class OpenCaseForm(StyledForm):
+class OpenCaseForm(ReasonMixin, StyledForm):
     year = forms.IntegerField(label=_("Fiscal year"), min_value=1990, max_value=2100)
     note = forms.CharField(
         label=_("Note"), max_length=4000, required=False, widget=forms.Textarea(attrs={"rows": 3})

@@ -251,7 +251,9 @@ def _check_no_active_case(cooperative: Cooperative) -> None:
 
 
 @transaction.atomic
-def open_case(user: Any, cooperative: Cooperative, *, year: int, note: str = "") -> RectificationCase:
+def open_case(
+    user: Any, cooperative: Cooperative, *, year: int, note: str = "", reason: str = ""
+) -> RectificationCase:
     """Open a rectification case (district staff of the cooperative's district, or city staff)."""
     if not may_open(user, cooperative):
         raise _refuse()
@@ -262,7 +264,7 @@ def open_case(user: Any, cooperative: Cooperative, *, year: int, note: str = "")
         raise ValidationError(errors)
     _check_no_active_case(coop)
     try:
-        return _open(user, coop, year, note, None, _("Rectification case opened"))
+        return _open(user, coop, year, note, None, reason or _("Rectification case opened"))
     except PermissionDenied as exc:
         raise TransitionRefused(str(exc)) from exc
 

@@ -269,7 +269,11 @@ def case_open(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             case = rx.open_case(
-                request.user, coop, year=form.cleaned_data["year"], note=form.cleaned_data["note"]
+                request.user,
+                coop,
+                year=form.cleaned_data["year"],
+                note=form.cleaned_data["note"],
+                reason=form.cleaned_data["reason"],
             )
         except rx.TransitionRefused as exc:
             raise Http404 from exc

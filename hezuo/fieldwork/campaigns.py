@@ -227,6 +227,7 @@ def open_campaign(
     end_date: dt.date,
     rule: dict[str, Any],
     note: str = "",
+    reason: str = "",
     batch_size: int = 2000,
 ) -> Campaign:
     """Open a campaign and fix its cooperatives (city staff: any district or the whole city; district staff:
@@ -251,7 +252,7 @@ def open_campaign(
     campaign.rule = parsed.as_data()
     campaign.rule_text = parsed.describe()[:500]
     chosen = selection(parsed, restrict(Cooperative.objects.all(), user, VIEW), district, start_date)
-    with transaction.atomic(), change_context(user=user, reason=_("Survey campaign opened")):
+    with transaction.atomic(), change_context(user=user, reason=reason or _("Survey campaign opened")):
         campaign.target_count = chosen.count()
         if not campaign.target_count:
             raise ValidationError({"rule": _("The rule chooses no cooperative in this scope and period.")})

@@ -8,6 +8,8 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
+from hezuo.core.forms import ReasonMixin
+
 from .models import Authority, CleanupCase
 
 if TYPE_CHECKING:
@@ -23,6 +25,8 @@ class StyledForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if "reason" in self.fields:  # the history's reason (core.forms.ReasonMixin) goes last
+            self.fields["reason"] = self.fields.pop("reason")
         for field in self.fields.values():
             css = "form-select" if isinstance(field.widget, forms.Select) else "form-control"
             field.widget.attrs.setdefault("class", css)
@@ -169,7 +173,7 @@ def process_photo(upload: Any) -> Any:
     return SimpleUploadedFile("visit.jpg", out.getvalue(), content_type="image/jpeg")
 
 
-class VisitForm(StyledForm):
+class VisitForm(ReasonMixin, StyledForm):
     """The visit form: large touch targets, works on a 360-px screen."""
 
     field_order = ["date", "campaign"]
@@ -238,6 +242,7 @@ class VisitForm(StyledForm):
         for name in self.CHECKLIST:
             data[name] = {"yes": True, "no": False}.get(data.get(name) or "")
         data.pop("photo", None)
+        data.pop("reason", None)
         return data
 
 
@@ -261,7 +266,7 @@ class CampaignCancelForm(StyledForm):
     )
 
 
-class CampaignForm(StyledForm):
+class CampaignForm(ReasonMixin, StyledForm):
     """Opening a survey campaign: its name, scope, period and which cooperatives (a rule, kept as data)."""
 
     name = forms.CharField(label=_("Name"), max_length=200)
@@ -321,7 +326,7 @@ class CampaignForm(StyledForm):
         return {"version": 1, "links": self.cleaned_data["links"], "statuses": self.cleaned_data["statuses"]}
 
 
-class ContactNoteForm(StyledForm):
+class ContactNoteForm(ReasonMixin, StyledForm):
     """A note in the contact log of a cooperative."""
 
     kind = forms.ChoiceField(label=_("Kind"))

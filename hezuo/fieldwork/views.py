@@ -355,7 +355,7 @@ def visit_add(request: HttpRequest, pk: int) -> HttpResponse:
         visit = Visit(cooperative=coop, visitor=_user(request), **form.visit_values())
         photo = form.cleaned_data.get("photo")
         try:
-            with transaction.atomic(), change_context(user=request.user):
+            with transaction.atomic(), change_context(user=request.user, reason=form.cleaned_data["reason"]):
                 if photo:
                     visit.photo.save(photo.name, photo, save=False)
                 save_record(visit)
@@ -672,6 +672,7 @@ def campaign_add(request: HttpRequest) -> HttpResponse:
                 end_date=data["end_date"],
                 rule=form.rule(),
                 note=data["note"],
+                reason=data["reason"],
             )
         except cleanup.TransitionRefused as exc:
             raise Http404 from exc
@@ -926,9 +927,11 @@ def contact_add(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404
     form = ContactNoteForm(request.POST or None, initial={"date": timezone.localdate(), "kind": "call"})
     if request.method == "POST" and form.is_valid():
-        note = ContactNote(cooperative=coop, author=_user(request), **form.cleaned_data)
+        data = dict(form.cleaned_data)
+        reason = data.pop("reason", "")
+        note = ContactNote(cooperative=coop, author=_user(request), **data)
         try:
-            with change_context(user=request.user):
+            with change_context(user=request.user, reason=reason):
                 save_record(note)
         except PermissionDenied as exc:
             raise Http404 from exc

@@ -129,3 +129,41 @@ def test_other_apps_add_their_source(city_data: dict[str, Any], monkeypatch: Any
     monkeypatch.setitem(timeline.SOURCES, "compliance.rectification", rectifications)
     entries = timeline.timeline_for(city_data["city"], city_data["coop_a"])
     assert [e.title for e in entries] == ["整改任务 K03"] and len(calls) == 1
+
+
+def test_the_reason_typed_on_field_forms_goes_into_the_history(city_data: dict[str, Any]) -> None:
+    """Every form carries the optional reason: contact notes, visits, campaigns, rectification cases."""
+    from hezuo.compliance.models import RectificationCase
+    from hezuo.core.models import ChangeRecord
+    from hezuo.fieldwork.models import Campaign
+
+    today = timezone.localdate()
+    coop = city_data["coop_a"]
+    client = Client()
+    client.force_login(city_data["district_a"])
+
+    def reason_of(obj: Any) -> str:
+        return ChangeRecord.objects.filter(object_id=obj.pk, action="create").latest("pk").message
+
+    client.post(
+        reverse("fieldwork:contact_add", args=[coop.pk]),
+        {"kind": "call", "date": str(today), "text": "电话回访", "reason": "季度回访"},
+    )
+    assert reason_of(ContactNote.objects.get()) == "季度回访"
+    client.post(reverse("fieldwork:visit_add", args=[coop.pk]), {"date": str(today), "reason": "群众反映"})
+    assert reason_of(Visit.objects.get()) == "群众反映"
+    client.post(
+        reverse("fieldwork:campaign_add"),
+        {
+            "name": "宁海摸底",
+            "district": city_data["division_a"].pk,
+            "start_date": str(today),
+            "end_date": str(today + dt.timedelta(days=30)),
+            "reason": "县里部署",
+        },
+    )
+    assert reason_of(Campaign.objects.get()) == "县里部署"
+    client.post(
+        reverse("compliance:case_open", args=[coop.pk]), {"year": today.year - 1, "reason": "走访发现问题"}
+    )
+    assert reason_of(RectificationCase.objects.get()) == "走访发现问题"
