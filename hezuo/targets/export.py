@@ -52,7 +52,7 @@ def workbook(progress: Progress, *, targets_only: bool) -> Workbook:
     per_year = len(metrics) * len(parts)
     last_col = 1 + per_year * len(progress.years)
     header_rows = 2 if targets_only else 3
-    ws.cell(1, 1, f"{progress.plan.name} {_('progress table')}")
+    ws.cell(1, 1, _("%(plan)s: progress table") % {"plan": progress.plan.name})
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=last_col)
     ws.cell(1, 1).font = Font(bold=True, size=14)
     ws.cell(1, 1).alignment = CENTER
