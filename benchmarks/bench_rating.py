@@ -4,8 +4,9 @@
 The floor is measured in the same run: writing the same number of rating rows (the rows just written,
 copied to another year: same width, same explanation text) with bulk inserts alone, by the same writer the
 rating uses for new ratings (adapter.BulkInsert: SQLite executemany of one prepared INSERT, PostgreSQL COPY),
-in transactions of the same size, with as many writer threads (services.writer_threads). Reading the rows
-back is not counted. Goals (issue 3): within 3x of the
+in transactions of the same size, with as many writer threads (services.writer_threads); on PostgreSQL the
+writer's transactions commit with synchronous_commit off, the rating's and the floor's alike. Reading the
+rows back is not counted. Goals (issue 3): within 3x of the
 floor, at least 10,000 cooperatives per second end to end, memory flat as the count grows (batches,
 streaming).
 

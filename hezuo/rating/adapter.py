@@ -243,7 +243,8 @@ def read_batches(
 
 
 class BulkInsert:
-    """INSERT many rows of one model, the fastest way the backend offers, inside the caller's transaction.
+    """INSERT many rows of one model, the fastest way the backend offers, inside the caller's transaction
+    (on PostgreSQL, whose commit then does not wait for the disk: synchronous_commit off in it).
 
     `fields` names the fields each row gives, in order (database-ready values: see prepare()); the other
     fields take their defaults. With `ids`, each row starts with its primary key, taken from new_ids().
@@ -306,6 +307,9 @@ class BulkInsert:
         constants = self.constants
         with self.connection.cursor() as cursor:
             if self.connection.vendor == "postgresql":
+                # the transaction's commit does not wait for its WAL to reach the disk: rows of a re-runnable
+                # bulk job (see docs/decisions.md); a crash loses at most the last moment's commits, whole
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
                 with cursor.copy(self.sql) as copy:
                     write = copy.write_row
                     for row in rows:

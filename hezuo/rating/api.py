@@ -11,6 +11,8 @@ from typing import Any
 import django_filters as filters
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
@@ -21,7 +23,7 @@ from rest_framework.routers import BaseRouter
 from hezuo.core.api import ScopedViewSet
 from hezuo.core.context import change_context
 
-from . import monitoring, services
+from . import describe, monitoring, services
 from .models import Alert, Rating, Rubric
 
 READ_ONLY = ["get", "head", "options"]
@@ -56,6 +58,7 @@ class RatingSerializer(serializers.ModelSerializer):
     cooperative_name = serializers.CharField(source="cooperative.name", read_only=True)
     district = serializers.CharField(source="cooperative.district.code", read_only=True)
     rubric_label = serializers.CharField(source="rubric.__str__", read_only=True)
+    explanation = serializers.SerializerMethodField()
 
     class Meta:
         model = Rating
@@ -81,6 +84,12 @@ class RatingSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_explanation(self, rating: Rating) -> dict[str, Any]:
+        """The explanation with every part named (score, stars, dimensions, indicators, gates with their
+        checks, missing facts, what caps the stars, the rubric version), whatever form it is stored in."""
+        return describe.rating_explanation(rating)
 
 
 class AlertSerializer(serializers.ModelSerializer):

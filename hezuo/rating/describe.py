@@ -1,8 +1,8 @@
 """Plain words for the engine's structured results: indicator reasons, gate checks, missing facts, advice.
 
 Results are stored as language-neutral JSON (engine.EXPLANATION_FORMAT: positions in the rubric version
-rather than names); expand() names every part again, and the words are made when shown, in the reader's
-language.
+rather than names, and only what the engine found); expand() names every part again (and computes the
+rest), and the words are made when shown, in the reader's language.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .engine import ALTERNATIVE, EXPLANATION_FORMAT, MEASURES, RELAXED, compile_rubric
+from .engine import ALTERNATIVE, EXPLANATION_FORMAT, MEASURES, RELAXED, compile_rubric, stored_evaluation
 from .rubric import label_text
 
 # what a check demands, shown in the gate breakdown
@@ -136,14 +136,36 @@ def field_label(name: str) -> str:
 
 
 def expand(
-    explanation: Mapping[str, Any], definition: Mapping[str, Any], content_hash: str = ""
+    explanation: Mapping[str, Any],
+    definition: Mapping[str, Any],
+    content_hash: str = "",
+    rubric_ref: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A stored explanation with every part named, as engine.RatingResult.as_json() gives it (plus the
     rubric): dimensions, indicators and gates as objects with their keys. `definition` is the rubric version
-    the explanation names (`content_hash` its hash, to reuse its compiled form). Format 1 is already named."""
-    if explanation.get("format") != EXPLANATION_FORMAT:
+    of the rating (`content_hash` its hash, to reuse its compiled form; `rubric_ref` its reference, which
+    format 3 does not store). Format 3 stores only the entries and the outcomes: the rest is computed here
+    by the engine's summarize(). Format 2 stored the summary too; format 1 is already named."""
+    version = explanation.get("format")
+    if version not in (2, EXPLANATION_FORMAT):
         return dict(explanation)
     rubric = compile_rubric(definition, content_hash)
+    if version == EXPLANATION_FORMAT:
+        ev = stored_evaluation(explanation, rubric)
+        summary: Mapping[str, Any] = {
+            "score": ev.score,
+            "score_max": ev.score_max,
+            "stars": ev.stars,
+            "stars_low": ev.stars_low,
+            "stars_high": ev.stars_high,
+            "dimensions": ev.dimensions,
+            "gates": ev.gates,
+            "missing": ev.missing,
+            "capped_by": ev.capped_by,
+            "rubric": dict(rubric_ref) if rubric_ref is not None else None,
+        }
+    else:
+        summary = explanation
     indicators = []
     for ind, entry in zip(rubric.indicators, explanation.get("indicators", ()), strict=False):
         item: dict[str, Any] = {
@@ -162,7 +184,7 @@ def expand(
             item["alt"] = True
         indicators.append(item)
     gates = []
-    for gate, (passed, outcomes) in zip(rubric.gates, explanation.get("gates", ()), strict=False):
+    for gate, (passed, outcomes) in zip(rubric.gates, summary.get("gates", ()), strict=False):
         checks = []
         for (chk, _params), out in zip(gate.checks, outcomes, strict=False):
             check: dict[str, Any] = {"check": chk.name, "ok": out[0], "value": out[1]}
@@ -171,23 +193,30 @@ def expand(
             checks.append(check)
         gates.append({"key": gate.key, "star": gate.star, "passed": passed, "checks": checks})
     return {
-        "score": explanation.get("score"),
-        "score_max": explanation.get("score_max"),
-        "stars": explanation.get("stars"),
-        "stars_low": explanation.get("stars_low"),
-        "stars_high": explanation.get("stars_high"),
+        "score": summary.get("score"),
+        "score_max": summary.get("score_max"),
+        "stars": summary.get("stars"),
+        "stars_low": summary.get("stars_low"),
+        "stars_high": summary.get("stars_high"),
         "dimensions": [
             {"key": key, "points": points, "max": top}
             for (key, _keys), points, top in zip(
-                rubric.dimensions, explanation.get("dimensions", ()), rubric.dimension_max, strict=False
+                rubric.dimensions, summary.get("dimensions", ()), rubric.dimension_max, strict=False
             )
         ],
         "indicators": indicators,
         "gates": gates,
-        "missing": list(explanation.get("missing", ())),
-        "capped_by": list(explanation.get("capped_by", ())),
-        "rubric": explanation.get("rubric"),
+        "missing": list(summary.get("missing", ())),
+        "capped_by": list(summary.get("capped_by", ())),
+        "rubric": summary.get("rubric"),
     }
+
+
+def rating_explanation(rating: Any) -> dict[str, Any]:
+    """A rating's explanation with every part named (describe.expand with the rating's rubric version)."""
+    rubric = rating.rubric
+    ref = {"id": rubric.pk, "code": rubric.code, "version": rubric.version, "hash": rubric.content_hash}
+    return expand(rating.explanation, rubric.definition, rubric.content_hash, ref)
 
 
 def indicator_index(definition: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

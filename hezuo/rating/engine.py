@@ -923,6 +923,9 @@ class CompiledRubric:
     ] = ()  # (#, star, checks)
     _gate_stars: tuple[int, ...] = ()
     _gate_keys: tuple[str, ...] = ()
+    # each dimension's indicators as a slice of the indicator order (they are listed dimension by
+    # dimension), or () when they are not contiguous
+    _dimension_slices: tuple[tuple[int, int], ...] = ()
 
     @property
     def top_star(self) -> int:
@@ -1053,6 +1056,17 @@ def _make_step(
 _COMPILED: dict[str, CompiledRubric] = {}
 
 
+def _slices(dimension_of: Sequence[int], count: int) -> tuple[tuple[int, int], ...]:
+    """(start, end) of each dimension's indicators when each dimension's are contiguous, else ()."""
+    slices = []
+    for dim in range(count):
+        positions = [i for i, d in enumerate(dimension_of) if d == dim]
+        if not positions or positions != list(range(positions[0], positions[-1] + 1)):
+            return ()
+        slices.append((positions[0], positions[-1] + 1))
+    return tuple(slices)
+
+
 def compile_rubric(definition: Mapping[str, Any], content_hash: str = "") -> CompiledRubric:
     """Turn a validated rubric definition (see rubric.py) into the engine's tuples. Cached by hash."""
     if content_hash and content_hash in _COMPILED:
@@ -1136,6 +1150,7 @@ def compile_rubric(definition: Mapping[str, Any], content_hash: str = "") -> Com
         ),
         _gate_stars=tuple(g.star for g in gates),
         _gate_keys=tuple(g.key for g in gates),
+        _dimension_slices=_slices([dim_of[i.dimension] for i in indicators], len(dimensions)),
     )
     if content_hash:
         _COMPILED[content_hash] = compiled
@@ -1297,29 +1312,45 @@ def run(inp: CoopInput, rubric: CompiledRubric) -> Evaluation:
     f = inp.facts
     steps = rubric._relaxed_steps if inp.industry in rubric.relaxed_industries else rubric._steps
     entries = [step(inp, f) for step in steps]
-    score = 0.0
-    missing_points = 0.0
-    missing: dict[str, None] = {}
-    dims: list[float] = [0] * len(rubric.dimensions)  # summed like sum(): from 0, in indicator order
-    for entry, max_points, dim in zip(entries, rubric._max_points, rubric._dimension_of, strict=True):
-        if len(entry) > 4:
-            missing_points += max_points
-            for name in entry[4]:
-                missing[name] = None
-        else:
-            score += entry[1]
-            dims[dim] += entry[1]
     ctx = EvalContext(inp, rubric, entries)
+    outcomes = [[fn(inp, params, ctx) for fn, params in checks] for _position, _star, checks in rubric._gates]
+    return summarize(rubric, entries, outcomes)
+
+
+def summarize(
+    rubric: CompiledRubric, entries: Sequence[Entry], outcomes: Sequence[Sequence[Outcome]]
+) -> Evaluation:
+    """The evaluation that the indicators' entries and the gates' check outcomes make under the rubric:
+    score, stars at worst and at best, the gates passed, the missing facts, the dimensions' points, what
+    caps the stars. run() ends here; so does reading a stored explanation (format 3 stores only the
+    entries and the outcomes), with the same arithmetic in the same order, so the same numbers."""
+    # an indicator missing data scored 0 points (its entry has a fifth part: the facts it needs), so the
+    # sums over every entry are the sums over those with data, added in the same order
+    points = [entry[1] for entry in entries]
+    score = sum(points, 0.0)
+    missing: dict[str, None] = {}
+    missing_points = 0.0
+    if [1 for entry in entries if len(entry) > 4]:
+        for entry, max_points in zip(entries, rubric._max_points, strict=True):
+            if len(entry) > 4:
+                missing_points += max_points
+                for name in entry[4]:
+                    missing[name] = None
+    if rubric._dimension_slices:
+        dims = [sum(points[start:end]) for start, end in rubric._dimension_slices]
+    else:
+        dims = [0] * len(rubric.dimensions)  # summed like sum(): from 0, in indicator order
+        for total, dim in zip(points, rubric._dimension_of, strict=True):
+            dims[dim] += total
     # cumulative: a gate attached to star s is required for s stars and more, so the first star of a gate
     # not passed (missing data at its worst) or failed (at its best) caps the stars below it
     top = len(rubric.floors)
     cap_low = cap_high = top + 1
     not_passed: list[int] = []  # gate positions
-    gates: list[tuple[bool | None, list[Outcome]]] = []
-    for position, star, checks in rubric._gates:
-        outcomes = [fn(inp, params, ctx) for fn, params in checks]
+    gates: list[tuple[bool | None, Sequence[Outcome]]] = []
+    for (position, star, _checks), outs in zip(rubric._gates, outcomes, strict=True):
         passed: bool | None = True
-        for out in outcomes:
+        for out in outs:
             ok = out[0]
             if ok is not True:
                 if ok is False:
@@ -1329,7 +1360,7 @@ def run(inp: CoopInput, rubric: CompiledRubric) -> Evaluation:
             if len(out) > 2:
                 for name in out[2]:
                     missing[name] = None
-        gates.append((passed, outcomes))
+        gates.append((passed, outs))
         if passed is not True:
             not_passed.append(position)
             if star < cap_low:
@@ -1360,7 +1391,7 @@ def run(inp: CoopInput, rubric: CompiledRubric) -> Evaluation:
             entries,
             gates,
             tuple(missing),
-            [round(total, 4) for total in dims],
+            [total if total.__class__ is int else round(total, 4) for total in dims],
             capped_by,
         ),
     )
@@ -1446,20 +1477,15 @@ def evaluate(inp: CoopInput, rubric: CompiledRubric) -> RatingResult:
 # --------------------------------------------------------------------------------------------------------
 # the stored explanation
 
-EXPLANATION_FORMAT = 2
-"""The explanation stored with each rating (Rating.explanation), format 2: JSON, language-neutral, keyed by
-the position of each indicator and gate in the rubric version it names (a version that has produced results
-is never changed, so the positions stay valid). describe.expand() turns it back into named parts.
+EXPLANATION_FORMAT = 3
+"""The explanation stored with each rating (Rating.explanation), format 3: JSON, language-neutral, only what
+the engine found (no rubric names, nothing that follows from it): each indicator's entry and each gate
+check's outcome, by their position in the rubric version of the rating (Rating.rubric; a version that has
+produced results is never changed, so the positions stay valid).
 
-    {"format": 2,
-     "rubric": {"id": 7, "code": "star-rating", "version": 1, "hash": "…"},
-     "score": 62.0, "score_max": 71.0,            # points with data; the score if every missing fact scored
-     "stars": null, "stars_low": 2, "stars_high": 3,   # stars null: undecided for missing data
-     "dimensions": [25, 15, 8, 9, 5],              # points per dimension, in the rubric's order
+    {"format": 3,
      "indicators": [[value, points, tier], …],     # in the rubric's indicator order (dimension by dimension)
-     "gates": [[passed, [[ok, value], …]], …],     # gates in star order (as listed within a star), checks
-     "missing": ["minutes_signed", …],             # every fact needed to decide, in order of first need
-     "capped_by": ["floor", "G3"]}                 # why not one star more
+     "gates": [[[ok, value], …], …]}               # gates in star order (as listed within a star): checks
 
 An indicator entry is [value found, points, index of the tier reached or -1] with two optional parts:
 flags (1: scored on the relaxed tiers; 2: scored by the rubric's "otherwise" rule, the measure not applying)
@@ -1467,8 +1493,16 @@ and the facts it misses (then it scored nothing and counts at its maximum in sco
 [ok (true, false, or null when undecided), value found] with, when data is missing, the facts it needs.
 Values are numbers, booleans, strings, lists or null; dates are ISO strings; whole points are integers.
 
-Format 1 (the first ratings) stored the same content with names: dimensions, indicators and gates as
-objects ({"key", "points", "max", …}); describe.expand() reads both.
+Everything else (score, score if the missing data were complete, stars at worst and at best, each gate
+passed or not, the facts missing, the points per dimension, what caps the stars) is summarize() of these
+under the rubric: describe.expand() computes it when the explanation is shown, with the engine's own
+arithmetic, so it is what the engine found when rating. (Rating's columns hold the score, stars and
+missing count as well, for lists and queries.)
+
+Earlier formats, still read by describe.expand(): format 2 stored the same entries plus the rubric
+reference and the summary ({"format": 2, "rubric": {…}, "score", "score_max", "stars", "stars_low",
+"stars_high", "dimensions", "indicators", "gates": [[passed, checks], …], "missing", "capped_by"}); format 1
+stored everything with names (dimensions, indicators and gates as objects).
 """
 
 
@@ -1481,35 +1515,28 @@ def _json_default(value: Any) -> Any:
 _encode = json.JSONEncoder(separators=(",", ":"), default=_json_default, check_circular=False).encode
 
 
-def explanation_header(rubric_ref: Mapping[str, Any]) -> str:
-    """The start of every stored explanation of one rubric version: '{"format":2,"rubric":{…},'."""
-    return f'{{"format":{EXPLANATION_FORMAT},"rubric":{_encode(dict(rubric_ref))},'
+def explanation_header(rubric_ref: Mapping[str, Any] | None = None) -> str:
+    """The start of every stored explanation (the rubric is the rating's own: format 3 does not name it)."""
+    return f'{{"format":{EXPLANATION_FORMAT},"indicators":'
 
 
-def explanation_text(ev: Evaluation, header: str) -> str:
+def explanation_text(ev: Evaluation, header: str | None = None) -> str:
     """The stored explanation of an evaluation, as JSON text."""
     return (
-        header
-        + _encode(
-            {
-                "score": ev.score,
-                "score_max": ev.score_max,
-                "stars": ev.stars_low if ev.stars_low == ev.stars_high else None,
-                "stars_low": ev.stars_low,
-                "stars_high": ev.stars_high,
-                "dimensions": ev.dimensions,
-                "indicators": ev.indicators,
-                "gates": ev.gates,
-                "missing": ev.missing,
-                "capped_by": ev.capped_by,
-            }
-        )[1:]
+        f"{header or explanation_header()}{_encode(ev.indicators)},"
+        f'"gates":{_encode([outcomes for _passed, outcomes in ev.gates])}}}'
     )
 
 
-def explanation_data(ev: Evaluation, rubric_ref: Mapping[str, Any]) -> dict[str, Any]:
+def explanation_data(ev: Evaluation, rubric_ref: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The stored explanation as a JSON-ready dict (what explanation_text writes, read back)."""
-    return json.loads(explanation_text(ev, explanation_header(rubric_ref)))
+    return json.loads(explanation_text(ev))  # type: ignore[no-any-return]
+
+
+def stored_evaluation(explanation: Mapping[str, Any], rubric: CompiledRubric) -> Evaluation:
+    """The evaluation a stored explanation of format 3 records (values as JSON gives them back: lists for
+    tuples, ISO text for dates)."""
+    return summarize(rubric, explanation.get("indicators", ()), explanation.get("gates", ()))
 
 
 # --------------------------------------------------------------------------------------------------------

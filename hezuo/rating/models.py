@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -94,6 +95,43 @@ class RubricPublication(RecordModel):
         return f"{self.year}: {self.rubric}"
 
 
+class DocumentField(models.JSONField):
+    """A JSON document that is only ever stored and read back whole (never searched inside): on PostgreSQL
+    the `json` type, which keeps the text as given (checked to be JSON), rather than `jsonb`, whose parsing
+    into its binary form cost a third of the server's work writing ratings. Other databases: as JSONField."""
+
+    def db_type(self, connection: Any) -> str | None:
+        if connection.vendor == "postgresql":
+            return "json"
+        return super().db_type(connection)
+
+    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
+        if connection.vendor != "postgresql":
+            return super().get_db_prep_value(value, connection, prepared)
+        if not prepared:
+            value = self.get_prep_value(value)
+        if hasattr(value, "as_sql"):  # an expression
+            return value
+        from psycopg.types.json import Json
+
+        return Json(value, dumps=_compact)
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if value is None or isinstance(value, str):
+            return super().from_db_value(value, expression, connection)
+        return value  # the driver's json loader has parsed it already
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _unindexed(field: models.ForeignKey[Any, Any]) -> models.ForeignKey[Any, Any]:
+    """A foreign key without its own index (a composite or partial index of the model serves it)."""
+    field.db_index = False  # type: ignore[attr-defined]
+    return field
+
+
 class Rating(RecordModel):
     """A cooperative's stars for a year under one rubric version, with the full explanation.
 
@@ -103,11 +141,13 @@ class Rating(RecordModel):
         PROVISIONAL = "provisional", _("Provisional")
         CONFIRMED = "confirmed", _("Confirmed")
 
+    # no index of its own: rating_coop_year_idx leads with it
     cooperative = models.ForeignKey(
         "registry.Cooperative",
         verbose_name=_("cooperative"),
         on_delete=models.PROTECT,
         related_name="ratings",
+        db_index=False,
     )
     year = models.PositiveSmallIntegerField(_("year"))
     rubric = models.ForeignKey(
@@ -123,12 +163,14 @@ class Rating(RecordModel):
     stars_low = models.PositiveSmallIntegerField(_("stars at least"), default=0)
     missing_count = models.PositiveSmallIntegerField(_("missing facts"), default=0)
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PROVISIONAL)
-    explanation = models.JSONField(_("explanation"), default=dict)
+    explanation = DocumentField(_("explanation"), default=dict)
     review_note = models.TextField(_("review note"), blank=True, max_length=2000)
-    reviewed_by = actor_field(_("reviewed by"))
+    # the workflow's actors are empty on the rows the annual rating writes by the ten thousand: partial
+    # indexes (below) hold only the rows that have them
+    reviewed_by = _unindexed(actor_field(_("reviewed by")))
     reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
     rerate_requested = models.BooleanField(_("re-rate requested"), default=False)
-    confirmed_by = actor_field(_("confirmed by"))
+    confirmed_by = _unindexed(actor_field(_("confirmed by")))
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
 
     scope_district = "cooperative__district"
@@ -155,6 +197,14 @@ class Rating(RecordModel):
                 fields=["year", "stars", "status", "cooperative"],
                 condition=Q(retired_at__isnull=True),
                 name="rating_year_stars_idx",
+            ),
+            models.Index(
+                fields=["reviewed_by"], condition=Q(reviewed_by__isnull=False), name="rating_reviewed_by_idx"
+            ),
+            models.Index(
+                fields=["confirmed_by"],
+                condition=Q(confirmed_by__isnull=False),
+                name="rating_confirmed_by_idx",
             ),
         ]
 

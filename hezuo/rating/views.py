@@ -58,7 +58,7 @@ class RatingUI(ModelUI):
         (
             "missing",
             gettext_lazy("Missing facts"),
-            lambda r: describe.missing_text(r.explanation.get("missing")),
+            lambda r: describe.missing_text(describe.rating_explanation(r).get("missing")),
         ),
         ("rubric", gettext_lazy("Rubric"), lambda r: str(r.rubric)),
         ("review_note", gettext_lazy("Review note"), lambda r: r.review_note),
@@ -195,7 +195,7 @@ class RatingListView(generic.ObjectListView):
 
 def rating_view_context(rating: Rating, user: Any) -> dict[str, Any]:
     definition = rating.rubric.definition
-    explanation = describe.expand(rating.explanation, definition, rating.rubric.content_hash)
+    explanation = describe.rating_explanation(rating)
     dims = {d["key"]: label_text(d.get("label")) for d in definition.get("dimensions", [])}
     chart = {
         "labels": [f"{d['key']} {dims.get(d['key'], '')}" for d in explanation.get("dimensions", [])],
@@ -531,19 +531,21 @@ def missing_list(request: HttpRequest) -> HttpResponse:
     undecided = (
         Rating.objects.restrict(user, VIEW)
         .filter(year=year or 0, retired_at__isnull=True, stars__isnull=True)
-        .select_related("cooperative", "cooperative__district")
+        .select_related("cooperative", "cooperative__district", "rubric")
         .order_by("cooperative__district__code", "cooperative__name")
     )
     page = Paginator(undecided, 50).get_page(request.GET.get("page"))
-    rows = [
-        {
-            "rating": r,
-            "missing": describe.missing_text(r.explanation.get("missing")),
-            "stars_low": r.stars_low,
-            "stars_high": r.explanation.get("stars_high"),
-        }
-        for r in page.object_list
-    ]
+    rows = []
+    for r in page.object_list:
+        explanation = describe.rating_explanation(r)
+        rows.append(
+            {
+                "rating": r,
+                "missing": describe.missing_text(explanation.get("missing")),
+                "stars_low": r.stars_low,
+                "stars_high": explanation.get("stars_high"),
+            }
+        )
     no_facts = (
         Cooperative.objects.restrict(user, VIEW)
         .filter(retired_at__isnull=True)

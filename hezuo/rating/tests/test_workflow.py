@@ -17,8 +17,8 @@ from hezuo.core.context import change_context
 from hezuo.core.models import ChangeRecord
 from hezuo.core.services import save_record, snapshot
 from hezuo.core.testing import ChangeLog, listed
-from hezuo.rating import services
-from hezuo.rating.models import Confirmation, Rating, RatingRun, Rubric
+from hezuo.rating import describe, services
+from hezuo.rating.models import Confirmation, Rating, RatingRun
 
 from .conftest import YEAR, add_facts
 
@@ -45,7 +45,7 @@ def test_rating_writes_provisional_ratings_with_their_history(rated_city: World)
     record = created.get(object_id=rows["coop_a"].pk)
     assert record.parent_id == rated_city["coop_a"].pk  # shows on the cooperative's History tab
     assert "explanation" not in record.after and record.after["stars"] == 5
-    explanation = rows["coop_a2"].explanation
+    explanation = describe.rating_explanation(rows["coop_a2"])
     assert explanation["rubric"]["hash"] == rows["coop_a2"].rubric.content_hash
     assert "G3" in explanation["capped_by"]
 
@@ -193,7 +193,8 @@ def test_confirmed_results_are_unchanged_by_a_new_rubric(rated_city: World) -> N
     for name in ("coop_a", "coop_a2"):
         assert after[rows[name].pk] == before[rows[name].pk]
     assert rows["coop_b"].rubric_id == v2.pk  # provisional: re-rated under the new version
-    assert Rubric.objects.get(pk=v1.pk).content_hash == before[rows["coop_a"].pk][3]["rubric"]["hash"]
+    assert before[rows["coop_a"].pk][2] == v1.pk  # still explained under the version it was rated with
+    assert describe.rating_explanation(rows["coop_a"])["rubric"]["hash"] == v1.content_hash
 
 
 # who sees and does what ----------------------------------------------------------------------------------
