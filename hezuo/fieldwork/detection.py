@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import operator
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, cast
@@ -108,6 +108,8 @@ RULES: dict[str, tuple[str, dict[str, tuple[type, Any]], RuleFn]] = {}
 # rule code -> the fiscal years whose facts it reads, given (params, year, as_of)
 YearsFn = Callable[[Mapping[str, Any], int, dt.date], list[int]]
 READS: dict[str, YearsFn] = {}
+# the rules that read the observations (visits): a run reads visits only for the cooperatives these may flag
+OBSERVES: set[str] = set()
 
 
 def _this_year(p: Mapping[str, Any], year: int, as_of: dt.date) -> list[int]:
@@ -115,13 +117,20 @@ def _this_year(p: Mapping[str, Any], year: int, as_of: dt.date) -> list[int]:
 
 
 def rule(
-    code: str, kind: str, params: dict[str, tuple[type, Any]], reads: YearsFn | None = _this_year
+    code: str,
+    kind: str,
+    params: dict[str, tuple[type, Any]],
+    reads: YearsFn | None = _this_year,
+    observes: bool = False,
 ) -> Callable[[RuleFn], RuleFn]:
-    """Register a rule function; `reads` says which years' facts it reads (None: no yearly facts)."""
+    """Register a rule function; `reads` says which years' facts it reads (None: no yearly facts),
+    `observes` whether it reads the observations."""
 
     def register(fn: RuleFn) -> RuleFn:
         RULES[code] = (kind, params, fn)
         READS[code] = reads or (lambda p, year, as_of: [])
+        if observes:
+            OBSERVES.add(code)
         return fn
 
     return register
@@ -225,7 +234,7 @@ def sh2(c: CoopFacts, p: Mapping[str, Any], year: int, as_of: dt.date) -> Outcom
 _by_date = operator.attrgetter("date")
 
 
-@rule("SH3", SHELL, {"min_days": (int, 730)}, reads=None)
+@rule("SH3", SHELL, {"min_days": (int, 730)}, reads=None, observes=True)
 def sh3(c: CoopFacts, p: Mapping[str, Any], year: int, as_of: dt.date) -> Outcome:
     seen = [o for o in c.observations if o.date <= as_of]
     seen.sort(key=_by_date)  # stable: observations of the same date keep the order they were recorded in
@@ -411,14 +420,25 @@ def years_read(rules: list[Rule], year: int, as_of: dt.date) -> list[int]:
 
 
 def screen(
-    coops: Iterable[CoopFacts], rules: list[Rule], year: int, as_of: dt.date
+    coops: Iterable[CoopFacts],
+    rules: list[Rule],
+    year: int,
+    as_of: dt.date,
+    only: Mapping[int, Collection[str]] | None = None,
 ) -> Iterator[tuple[int, str, str, dict[str, Any], str]]:
     """The flags of many cooperatives, as (cooperative id, rule, kind, evidence, explanation): what a run
     writes. The same flags as `evaluate()` of each (tested), without what a run does not keep (the rules
-    not evaluated) and with each rule's function looked up once, not once per cooperative."""
+    not evaluated) and with each rule's function looked up once, not once per cooperative.
+
+    `only`, when given, names the rules to evaluate for each cooperative (by its id; the others are not
+    evaluated): a run passes the rules whose necessary condition the database found met (runs.py), so a
+    cooperative's facts need to hold only what those rules read. Flags come in the order of `rules`."""
     plan = [(r.code, r.kind, r.params, RULES[r.code][2]) for r in rules]
     for facts in coops:
+        wanted = None if only is None else only[facts.cooperative_id]
         for code, kind, params, fn in plan:
+            if wanted is not None and code not in wanted:
+                continue
             outcome = fn(facts, params, year, as_of)
             if outcome is None or outcome.__class__ is str:
                 continue

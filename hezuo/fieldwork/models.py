@@ -105,18 +105,25 @@ class Flag(RecordModel):
     cooperative = models.ForeignKey(
         Cooperative, verbose_name=_("cooperative"), on_delete=models.PROTECT, related_name="flags"
     )
-    rule = models.CharField(_("rule"), max_length=10, db_index=True)
+    rule = models.CharField(_("rule"), max_length=10)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     year = models.PositiveSmallIntegerField(_("fiscal year"))
     evidence = models.JSONField(_("evidence"), default=dict)
     explanation = models.CharField(_("explanation"), max_length=500, blank=True)
-    ruleset = models.ForeignKey(RuleSet, verbose_name=_("rule set"), on_delete=models.PROTECT)
+    # indexes: a detection run writes tens of thousands of flags at once and each index costs on every row,
+    # so only what pages and runs read by (see Meta.indexes): the cooperative's foreign key, the unique
+    # constraint (cooperative, rule, year, rule set; also what a run reads its raised flags by) and the
+    # flags of a cleanup case (a partial index: most flags have none)
+    ruleset = models.ForeignKey(RuleSet, verbose_name=_("rule set"), on_delete=models.PROTECT, db_index=False)
     run = models.ForeignKey(
-        DetectionRun, verbose_name=_("run"), null=True, blank=True, on_delete=models.PROTECT
+        DetectionRun,
+        verbose_name=_("run"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        db_index=False,
     )
-    status = models.CharField(
-        _("status"), max_length=15, choices=Status.choices, default=Status.OPEN, db_index=True
-    )
+    status = models.CharField(_("status"), max_length=15, choices=Status.choices, default=Status.OPEN)
     case = models.ForeignKey(
         "CleanupCase",
         verbose_name=_("cleanup case"),
@@ -124,6 +131,7 @@ class Flag(RecordModel):
         blank=True,
         on_delete=models.PROTECT,
         related_name="flags",
+        db_index=False,
     )
 
     scope_district = "cooperative__district"
@@ -141,7 +149,7 @@ class Flag(RecordModel):
                 name="unique_flag_rule_year",
             )
         ]
-        indexes = [models.Index(fields=["status", "cooperative"], name="flag_status_coop_idx")]
+        indexes = [models.Index(fields=["case"], condition=Q(case__isnull=False), name="flag_case_idx")]
 
     def __str__(self) -> str:
         return f"{self.rule} {self.year} · {self.cooperative}"

@@ -16,8 +16,11 @@ cooperatives after it commits (`reevaluate_flagged`, an after-bulk-change hook o
 single flag's change (cleared, confirmed) re-evaluates its cooperative.
 
 `reevaluate_many` works in batches of 500 with a fixed number of queries per batch (ratings, cooperatives,
-facts, previous facts, titles, flags, open alerts); only alerts that change are written, one by one
-through save_record.
+facts, previous facts, titles, flags, open alerts); only alerts that change are written, new ones in bulk,
+changed ones one by one through save_record. It reads only what the judgement needs: the ratings without
+their stored explanation (decoding it cost more than everything else), each rubric version once per call,
+the cooperatives' rating inputs only; the engine's plain result (engine.run) decides, and the explained
+result is built only for the cooperatives whose stars would drop or that hold an open alert.
 """
 
 from __future__ import annotations
@@ -37,8 +40,8 @@ from hezuo.core.services import record_bulk, save_record, snapshot
 from hezuo.registry.models import Cooperative, YearlyFact
 
 from . import adapter
-from .engine import evaluate
-from .models import Alert, Rating
+from .engine import RatingResult, run
+from .models import Alert, Rating, Rubric
 
 OPEN = (Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED)
 
@@ -61,8 +64,8 @@ def reevaluate_flagged(flag_pks: list[int]) -> int:
     from hezuo.fieldwork.models import Flag
 
     pks = sorted(flag_pks)
-    if not pks:
-        return 0
+    if not pks or not Rating.objects.filter(retired_at__isnull=True).exists():
+        return 0  # nothing is rated: no stars to lose (and no need to read the flags)
     ids: set[int] = set()
     if pks[-1] - pks[0] < 2 * len(pks):  # written together: a range of ids, read by the primary key
         wanted = set(pks)
@@ -118,18 +121,25 @@ def reevaluate_many(cooperative_ids: Iterable[int]) -> int:
     ids = sorted(set(cooperative_ids))
     if not ids or not Rating.objects.filter(retired_at__isnull=True).exists():
         return 0  # nothing is rated yet (a first import): no stars to lose
+    rubrics: dict[int, Rubric] = {}  # each rubric version read once (its definition is a large document)
     for start in range(0, len(ids), 500):
-        raised += _reevaluate_batch(ids[start : start + 500])
+        raised += _reevaluate_batch(ids[start : start + 500], rubrics)
     return raised
 
 
+# what the judgement reads of a rating (not its explanation, a large document) and of a cooperative
+RATING_FIELDS = ("id", "cooperative_id", "year", "stars", "rubric_id", "retired_at")
+COOP_READ = tuple(dict.fromkeys(("id", "district", *(n.removesuffix("_id") for n in adapter.COOP_FIELDS))))
+
+
 @transaction.atomic
-def _reevaluate_batch(ids: list[int]) -> int:
+def _reevaluate_batch(ids: list[int], rubrics: dict[int, Rubric] | None = None) -> int:
+    rubrics = {} if rubrics is None else rubrics
     # only cooperatives that hold a rating can lose stars: the latest rated year of each
     latest: dict[int, Rating] = {}
     ratings = (
         Rating.objects.filter(cooperative_id__in=ids, retired_at__isnull=True, stars__isnull=False)
-        .select_related("rubric")
+        .only(*RATING_FIELDS)
         .order_by("cooperative_id", "-year")
     )
     for rating in ratings:
@@ -137,7 +147,13 @@ def _reevaluate_batch(ids: list[int]) -> int:
     latest = {coop_id: rating for coop_id, rating in latest.items() if rating.stars}  # 0 stars: none to lose
     if not latest:
         return 0
-    coops = {c.pk: c for c in Cooperative.objects.filter(pk__in=list(latest))}
+    wanted = {rating.rubric_id for rating in latest.values()} - set(rubrics)
+    if wanted:
+        rubrics.update(Rubric.objects.in_bulk(list(wanted)))
+    coops = {c.pk: c for c in Cooperative.objects.filter(pk__in=list(latest)).only(*COOP_READ)}
+    for coop_id, rating in latest.items():  # what the alert and its history read, without a query each
+        rating.rubric = rubrics[rating.rubric_id]
+        rating.cooperative = coops[coop_id]
     by_year: dict[int, list[int]] = defaultdict(list)
     for coop_id, rating in latest.items():
         by_year[rating.year].append(coop_id)
@@ -165,16 +181,22 @@ def _reevaluate_batch(ids: list[int]) -> int:
             )
     flags = live_flags(latest)
     alerts: dict[int, list[Alert]] = defaultdict(list)
-    for found in Alert.objects.filter(
-        rating__in=[r.pk for r in latest.values()], status__in=OPEN
-    ).select_related("cooperative", "rating"):
+    by_rating = {rating.pk: rating for rating in latest.values()}
+    for found in Alert.objects.filter(rating__in=list(by_rating), status__in=OPEN):
+        found.rating = by_rating[found.rating_id]
+        found.cooperative = coops[found.cooperative_id]
         alerts[found.rating_id].append(found)
     raised = 0
     new: list[Alert] = []
     for coop_id, rating in latest.items():
-        alert = _judge(
-            coops[coop_id], rating, inputs[coop_id], flags.get(coop_id, []), alerts[rating.pk], new
-        )
+        coop_flags = flags.get(coop_id, [])
+        assumed, _reason = with_flags(inputs[coop_id], coop_flags)
+        compiled = rating.rubric.compiled()  # cached by the rubric's content hash
+        plain = run(assumed, compiled)
+        if plain.stars_high >= int(rating.stars or 0) and not alerts[rating.pk]:
+            continue  # the stars hold and no alert is open: nothing to write
+        result = RatingResult.of(assumed, compiled, plain)
+        alert = _judge(coops[coop_id], rating, inputs[coop_id], coop_flags, alerts[rating.pk], new, result)
         if alert is not None:
             raised += 1
     if new:  # new alerts in bulk (a detection run may raise thousands), with their history
@@ -236,13 +258,16 @@ def _judge(
     flags: list[tuple[str, str]],
     open_alerts: list[Alert],
     new: list[Alert] | None = None,
+    result: RatingResult | None = None,
 ) -> Alert | None:
     """Evaluate one rated cooperative (as if its live flags held) and raise, update or resolve its alert.
 
-    A new alert is saved here, or appended to `new` for the caller to write in bulk."""
+    A new alert is saved here, or appended to `new` for the caller to write in bulk. `result`: the
+    evaluation of `inp` as if the flags held, when the caller has it already."""
     compiled = rating.rubric.compiled()  # cached by the rubric's content hash
-    inp, flagged = with_flags(inp, flags)
-    result = evaluate(inp, compiled)
+    assumed, flagged = with_flags(inp, flags)
+    if result is None:
+        result = RatingResult.of(assumed, compiled, run(assumed, compiled))
     with change_context(source="monitor"):
         rated = int(rating.stars or 0)  # callers pass rated cooperatives only (stars ≥ 1)
         if result.stars_high >= rated:

@@ -21,6 +21,7 @@ from hezuo.fieldwork.detection import (
     YearFacts,
     evaluate,
     parse_rules,
+    screen,
     years_read,
 )
 
@@ -344,3 +345,18 @@ def test_the_order_of_observations_and_of_rules_does_not_matter(facts: CoopFacts
         (f.rule, repr(f.evidence)) for f in other.flags
     )
     assert one.not_evaluated == other.not_evaluated
+
+
+@settings(max_examples=150, deadline=None)
+@given(any_coop(), st.sets(st.sampled_from(sorted(RULES))))
+def test_screen_evaluates_only_the_rules_asked(facts: CoopFacts, asked: set[str]) -> None:
+    """screen(only=…) (a run's candidates) gives evaluate()'s flags of the rules asked, in rule order."""
+    every = [(f.rule, f.evidence, f.explanation) for f in evaluate(facts, RULESET, YEAR, AS_OF).flags]
+    found = [
+        (rule, evidence, text) for _id, rule, _kind, evidence, text in screen([facts], RULESET, YEAR, AS_OF)
+    ]
+    assert found == every
+    only = screen([facts], RULESET, YEAR, AS_OF, only={facts.cooperative_id: asked})
+    assert [(rule, evidence, text) for _id, rule, _kind, evidence, text in only] == [
+        flag for flag in every if flag[0] in asked
+    ]
