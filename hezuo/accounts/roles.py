@@ -71,6 +71,7 @@ PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {
         "transfer.*": NONE,
         "targets.*": NONE,
         "fieldwork.visit": frozenset({VIEW, ADD}),  # visits to their assigned cooperatives
+        "fieldwork.visitphoto": frozenset({VIEW, ADD}),  # the photos of their visits
         "fieldwork.contactnote": frozenset({VIEW, ADD}),  # contact log of their assigned cooperatives
         "fieldwork.campaign": NONE,  # their campaign visits: the targets of their cooperatives (my/)
         "fieldwork.detectionrun": NONE,

@@ -138,16 +138,17 @@ class CleanupCaseViewSet(ScopedViewSet):
 
 
 class VisitSerializer(serializers.ModelSerializer):
-    photo_url = serializers.SerializerMethodField()
+    photo_urls = serializers.SerializerMethodField()
 
     class Meta:
         model = Visit
-        exclude = ["retired_at", "photo"]
+        exclude = ["retired_at"]
 
-    def get_photo_url(self, obj: Visit) -> str | None:
-        from django.urls import reverse
-
-        return reverse("fieldwork:visit_photo", args=[obj.pk]) if obj.photo else None
+    def get_photo_urls(self, obj: Visit) -> list[str]:
+        """The visit's photos, in order (served only within the caller's scope)."""
+        return [
+            photo.get_absolute_url() for photo in obj.photos.all() if photo.retired_at is None and photo.image
+        ]
 
 
 class VisitViewSet(ScopedViewSet):
@@ -158,6 +159,9 @@ class VisitViewSet(ScopedViewSet):
     filterset_fields = ["cooperative", "classification", "visitor"]
     select_related = ("cooperative",)
     http_method_names = READ_ONLY
+
+    def get_queryset(self) -> Any:
+        return super().get_queryset().prefetch_related("photos")
 
 
 class DetectionRunViewSet(ScopedViewSet):

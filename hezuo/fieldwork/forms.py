@@ -173,6 +173,29 @@ def process_photo(upload: Any) -> Any:
     return SimpleUploadedFile("visit.jpg", out.getvalue(), content_type="image/jpeg")
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultiplePhotoField(forms.FileField):
+    """Several photos in one input (a phone's camera or gallery); cleans to a list, each checked."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "widget",
+            MultipleFileInput(attrs={"accept": "image/*", "capture": "environment", "multiple": True}),
+        )
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:  # type: ignore[override]
+        single = super().clean
+        uploads = data if isinstance(data, list | tuple) else ([data] if data else [])
+        return [single(upload, initial) for upload in uploads if upload]
+
+
+PHOTOS_PER_VISIT = 6
+
+
 class VisitForm(ReasonMixin, StyledForm):
     """The visit form: large touch targets, works on a 360-px screen."""
 
@@ -201,10 +224,15 @@ class VisitForm(ReasonMixin, StyledForm):
     note = forms.CharField(
         label=_("Note"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
-    photo = forms.FileField(
-        label=_("Photo"),
-        required=False,
-        widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment"}),
+    photos = MultiplePhotoField(label=_("Photos"), required=False)
+    latitude = forms.DecimalField(
+        label=_("Latitude"), max_digits=9, decimal_places=6, required=False, widget=forms.HiddenInput
+    )
+    longitude = forms.DecimalField(
+        label=_("Longitude"), max_digits=9, decimal_places=6, required=False, widget=forms.HiddenInput
+    )
+    location_accuracy = forms.IntegerField(
+        label=_("Location accuracy (m)"), min_value=0, required=False, widget=forms.HiddenInput
     )
 
     campaign = CampaignChoiceField(
@@ -226,22 +254,36 @@ class VisitForm(ReasonMixin, StyledForm):
         if campaigns is None or not campaigns.exists():
             del self.fields["campaign"]
 
-    def clean_photo(self) -> Any:
-        upload = self.cleaned_data.get("photo")
-        if not upload:
-            return None
+    def clean_photos(self) -> list[Any]:
+        uploads = self.cleaned_data.get("photos") or []
+        if len(uploads) > PHOTOS_PER_VISIT:
+            raise forms.ValidationError(_("At most %(n)s photos per visit.") % {"n": PHOTOS_PER_VISIT})
         from django.core.exceptions import ValidationError as DjangoValidationError
 
-        try:
-            return process_photo(upload)
-        except DjangoValidationError as exc:
-            raise forms.ValidationError(exc.messages) from exc
+        processed, errors = [], []
+        for number, upload in enumerate(uploads, start=1):
+            try:
+                processed.append(process_photo(upload))
+            except DjangoValidationError as exc:
+                prefix = (
+                    _("Photo %(n)s (%(name)s): ") % {"n": number, "name": upload.name}
+                    if len(uploads) > 1
+                    else ""
+                )
+                errors += [prefix + message for message in exc.messages]
+        if errors:
+            raise forms.ValidationError(errors)
+        return processed
+
+    def clean_location_accuracy(self) -> Any:
+        value = self.cleaned_data.get("location_accuracy")
+        return min(value, 100_000) if value is not None else None
 
     def visit_values(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)
         for name in self.CHECKLIST:
             data[name] = {"yes": True, "no": False}.get(data.get(name) or "")
-        data.pop("photo", None)
+        data.pop("photos", None)
         data.pop("reason", None)
         return data
 

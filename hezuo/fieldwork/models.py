@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -293,7 +294,12 @@ class Visit(RecordModel):
         _("counselor's classification"), max_length=25, choices=Classification.choices, blank=True
     )
     note = models.TextField(_("note"), blank=True, max_length=2000)
-    photo = models.FileField(_("photo"), upload_to="visits/%Y/%m/", blank=True, max_length=200)
+    # where the visit was recorded, when the counselor shares the phone's position (optional)
+    latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
+    longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
+    location_accuracy = models.PositiveIntegerField(
+        _("location accuracy (m)"), null=True, blank=True, validators=[MaxValueValidator(100_000)]
+    )
     campaign = models.ForeignKey(
         "Campaign",
         verbose_name=_("for the campaign"),
@@ -309,8 +315,6 @@ class Visit(RecordModel):
     scope_district = "cooperative__district"
     scope_cooperative = "cooperative"
     history_parent = "cooperative"
-    # core.services.snapshot cannot store a file field as JSON: the photo stays out of the history
-    history_exclude = ("created_at", "updated_at", "photo")
 
     class Meta:
         ordering = ["-date", "-id"]
@@ -333,6 +337,14 @@ class Visit(RecordModel):
             _("The visit date is in the future."),
             _("The visit date is before the cooperative was registered (%(d)s)."),
         )
+        if (self.latitude is None) != (self.longitude is None):
+            errors.setdefault("latitude", []).append(
+                _("Give both the latitude and the longitude, or neither.")
+            )
+        if self.latitude is not None and not -90 <= self.latitude <= 90:
+            errors.setdefault("latitude", []).append(_("A latitude lies between -90 and 90."))
+        if self.longitude is not None and not -180 <= self.longitude <= 180:
+            errors.setdefault("longitude", []).append(_("A longitude lies between -180 and 180."))
         if self.campaign_id and self.date and self.cooperative_id and (campaign := self.campaign) is not None:
             if not campaign.targets.filter(cooperative_id=self.cooperative_id).exists():
                 errors.setdefault("campaign", []).append(
@@ -349,6 +361,32 @@ class Visit(RecordModel):
                     errors.setdefault(name, []).append(_("Answer this to classify the cooperative."))
         if errors:
             raise ValidationError(errors)
+
+
+class VisitPhoto(RecordModel):
+    """A photo of a visit: checked, re-encoded as a JPEG of at most 1600 px (forms.process_photo), served only
+    to those who may see the cooperative (views.visit_photo)."""
+
+    visit = models.ForeignKey(Visit, verbose_name=_("visit"), on_delete=models.PROTECT, related_name="photos")
+    image = models.FileField(_("photo"), upload_to="visits/%Y/%m/", max_length=200)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    scope_district = "visit__cooperative__district"
+    scope_cooperative = "visit__cooperative"
+    history_parent = "visit"
+    # core.services.snapshot cannot store a file as JSON: the history records the photo's position
+    history_exclude = ("created_at", "updated_at", "image")
+
+    class Meta:
+        ordering = ["visit", "position", "id"]
+        verbose_name = _("visit photo")
+        verbose_name_plural = _("visit photos")
+
+    def __str__(self) -> str:
+        return f"{self.visit} · {self.position + 1}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("fieldwork:visit_photo", args=[self.visit_id]) + f"?n={self.position}"
 
 
 class Campaign(RecordModel):

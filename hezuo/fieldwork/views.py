@@ -328,11 +328,7 @@ def _may_add_visit(user: Any, cooperative: Cooperative) -> bool:
 @login_required
 def visit_add(request: HttpRequest, pk: int) -> HttpResponse:
     """The phone form: a visit to a cooperative (pk: the cooperative)."""
-    from django.db import transaction
     from django.utils import timezone
-
-    from hezuo.core.context import change_context
-    from hezuo.core.services import save_record
 
     from .forms import VisitForm
     from .models import Visit
@@ -352,28 +348,28 @@ def visit_add(request: HttpRequest, pk: int) -> HttpResponse:
         campaigns=_visit_campaigns(request.user, coop),
     )
     if request.method == "POST" and form.is_valid():
-        visit = Visit(cooperative=coop, visitor=_user(request), **form.visit_values())
-        photo = form.cleaned_data.get("photo")
+        from .visits import record_visit
+
         try:
-            with transaction.atomic(), change_context(user=request.user, reason=form.cleaned_data["reason"]):
-                if photo:
-                    visit.photo.save(photo.name, photo, save=False)
-                save_record(visit)
+            visit = record_visit(
+                _user(request),
+                coop,
+                form.visit_values(),
+                form.cleaned_data.get("photos") or [],
+                reason=form.cleaned_data["reason"],
+            )
         except ValidationError as exc:
-            if visit.photo:
-                visit.photo.delete(save=False)  # nothing is partly written
-            for field, errors in exc.message_dict.items():
-                for error in errors:
-                    form.add_error(field if field in form.fields else None, error)
+            _form_errors(form, exc, {})
         except PermissionDenied as exc:
-            if visit.photo:
-                visit.photo.delete(save=False)
             raise Http404 from exc
         else:
             messages.success(request, _("Visit recorded."))
             return redirect(visit)
     status = 400 if request.method == "POST" else 200
-    return render(request, "fieldwork/visit_form.html", {"form": form, "cooperative": coop}, status=status)
+    from .forms import PHOTOS_PER_VISIT
+
+    context = {"form": form, "cooperative": coop, "photos_per_visit": PHOTOS_PER_VISIT}
+    return render(request, "fieldwork/visit_form.html", context, status=status)
 
 
 @login_required
@@ -382,21 +378,33 @@ def visit_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
     visit = get_scoped_or_404(Visit.objects.select_related("cooperative", "visitor"), request.user, pk=pk)
     checklist = [(_verbose_name(Visit, name), getattr(visit, name)) for name in Visit.CHECKLIST]
-    return render(request, "fieldwork/visit_detail.html", {"object": visit, "checklist": checklist})
+    photos = visit.photos.filter(retired_at__isnull=True).order_by("position", "pk")
+    return render(
+        request,
+        "fieldwork/visit_detail.html",
+        {"object": visit, "checklist": checklist, "photos": list(photos)},
+    )
 
 
 @login_required
 def visit_photo(request: HttpRequest, pk: int) -> HttpResponseBase:
-    """A visit's photo, served only to those who reach the visit."""
+    """A visit's photo (`?n=`: its position, the first by default), served only to those who reach the
+    visit."""
     from django.http import FileResponse
 
     from .models import Visit
 
     visit = get_scoped_or_404(Visit, request.user, pk=pk)
-    if not visit.photo:
+    position = request.GET.get("n", "0")
+    photo = (
+        visit.photos.filter(retired_at__isnull=True, position=int(position)).order_by("pk").first()
+        if position.isdigit() and len(position) < 4
+        else None
+    )
+    if photo is None or not photo.image:
         raise Http404
     try:
-        handle = visit.photo.open("rb")
+        handle = photo.image.open("rb")
     except OSError as exc:
         raise Http404 from exc
     response = FileResponse(handle, content_type="image/jpeg")

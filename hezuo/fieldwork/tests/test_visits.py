@@ -61,25 +61,79 @@ def media_files(settings: Any) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
 
 
-def test_a_counselor_records_a_visit_with_a_photo(city_data: dict[str, Any], settings: Any) -> None:
+def test_a_counselor_records_a_visit_with_photos_and_location(
+    city_data: dict[str, Any], settings: Any
+) -> None:
     client = client_for(city_data, "counselor")
     coop = city_data["coop_a"]
     url = reverse("fieldwork:visit_add", args=[coop.pk])
     page = client.get(url)
     assert page.status_code == 200 and 'name="classification"' in page.content.decode()
-    response = client.post(url, {**form_data(), "photo": photo()})
+    location = {"latitude": "29.299712", "longitude": "121.432001", "location_accuracy": "25"}
+    response = client.post(
+        url, {**form_data(**location), "photos": [photo(), photo("sign.jpg", (800, 600), "JPEG")]}
+    )
     assert response.status_code == 302, response.content.decode()[:3000]
     visit = Visit.objects.get()
     assert (
         visit.visitor == city_data["counselor"] and visit.operating is False and visit.office_and_sign is True
     )
     assert visit.classification == "suspected_shell"
-    with Image.open(visit.photo.path) as stored:
+    assert (str(visit.latitude), str(visit.longitude), visit.location_accuracy) == (
+        "29.299712",
+        "121.432001",
+        25,
+    )
+    first, second = visit.photos.order_by("position")
+    with Image.open(first.image.path) as stored:
         assert stored.format == "JPEG" and max(stored.size) == 1600  # resized and re-encoded
+    with Image.open(second.image.path) as stored:
+        assert stored.format == "JPEG" and stored.size == (800, 600)
     record = history_for(coop).get(content_type__model="visit")
     assert record.user == city_data["counselor"] and record.action == "create"
+    assert record.after["latitude"] == "29.299712"
     detail = client.get(response["Location"])
-    assert detail.status_code == 200 and "Neighbours have not seen" in detail.content.decode()
+    page = detail.content.decode()
+    assert detail.status_code == 200 and "Neighbours have not seen" in page
+    assert 'id="visit-location"' in page and "29.29971" in page
+    for n in (0, 1):
+        shown = client.get(reverse("fieldwork:visit_photo", args=[visit.pk]) + f"?n={n}")
+        assert shown.status_code == 200 and shown["Content-Type"] == "image/jpeg"
+    assert client.get(reverse("fieldwork:visit_photo", args=[visit.pk]) + "?n=2").status_code == 404
+    api = client.get(f"/api/visits/{visit.pk}/").json()
+    assert api["photo_urls"] == [p.get_absolute_url() for p in (first, second)]
+    assert api["latitude"] == "29.299712"
+
+
+@pytest.mark.parametrize(
+    ("location", "field", "message"),
+    [
+        ({"latitude": "29.3"}, "latitude", "both"),
+        ({"latitude": "95", "longitude": "121"}, "latitude", "between -90 and 90"),
+        ({"latitude": "29", "longitude": "190"}, "longitude", "between -180 and 180"),
+    ],
+)
+def test_a_bad_location_is_refused(
+    city_data: dict[str, Any], settings: Any, location: dict[str, str], field: str, message: str
+) -> None:
+    client = client_for(city_data, "counselor")
+    url = reverse("fieldwork:visit_add", args=[city_data["coop_a"].pk])
+    response = client.post(url, {**form_data(**location), "photos": photo()})
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert message in " ".join(errors.get(field, []) + errors.get("__all__", [])), errors
+    assert Visit.objects.count() == 0 and media_files(settings) == []
+
+
+def test_too_many_photos_are_refused(city_data: dict[str, Any], settings: Any) -> None:
+    from hezuo.fieldwork.forms import PHOTOS_PER_VISIT
+
+    client = client_for(city_data, "counselor")
+    url = reverse("fieldwork:visit_add", args=[city_data["coop_a"].pk])
+    uploads = [photo(f"p{i}.png", (100, 100)) for i in range(PHOTOS_PER_VISIT + 1)]
+    response = client.post(url, {**form_data(), "photos": uploads})
+    assert response.status_code == 400 and "At most" in " ".join(response.context["form"].errors["photos"])
+    assert Visit.objects.count() == 0 and media_files(settings) == []
 
 
 @pytest.mark.parametrize(
@@ -96,7 +150,7 @@ def test_bad_visits_are_refused_and_nothing_written(
 ) -> None:
     client = client_for(city_data, "counselor")
     url = reverse("fieldwork:visit_add", args=[city_data["coop_a"].pk])
-    response = client.post(url, {**form_data(**changes), "photo": photo()})
+    response = client.post(url, {**form_data(**changes), "photos": photo()})
     assert response.status_code == 400
     assert message in " ".join(response.context["form"].errors[field])
     assert Visit.objects.count() == 0 and media_files(settings) == []
@@ -127,10 +181,13 @@ def test_photos_of_the_wrong_type_or_too_large_are_refused(
         upload = photo(size=(400, 400))
     client = client_for(city_data, "counselor")
     response = client.post(
-        reverse("fieldwork:visit_add", args=[city_data["coop_a"].pk]), {**form_data(), "photo": upload}
+        reverse("fieldwork:visit_add", args=[city_data["coop_a"].pk]),
+        {**form_data(), "photos": [photo("good.png", (300, 200)), upload]},
     )
     assert response.status_code == 400
-    assert message in " ".join(response.context["form"].errors["photo"])
+    errors = " ".join(response.context["form"].errors["photos"])
+    assert message in errors and "Photo 2" in errors  # the bad one is named
+    assert Visit.objects.count() == 0 and media_files(settings) == []
     assert Visit.objects.count() == 0 and media_files(settings) == []
 
 
@@ -148,17 +205,17 @@ READERS = {
 
 @pytest.mark.parametrize("persona", [*PERSONAS, "anonymous"])
 def test_visit_pages_and_photos_only_within_scope(city_data: dict[str, Any], persona: str) -> None:
-    from hezuo.core.context import change_context
-    from hezuo.core.services import save_record
     from hezuo.fieldwork.forms import process_photo
+    from hezuo.fieldwork.visits import record_visit
 
     visits = {}
     for name in ("coop_a", "coop_a2", "coop_b"):
-        visit = Visit(cooperative=city_data[name], visitor=city_data["city"], date=TODAY, operating=True)
-        visit.photo.save("p.jpg", process_photo(photo(size=(200, 100))), save=False)
-        with change_context(source="cli"):
-            save_record(visit)
-        visits[name] = visit
+        visits[name] = record_visit(
+            city_data["city"],
+            city_data[name],
+            {"date": TODAY, "operating": True},
+            [process_photo(photo(size=(200, 100)))],
+        )
     client = client_for(city_data, persona)
     for name, visit in visits.items():
         for url, ok in (
