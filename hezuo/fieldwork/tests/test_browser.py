@@ -1,4 +1,5 @@
-"""Browser test on a phone (360×740): a counselor records a visit with a photo and a classification, the
+"""Browser test on a phone (360×740): a counselor records a visit with photos, the phone's position and a
+classification, then one more without network (sent by itself when the network returns); the
 district verifies the flagged cooperative with that visit, the city approves and acts, then closes it.
 Playwright drives Debian's chromium against the live server; screenshots go to test-artifacts/screenshots/."""
 
@@ -21,10 +22,10 @@ pytestmark = pytest.mark.browser
 PHONE = {"width": 360, "height": 740}
 
 
-def phone_page(browser: Any, base: str, username: str, next_url: str) -> Any:
+def phone_page(browser: Any, base: str, username: str, next_url: str, **options: Any) -> Any:
     context = browser.new_context(
         viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, locale="zh-CN",
-        timezone_id="Asia/Shanghai", reduced_motion="reduce",
+        timezone_id="Asia/Shanghai", reduced_motion="reduce", **options,
     )  # fmt: skip
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
@@ -50,11 +51,19 @@ def test_visit_verify_approve_on_a_phone(browser: Any, live_city: dict[str, Any]
     no_business(coop, 2023, 2024)
     registry_links = links(coop)
     runs.run_detection(year=2024, as_of=dt.date(2025, 11, 1))
-    photo = tmp_path / "site.png"
+    photo, sign = tmp_path / "site.png", tmp_path / "sign.jpg"
     Image.new("RGB", (1200, 900), (40, 120, 60)).save(photo)
+    Image.new("RGB", (800, 600), (200, 40, 40)).save(sign)
 
-    # the counselor: home list, then the visit form
-    page = phone_page(browser, base, "counselor-330226-1", reverse("fieldwork:my_cooperatives"))
+    # the counselor: home list, then the visit form (the phone shares its position)
+    page = phone_page(
+        browser,
+        base,
+        "counselor-330226-1",
+        reverse("fieldwork:my_cooperatives"),
+        permissions=["geolocation"],
+        geolocation={"latitude": 29.299712, "longitude": 121.432001, "accuracy": 20},
+    )
     assert page.locator(f"#my-coops [data-pk='{coop.pk}']").count() == 1
     no_sideways_scroll(page)
     page.screenshot(path=str(shots / "fieldwork-1-counselor-home.png"), full_page=True)
@@ -72,7 +81,10 @@ def test_visit_verify_approve_on_a_phone(browser: Any, live_city: dict[str, Any]
         page.select_option(f"#id_{name}", value)
     page.fill("#id_feedback_neighbours", "两年没见过有人来。")
     page.select_option("#id_classification", "suspected_shell")
-    page.set_input_files("#id_photo", str(photo))
+    page.set_input_files("#id_photos", [str(photo), str(sign)])
+    page.click("#locate-me")
+    page.wait_for_function("document.getElementById('id_latitude').value !== ''")
+    assert "29.29971" in page.locator("#location-status").inner_text()
     box = page.locator("#visit-form button[type=submit]").bounding_box()
     assert box is not None and box["height"] >= 44  # a large touch target
     no_sideways_scroll(page)
@@ -80,9 +92,26 @@ def test_visit_verify_approve_on_a_phone(browser: Any, live_city: dict[str, Any]
     with page.expect_navigation():
         page.click("#visit-form button[type=submit]")
     visit = Visit.objects.get()
-    assert visit.classification == "suspected_shell" and visit.photo
-    assert page.locator("#visit-card img").count() == 1
+    assert visit.classification == "suspected_shell" and visit.photos.count() == 2
+    assert str(visit.latitude) == "29.299712" and visit.location_accuracy == 20
+    assert page.locator("#visit-card img").count() == 2
     page.screenshot(path=str(shots / "fieldwork-3-visit.png"), full_page=True)
+
+    # no network in the field: the next visit is kept on the phone with its photo, and sent by itself
+    with page.expect_navigation():
+        page.goto(f"{base}{reverse('fieldwork:visit_add', args=[coop.pk])}")
+    page.fill("#id_note", "回访：仍无人办公。")
+    page.set_input_files("#id_photos", str(sign))
+    page.context.set_offline(True)
+    page.click("#visit-form button[type=submit]")
+    page.wait_for_selector("#visit-queue-note.alert-info")
+    assert Visit.objects.count() == 1  # nothing sent yet
+    page.screenshot(path=str(shots / "fieldwork-3b-queued-offline.png"), full_page=True)
+    page.context.set_offline(False)
+    page.wait_for_selector("#visit-queue-note.alert-success")
+    queued = Visit.objects.exclude(pk=visit.pk).get()
+    assert queued.note == "回访：仍无人办公。" and queued.photos.count() == 1
+    page.screenshot(path=str(shots / "fieldwork-3c-sent.png"), full_page=True)
     page.context.close()
 
     # the district: the flag, a case, the verification with the visit
