@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import django_filters as filters
@@ -38,12 +39,12 @@ class FastSelect(forms.Select):
 
     @staticmethod
     def _option(value: Any, label: Any, selected: set[str]) -> str:
+        # what format_html() writes (escape = html.escape of the text), without its per-call overhead:
+        # a city user's list page writes about 200 options
         text = "" if value is None else str(value)
-        return format_html(
-            '<option value="{}"{}>{}</option>',
-            text,
-            mark_safe(" selected") if text in selected else "",
-            label,
+        shown = label.__html__() if hasattr(label, "__html__") else html.escape(str(label))
+        return (
+            f'<option value="{html.escape(text)}"{" selected" if text in selected else ""}>{shown}</option>'
         )
 
 

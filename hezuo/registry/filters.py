@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import django_filters as filters
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
+from django_filters import fields as filter_fields
 
 from hezuo.core.filters import ScopedFilterSet
 from hezuo.geo.models import Division
@@ -15,13 +19,34 @@ from .models import Cooperative, DemonstrationTitle, FederationMembership, Organ
 YES_NO = (("yes", _("Yes")), ("no", _("No")))
 
 
+class DivisionOptions(filter_fields.ModelChoiceIterator):
+    """A division filter's options as plain (code, name) rows: the options the model iterator gives (a
+    division's str() is its name), without building a Division per option (a city user's town filter
+    lists about 150 towns) or a server-side cursor on PostgreSQL."""
+
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        if self.field.null_label is not None:
+            yield (self.field.null_value, self.field.null_label)
+        yield from self.queryset.values_list(self.field.to_field_name or "pk", "name")
+
+
+class DivisionChoiceField(filter_fields.ModelChoiceField):
+    iterator = DivisionOptions
+
+
+class DivisionFilter(filters.ModelChoiceFilter):
+    field_class = DivisionChoiceField
+
+
 class CooperativeFilterSet(ScopedFilterSet):
-    district = filters.ModelChoiceFilter(
+    district = DivisionFilter(
         label=_("District"),
         queryset=Division.objects.filter(level=Division.Level.DISTRICT),
         to_field_name="code",
     )
-    town = filters.ModelChoiceFilter(
+    town = DivisionFilter(
         label=_("Town"), queryset=Division.objects.filter(level=Division.Level.TOWN), to_field_name="code"
     )
     industry = filters.ChoiceFilter(label=_("Industry"), choices=Industry.choices)

@@ -15,20 +15,27 @@ from .models import Cooperative, Organization
 
 
 class CooperativeTable(BaseTable):
-    name = tables.Column(linkify=True, attrs={"td": {"class": "wrap"}})
-    credit_code = tables.Column()
+    # every ordering ends with the primary key: pages of a sorted list are the same whichever plan the
+    # database picks (the page query and a count with the page, see BaseTable.paginate, can differ)
+    name = tables.Column(linkify=True, attrs={"td": {"class": "wrap"}}, order_by=("name", "pk"))
+    credit_code = tables.Column(order_by=("credit_code", "pk"))
     district = tables.Column(
-        accessor="district__name", order_by=("district_id", "name"), verbose_name=_("District")
+        accessor="district__name", order_by=("district_id", "name", "pk"), verbose_name=_("District")
     )
-    town = tables.Column(accessor="town__name", order_by=("town_id", "name"), verbose_name=_("Town"))
-    industry = tables.Column()
+    town = tables.Column(accessor="town__name", order_by=("town_id", "name", "pk"), verbose_name=_("Town"))
+    industry = tables.Column(order_by=("industry", "name", "pk"))
     main_products = tables.Column(orderable=False)
-    operating_status = tables.Column()
-    registration_date = tables.DateColumn(format="Y-m-d")
-    registered_capital = tables.Column(verbose_name=_("Registered capital (10k yuan)"))
-    legal_representative = tables.Column()
-    phone = tables.Column()
-    on_abnormal_list = tables.BooleanColumn()
+    operating_status = tables.Column(order_by=("operating_status", "name", "pk"))
+    # as the list index coop_regdate_scope_idx orders them
+    registration_date = tables.DateColumn(
+        format="Y-m-d", order_by=("registration_date", "district_id", "town_id", "name", "pk")
+    )
+    registered_capital = tables.Column(
+        verbose_name=_("Registered capital (10k yuan)"), order_by=("registered_capital", "name", "pk")
+    )
+    legal_representative = tables.Column(order_by=("legal_representative", "name", "pk"))
+    phone = tables.Column(order_by=("phone", "name", "pk"))
+    on_abnormal_list = tables.BooleanColumn(order_by=("on_abnormal_list", "name", "pk"))
 
     fixed = ("name",)
     defaults = ("credit_code", "district", "town", "industry", "operating_status", "registration_date")
