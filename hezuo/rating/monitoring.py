@@ -48,6 +48,33 @@ OPEN = (Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED)
 
 FLAG_STATUS = {"shell": "shell", "dormant": "dormant"}  # flag kind -> the status assumed while it is live
 
+# Which live flags make the suspicion strong enough to evaluate the cooperative as a shell or a dormant one
+# (criteria.md §7.4): a shell on any shell rule, except SH7 (abnormal-listed two years), a strong indicator
+# that counts only with SH1–SH3; dormant on DO1 with DO3 or DO4 (the rule of thumb), or DO2 (a suspension
+# filed). A lone DO4 (a late annual report) or DO3 raises the flag for review, not a lower star.
+SHELL_NEEDS_CONFIRMATION = {"SH7": frozenset({"SH1", "SH2", "SH3"})}
+DORMANT_ALONE = frozenset({"DO2"})
+DORMANT_BASE, DORMANT_WITH = "DO1", frozenset({"DO3", "DO4"})
+
+
+def strong_suspicion(flags: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """{status: the flags that make it} for the statuses the live flags make strong enough (see above)."""
+    shell = {rule for rule, kind in flags if FLAG_STATUS.get(kind) == "shell"}
+    dormant = {rule for rule, kind in flags if FLAG_STATUS.get(kind) == "dormant"}
+    found: dict[str, list[str]] = {}
+    confirmed = {
+        rule
+        for rule in shell
+        if rule not in SHELL_NEEDS_CONFIRMATION or shell & SHELL_NEEDS_CONFIRMATION[rule]
+    }
+    if confirmed:
+        found["shell"] = sorted(confirmed)
+    if dormant & DORMANT_ALONE:
+        found["dormant"] = sorted(dormant & DORMANT_ALONE)
+    if DORMANT_BASE in dormant and dormant & DORMANT_WITH:
+        found["dormant"] = sorted([*found.get("dormant", []), DORMANT_BASE, *(dormant & DORMANT_WITH)])
+    return found
+
 
 def reevaluate_for(instance: Any) -> Alert | None:
     """Re-evaluate the cooperative a changed record belongs to (a cooperative, facts, a title, a flag…)."""
@@ -98,20 +125,23 @@ def live_flags(cooperative_ids: Iterable[int]) -> dict[int, list[tuple[str, str]
 def with_flags(inp: Any, flags: list[tuple[str, str]]) -> tuple[Any, dict[str, Any] | None]:
     """The engine input as if the live flags' suspicion held, and the reason to record (None: no change).
 
-    A shell flag: evaluated as a shell, unless already gone (revoked, deregistered). A dormant flag: as
-    dormant, when it is operating (suspended or dormant fail the same gate already)."""
+    Flags strong enough for a shell (strong_suspicion): evaluated as a shell, unless already gone (revoked,
+    deregistered). Strong enough for dormant: as dormant, when it is operating (suspended or dormant fail
+    the same gate already)."""
     if not flags:
         return inp, None
-    kinds = {kind for _rule, kind in flags}
+    strong = strong_suspicion(flags)
     status = inp.operating_status
-    if "shell" in kinds and status in ("operating", "suspended", "dormant"):
+    if "shell" in strong and status in ("operating", "suspended", "dormant"):
         assumed = "shell"
-    elif "dormant" in kinds and status == "operating":
+    elif "dormant" in strong and status == "operating":
         assumed = "dormant"
     else:
         return inp, None
-    rules = sorted({rule for rule, kind in flags if FLAG_STATUS.get(kind) == assumed})
-    return dataclasses.replace(inp, operating_status=assumed), {"flags": rules, "assumed_status": assumed}
+    return dataclasses.replace(inp, operating_status=assumed), {
+        "flags": strong[assumed],
+        "assumed_status": assumed,
+    }
 
 
 def reevaluate_many(cooperative_ids: Iterable[int]) -> int:

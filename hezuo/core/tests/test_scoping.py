@@ -146,13 +146,14 @@ EVERY_COOP = {"a", "a2", "b"}
 EXPECTED_VIEW: dict[str, tuple[set[str], set[str], set[str]]] = {
     # persona: (cooperatives and their child records, organisations, counselor assignments (coop tags))
     "city": (EVERY_COOP, {"city", "A", "B"}, {"a"}),
-    "viewer": (EVERY_COOP, {"city", "A", "B"}, set()),
-    "viewer_a": ({"a", "a2"}, {"city", "A"}, set()),
+    # who counsels a cooperative is seen by everyone who sees the cooperative (its Counselors tab)
+    "viewer": (EVERY_COOP, {"city", "A", "B"}, {"a"}),
+    "viewer_a": ({"a", "a2"}, {"city", "A"}, {"a"}),
     "district_a": ({"a", "a2"}, {"city", "A"}, {"a"}),
     "district_b": ({"b"}, {"city", "B"}, set()),
-    "counselor": ({"a"}, {"city"}, set()),
+    "counselor": ({"a"}, {"city"}, {"a"}),
     "counselor_unassigned": (set(), {"city"}, set()),
-    "coop_user": ({"a"}, {"city"}, set()),
+    "coop_user": ({"a"}, {"city"}, {"a"}),
     "inactive": (set(), set(), set()),
     "anonymous": (set(), set(), set()),
 }

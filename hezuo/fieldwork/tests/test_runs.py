@@ -254,19 +254,35 @@ def test_a_dormant_flag_caps_an_operating_cooperative(rated: dict[str, Any]) -> 
     ruleset = runs.active_ruleset()
     from .helpers import saved
 
-    flag = saved(
+    late = saved(
         Flag(
             cooperative=coop, rule="DO4", kind="dormant", year=2024, ruleset=ruleset, evidence={"year": 2024}
         )
     )
-    assert reevaluate_flagged([flag.pk]) == 1
+    # a late annual report alone is reviewed, it does not cost stars (criteria §7.4: DO1 + (DO3 or DO4))
+    assert reevaluate_flagged([late.pk]) == 0 and not Alert.objects.filter(cooperative=coop).exists()
+    idle = saved(
+        Flag(
+            cooperative=coop, rule="DO1", kind="dormant", year=2024, ruleset=ruleset, evidence={"year": 2024}
+        )
+    )
+    assert reevaluate_flagged([idle.pk]) == 1
     alert = Alert.objects.get(cooperative=coop)
-    assert alert.stars_now == 1 and {"flags": ["DO4"], "assumed_status": "dormant"} in alert.reasons
+    assert alert.stars_now == 1 and {"flags": ["DO1", "DO4"], "assumed_status": "dormant"} in alert.reasons
     # the rule of with_flags: a dormant flag changes nothing for a suspended or shell status
     from dataclasses import replace
 
     from hezuo.rating.engine import CoopInput
 
     inp = CoopInput(cooperative_id=1, year=2024, operating_status="suspended")
-    assert with_flags(inp, [("DO1", "dormant")]) == (inp, None)
+    assert with_flags(inp, [("DO1", "dormant"), ("DO3", "dormant")]) == (inp, None)
     assert with_flags(inp, [("SH2", "shell")])[0] == replace(inp, operating_status="shell")
+    # SH7 (abnormal-listed two years) counts only with SH1-SH3
+    assert with_flags(inp, [("SH7", "shell")]) == (inp, None)
+    assert with_flags(inp, [("SH7", "shell"), ("SH1", "shell")])[1] == {
+        "flags": ["SH1", "SH7"],
+        "assumed_status": "shell",
+    }
+    operating = replace(inp, operating_status="operating")
+    assert with_flags(operating, [("DO3", "dormant")]) == (operating, None)
+    assert with_flags(operating, [("DO2", "dormant")])[1] == {"flags": ["DO2"], "assumed_status": "dormant"}
