@@ -99,10 +99,9 @@ class ObjectListView(UIView):
         exclude = [
             name for name, _label in all_columns if name not in chosen and name not in table_class.fixed
         ]
-        # per_page_field: the page size checked below, not the raw parameter django-tables2 would read itself
-        table = table_class(
-            qs, request=request, exclude=exclude, user=request.user, per_page_field="_unchecked_per_page"
-        )
+        # per_page_field: the page size checked below, not the raw parameter django-tables2 would read itself;
+        # no request here: RequestConfig below configures (and paginates) the table once
+        table = table_class(qs, exclude=exclude, user=request.user, per_page_field="_unchecked_per_page")
         try:
             per_page = int(request.GET.get("per_page", 25))
         except ValueError:
