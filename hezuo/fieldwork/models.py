@@ -158,6 +158,20 @@ class Flag(RecordModel):
     def get_absolute_url(self) -> str:
         return reverse("fieldwork:flag_detail", args=[self.pk])
 
+    @property
+    def explained(self) -> str:
+        """The explanation in the reader's language, from the rule and the evidence (fieldwork.explain)."""
+        from .explain import describe
+
+        return describe(self.rule, self.evidence, self.explanation)
+
+    @property
+    def evidence_rows(self) -> list[tuple[str, str]]:
+        """(label, value) of each piece of evidence, in the reader's language (fieldwork.explain)."""
+        from .explain import evidence_rows
+
+        return evidence_rows(self.evidence)
+
 
 class Authority(models.TextChoices):
     MARKET_REGULATOR = "market_regulator", _("Market regulator (市场监管)")
