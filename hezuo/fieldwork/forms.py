@@ -381,3 +381,39 @@ class ContactNoteForm(ReasonMixin, StyledForm):
         from .models import ContactNote
 
         self._choice("kind").choices = ContactNote.Kind.choices
+
+
+class RuleSetForm(ReasonMixin, StyledForm):
+    """A rule-set version as a YAML document: typed (or edited from a copy) or uploaded as a file."""
+
+    document = forms.CharField(
+        label=_("Rule set (YAML)"),
+        required=False,
+        widget=forms.Textarea(
+            attrs={"rows": 24, "spellcheck": "false", "class": "form-control font-monospace"}
+        ),
+    )
+    file = forms.FileField(label=_("Or a YAML file"), required=False)
+    activate = forms.BooleanField(
+        label=_("Make it the active rule set"),
+        required=False,
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        upload = data.get("file")
+        if upload is not None:
+            if upload.size > 200_000:
+                self.add_error("file", _("The file is too large (at most 200 KB)."))
+                return data
+            try:
+                data["document"] = upload.read().decode("utf-8-sig")
+            except UnicodeDecodeError:
+                self.add_error("file", _("The file is not UTF-8 text."))
+        elif not (data.get("document") or "").strip():
+            self.add_error("document", _("Give the rule set: type it here or choose a file."))
+        return data
+
+    def document_text(self) -> str:
+        return str(self.cleaned_data.get("document") or "")

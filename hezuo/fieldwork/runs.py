@@ -34,8 +34,6 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, cast
 
-import yaml
-from django.core.exceptions import ValidationError
 from django.db import connections, models, router, transaction
 from django.db.models import F
 from django.db.models.base import ModelState
@@ -92,28 +90,14 @@ YEAR_FIELDS = (
 
 
 def load_ruleset(path: Path | str = DEFAULT_RULES, *, activate: bool = True) -> RuleSet:
-    """Create the rule set of a YAML file (or return the stored one of the same version, unchanged)."""
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    version = str(data.get("version") or "").strip()
-    if not version:
-        raise ValidationError({"version": "The rule set file needs a version."})
-    existing = RuleSet.objects.filter(version=version).first()
-    if existing is not None:
-        return existing
-    ruleset = RuleSet(
-        version=version,
-        name=str(data.get("name") or version),
-        source_note=str(data.get("source_note") or ""),
-        rules={"rules": data.get("rules") or {}},
-        is_active=activate,
+    """Store the rule set of a YAML file (the CLI and the first run). The same version with the same rules:
+    the stored one (activated if asked); the same version with other rules: refused (rulesets.py)."""
+    from .rulesets import create_ruleset, parse_document
+
+    document = parse_document(Path(path).read_text(encoding="utf-8"))
+    return create_ruleset(
+        None, document, activate=activate, reason=f"load detection rules {document['version']}", source="cli"
     )
-    with transaction.atomic(), change_context(source="cli", reason=f"load detection rules {version}"):
-        if activate:
-            for other in RuleSet.objects.filter(is_active=True):
-                other.is_active = False
-                save_record(other)
-        save_record(ruleset)
-    return ruleset
 
 
 def active_ruleset() -> RuleSet:

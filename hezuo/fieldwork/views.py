@@ -263,9 +263,122 @@ def run_start(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def ruleset_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    from . import rulesets
+
     ruleset = get_scoped_or_404(RuleSet, request.user, pk=pk)
     rules = sorted((ruleset.rules or {}).get("rules", {}).items())
-    return render(request, "fieldwork/ruleset_detail.html", {"object": ruleset, "rules": rules})
+    context = {
+        "object": ruleset,
+        "rules": rules,
+        "can_manage": rulesets.may_manage(request.user),
+        "runs": DetectionRun.objects.filter(ruleset=ruleset).count(),
+        "history": history_for(ruleset)[:20],
+    }
+    return render(request, "fieldwork/ruleset_detail.html", context)
+
+
+@login_required
+def ruleset_list(request: HttpRequest) -> HttpResponse:
+    from django.db.models import Count
+
+    from . import rulesets
+
+    _need(request.user, RuleSet)
+    versions = (
+        restrict(RuleSet.objects.all(), request.user, VIEW)
+        .annotate(run_count=Count("detectionrun", distinct=True))
+        .order_by("-is_active", "-created_at")
+    )
+    context = {"versions": versions, "can_manage": rulesets.may_manage(request.user)}
+    return render(request, "fieldwork/ruleset_list.html", context)
+
+
+def _ruleset_form(request: HttpRequest, initial_text: str, source: Any = None) -> HttpResponse:
+    """Load a new version (a YAML file or the text), or save an edited copy of `source`."""
+    from . import rulesets
+    from .forms import RuleSetForm
+
+    if not rulesets.may_manage(request.user):
+        raise Http404
+    form = RuleSetForm(request.POST or None, request.FILES or None, initial={"document": initial_text})
+    if request.method == "POST" and form.is_valid():
+        try:
+            document = rulesets.parse_document(form.document_text())
+            ruleset = rulesets.create_ruleset(
+                request.user,
+                document,
+                activate=form.cleaned_data["activate"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                for error in errors:
+                    form.add_error("document", f"{field}: {error}" if field != "document" else error)
+        except PermissionDenied as exc:
+            raise Http404 from exc
+        else:
+            messages.success(request, _("Rule set %(version)s stored.") % {"version": ruleset.version})
+            return redirect("fieldwork:ruleset_detail", pk=ruleset.pk)
+    status = 400 if request.method == "POST" else 200
+    context = {"form": form, "source": source}
+    return render(request, "fieldwork/ruleset_form.html", context, status=status)
+
+
+@login_required
+def ruleset_load(request: HttpRequest) -> HttpResponse:
+    return _ruleset_form(request, "")
+
+
+@login_required
+def ruleset_copy(request: HttpRequest, pk: int) -> HttpResponse:
+    """A new version from a stored one: its document, to edit (with a new version label)."""
+    from . import rulesets
+
+    source = get_scoped_or_404(RuleSet, request.user, pk=pk)
+    text = rulesets.as_document(source).replace(
+        f"version: {source.version}", f"version: {source.version}-{_('copy')}", 1
+    )
+    return _ruleset_form(request, text, source)
+
+
+@require_POST
+@login_required
+def ruleset_activate(request: HttpRequest, pk: int) -> HttpResponse:
+    from . import rulesets
+
+    ruleset = get_scoped_or_404(RuleSet, request.user, pk=pk)
+    if not rulesets.may_manage(request.user):
+        raise Http404
+    try:
+        rulesets.activate_ruleset(request.user, ruleset, reason=request.POST.get("reason", "")[:500])
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Rule set %(version)s is active.") % {"version": ruleset.version})
+    return redirect("fieldwork:ruleset_detail", pk=ruleset.pk)
+
+
+@login_required
+def ruleset_yaml(request: HttpRequest, pk: int) -> HttpResponse:
+    from . import rulesets
+
+    ruleset = get_scoped_or_404(RuleSet, request.user, pk=pk)
+    response = HttpResponse(rulesets.as_document(ruleset), content_type="application/x-yaml; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{ruleset.version}.yaml"'
+    return response
+
+
+@login_required
+def ruleset_diff(request: HttpRequest) -> HttpResponse:
+    from . import rulesets
+
+    _need(request.user, RuleSet)
+    versions = list(restrict(RuleSet.objects.all(), request.user, VIEW).order_by("-created_at"))
+    by_pk = {str(v.pk): v for v in versions}
+    a, b = by_pk.get(request.GET.get("a", "")), by_pk.get(request.GET.get("b", ""))
+    rows = rulesets.diff(a, b) if a is not None and b is not None else []
+    context = {"versions": versions, "a": a, "b": b, "rows": [r for r in rows if r["changes"]]}
+    return render(request, "fieldwork/ruleset_diff.html", context)
 
 
 def cooperative_tab_context(user: Any, cooperative: Cooperative) -> dict[str, Any]:

@@ -47,6 +47,12 @@ PAGES = {
     "fieldwork:run_list",
     "fieldwork:run_start",
     "fieldwork:ruleset_detail",
+    "fieldwork:ruleset_list",
+    "fieldwork:ruleset_diff",
+    "fieldwork:ruleset_yaml",
+    "fieldwork:ruleset_load",
+    "fieldwork:ruleset_copy",
+    "fieldwork:ruleset_activate",
 }
 # visits, the counselor's home and the workload: per persona in test_visits.py
 # (test_visit_pages_and_photos_only_within_scope, test_the_counselor_home, test_the_workload)
@@ -168,6 +174,15 @@ def test_pages(persona: str, fw: dict[str, Any]) -> None:
     check("GET", reverse("fieldwork:run_list"), persona in RUN_READERS)
     ruleset = RuleSet.objects.get()
     check("GET", reverse("fieldwork:ruleset_detail", args=[ruleset.pk]), persona in READERS)
+    check("GET", reverse("fieldwork:ruleset_list"), persona in READERS)
+    check("GET", reverse("fieldwork:ruleset_diff") + f"?a={ruleset.pk}&b={ruleset.pk}", persona in READERS)
+    check("GET", reverse("fieldwork:ruleset_yaml", args=[ruleset.pk]), persona in READERS)
+    # rule sets are the city's policy: only city staff load, copy and activate versions
+    check("GET", reverse("fieldwork:ruleset_load"), persona == "city")
+    check("POST", reverse("fieldwork:ruleset_load"), persona == "city", 400)  # empty: refused
+    check("GET", reverse("fieldwork:ruleset_copy", args=[ruleset.pk]), persona == "city")
+    check("POST", reverse("fieldwork:ruleset_activate", args=[ruleset.pk]), persona == "city", 302)
+    assert RuleSet.objects.count() == 1
     for case in ("A", "A2", "B"):
         check("GET", reverse("fieldwork:flag_detail", args=[fw["flags"][case].pk]), persona in REACH[case])
         check("GET", reverse("fieldwork:case_detail", args=[fw["cases"][case].pk]), persona in REACH[case])
