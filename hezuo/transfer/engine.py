@@ -23,10 +23,12 @@ import re
 import unicodedata
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +40,7 @@ from django.utils.translation import gettext as _
 from hezuo.core.context import change_context
 from hezuo.core.models import ChangeRecord
 from hezuo.core.scoping import ADD, CHANGE, VIEW, can, scope_for
-from hezuo.core.services import ScopeViolation, insert_rows, record_bulk, snapshot
+from hezuo.core.services import ScopeViolation, fast_snapshot, insert_rows, record_bulk
 from hezuo.geo.models import Division
 from hezuo.registry import creditcode
 from hezuo.registry.models import Cooperative, Organization
@@ -225,14 +227,75 @@ class FieldChecker:
     (remembered per distinct value), which gives the error messages: the fast checks only ever say "valid
     as it is", never a verdict `clean()` would not give (tests compare both on random values)."""
 
-    def __init__(self, model: type[models.Model]) -> None:
+    def __init__(self, model: type[models.Model], constants: dict[str, Any] | None = None) -> None:
         self.fields = [f for f in model._meta.fields if not f.is_relation and not f.primary_key]
         self.memo: dict[str, dict[Any, tuple[bool, Any]]] = {f.name: {} for f in self.fields}
         self.plan = [
             (f, f.attname, f.blank, f.empty_values, self.memo[f.name], fast_check(f)) for f in self.fields
         ]
+        self.compiled = self._compile(constants or {})
 
     def check(self, obj: models.Model) -> dict[str, list[str]]:
+        """The errors of the instance's fields by field name (like `clean_fields`); cleaned values that
+        differ from the given ones are set on the instance."""
+        try:
+            return self.compiled(obj, obj.__dict__)
+        except KeyError:  # a deferred field: through the attributes
+            return self.check_each(obj)
+
+    @staticmethod
+    def passes(blank: bool, empty: Any, fast: Callable[[Any], bool] | None, value: Any) -> bool:
+        """The value passes the field's checks as it is, without `clean()`: blank and empty, or `fast`."""
+        if blank and (
+            value is None or ((value.__class__ in CONTAINERS or empty is not EMPTY_VALUES) and value in empty)
+        ):
+            return True
+        return fast is not None and fast(value)
+
+    def _compile(self, constants: dict[str, Any]) -> Callable[[models.Model, dict[str, Any]], Any]:
+        """`check_each` unrolled for the model: one function, no loop over the fields, the empty test
+        written for each field, and the fields that still hold their (constant) default, which passes
+        the checks, skipped by identity (a new row sets a dozen of a model's forty fields)."""
+        names: dict[str, Any] = {"CONTAINERS": CONTAINERS, "SLOW": self.slow, "setattr": setattr}
+        lines = ["def check(obj, s):", "    errors = {}"]
+        for n, (f, attname, blank, empty, memo, fast) in enumerate(self.plan):
+            names[f"F{n}"], names[f"M{n}"], names[f"E{n}"], names[f"Q{n}"] = f, memo, empty, fast
+            lines.append(f"    v = s[{attname!r}]")
+            tests = []
+            if attname in constants:
+                constant = constants[attname]
+                try:
+                    ok = self.passes(blank, empty, fast, constant)
+                except Exception:  # an odd default: checked like any value
+                    ok = False
+                if ok:
+                    names[f"K{n}"] = constant
+                    tests.append(f"v is K{n}")
+            if blank:
+                if empty is EMPTY_VALUES:
+                    tests.append(f"v is None or (v.__class__ in CONTAINERS and v in E{n})")
+                else:
+                    tests.append(f"v is None or v in E{n}")
+            if fast is not None:
+                tests.append(f"Q{n}(v)")
+            condition = " or ".join(f"({t})" for t in tests) or "False"
+            lines += [
+                f"    if not ({condition}):",
+                f"        ok, value = SLOW(F{n}, obj, v, M{n})",
+                "        if ok:",
+                f"            setattr(obj, {attname!r}, value)",
+                "        else:",
+                f"            errors[{f.name!r}] = value",
+            ]
+        lines.append("    return errors")
+        source = "\n".join(lines) + "\n"
+        exec(
+            compile(source, f"<field checks of {self.fields and self.fields[0].model.__name__}>", "exec"),
+            names,
+        )
+        return names["check"]  # type: ignore[no-any-return]
+
+    def check_each(self, obj: models.Model) -> dict[str, list[str]]:
         errors: dict[str, list[str]] = {}
         state = obj.__dict__
         for f, attname, blank, empty, memo, fast in self.plan:
@@ -624,6 +687,7 @@ class Row:
     cells: list[Any]
     values: dict[str, Any] = field(default_factory=dict)
     has_error: bool = False
+    empty: bool = False  # some cell of the row is empty (its value is EMPTY)
     obj: Any = None
     before: dict[str, Any] | None = None
     before_values: dict[str, Any] | None = None
@@ -649,7 +713,6 @@ class Importer:
         self.filename = filename
         self.progress = progress
         self.outcome = Outcome(kind.name, dry_run)
-        self.checker = FieldChecker(self.model)
         self.scope = scope_for(user)
         self.can_add = can(user, self.model, ADD)
         self.can_change = can(user, self.model, CHANGE)
@@ -660,8 +723,10 @@ class Importer:
         self.divisions: Divisions | None = None
         self.organizations: Organizations | None = None
         self.labels: dict[str, dict[str, str]] = {}
-        self.apply_fields: dict[str, Any] = {}
+        self.apply_plans: dict[str, tuple[Any, str, bool]] = {}
+        self.fast_apply: dict[tuple[str, ...], Any] = {}
         self.blank = Blank(self.model)
+        self.checker = FieldChecker(self.model, self.blank.constant if self.blank.plain else None)
         self.blocked = False  # nothing more is written once a row fails (the transaction rolls back)
         self.parent_cache: dict[str, Cooperative | None] = {}
         self.holder_ids: Any = None
@@ -776,6 +841,7 @@ class Importer:
         key_binding = self.by_key.get(first_key)
         formula_cells = table.formula_cells
         plan = [(b, b.index, b.column.key, self.parser(b)) for b in self.bindings]
+        parse_cells = None if formula_cells else self.cell_parser(plan)
         for number, cells in table.rows():
             row = Row(number, cells)
             width = len(cells)
@@ -789,6 +855,11 @@ class Importer:
                         )
                         continue
             values = row.values
+            if parse_cells is not None:
+                parse_cells(row, cells, values)
+                self.outcome.rows += 1
+                yield row
+                continue
             for binding, index, key, parser in plan:
                 if formula_cells and (number, index) in formula_cells:
                     self.error(
@@ -803,6 +874,7 @@ class Importer:
                 raw = cells[index] if index < width else None
                 if raw is None or (isinstance(raw, str) and not raw.strip()):  # is_empty(raw)
                     values[key] = EMPTY
+                    row.empty = True
                     continue
                 try:
                     values[key] = parser(raw)
@@ -811,6 +883,46 @@ class Importer:
             self.outcome.rows += 1
             yield row
 
+    def cell_parser(
+        self, plan: list[tuple[Binding, int, str, Callable[[Any], Any]]]
+    ) -> Callable[[Row, list[Any], dict[str, Any]], None]:
+        """The loop of `_rows` over a row's cells (for a file without formula cells) unrolled into one
+        function made for the file's columns: each cell read, tested for emptiness and parsed in place,
+        whole numbers in integer columns taken as they are (what parse_integer returns for them) and the
+        remembered parsers' known cells looked up directly."""
+        names: dict[str, Any] = {"EMPTY": EMPTY, "CellError": CellError, "ERROR": self.error}
+        lines = ["def parse_cells(row, cells, values):", "    width = len(cells)"]
+        for n, (binding, index, key, parser) in enumerate(plan):
+            names[f"P{n}"], names[f"H{n}"] = parser, binding.header
+            memo = getattr(parser, "memo", None)
+            if parser is parse_integer:
+                parse = [f"        values[{key!r}] = raw if raw.__class__ is int else P{n}(raw)"]
+            elif memo is not None:
+                names[f"M{n}"] = memo
+                parse = [
+                    f"        found = M{n}.get((raw.__class__, raw))",
+                    "        if found is not None and found[0]:",
+                    f"            values[{key!r}] = found[1]",
+                    "        else:",
+                    f"            values[{key!r}] = P{n}(raw)",
+                ]
+            else:
+                parse = [f"        values[{key!r}] = P{n}(raw)"]
+            lines += [
+                f"    raw = cells[{index}] if {index} < width else None",
+                "    if raw is None or (isinstance(raw, str) and not raw.strip()):",
+                f"        values[{key!r}] = EMPTY",
+                "        row.empty = True",
+                "    else:",
+                "      try:",
+                *parse,
+                "      except CellError as exc:",
+                f"        ERROR(row, H{n}, str(exc))",
+            ]
+        source = "\n".join(lines) + "\n"
+        exec(compile(source, f"<cells of {self.kind.name}>", "exec"), names)
+        return names["parse_cells"]  # type: ignore[no-any-return]
+
     def parser(self, binding: Binding) -> Callable[[Any], Any]:
         """`self.parse` for one column; for columns whose cells repeat (yes/no, choices, years) the result
         of each distinct cell is remembered (the parsers depend on the cell only)."""
@@ -818,15 +930,14 @@ class Importer:
         if kind in (TEXT, DIVISION, ORGANIZATION):
             return parse_text
         if kind in (MONEY, DECIMAL):
-            unit = binding.unit
-            return lambda raw: parse_decimal(raw, unit)
+            return partial(parse_decimal, unit=binding.unit)
         if kind == INTEGER:
             return parse_integer
         if kind not in (BOOL, CHOICE, YEAR, DATE):
             return lambda raw: self.parse(binding, raw)
         memo: dict[tuple[type, Any], tuple[bool, Any]] = {}
 
-        def remembered(raw: Any) -> Any:
+        def remembered(raw: Any) -> Any:  # (cell_parser reads `memo` directly: keep the two in step)
             key = (raw.__class__, raw)
             found = memo.get(key)
             if found is None:
@@ -840,6 +951,7 @@ class Importer:
                 raise CellError(found[1])
             return found[1]
 
+        remembered.memo = memo  # type: ignore[attr-defined]
         return remembered
 
     def parse(self, binding: Binding, raw: Any) -> Any:
@@ -906,16 +1018,38 @@ class Importer:
 
     def apply(self, row: Row, obj: models.Model) -> None:
         """Set the file's values on the instance; remember what they were before."""
+        values = row.values
+        if not row.empty:  # no empty cell: the usual row, whose columns all set plain fields
+            keys = tuple(values)
+            fast = self.fast_apply.get(keys)
+            if fast is None:
+                fast = self.fast_apply[keys] = self.fast_apply_plan(keys)
+            if fast:
+                take, read, attnames = fast
+                state = obj.__dict__
+                try:
+                    old = read(state)
+                except KeyError:  # a deferred field: the loop below reads it through the attribute
+                    pass
+                else:
+                    row.before_values = dict(zip(attnames, old, strict=True))
+                    state.update(zip(attnames, take(values), strict=True))
+                    return
         before_values: dict[str, Any] = {}
-        fields = self.apply_fields
+        plans = self.apply_plans
+        state = obj.__dict__
         for key, value in row.values.items():
-            model_field: Any = fields.get(key)
+            plan = plans.get(key)
+            if plan is None:
+                plan = plans[key] = self.apply_plan(key)
+            model_field, attname, plain = plan
             if model_field is None:
-                if key not in fields:
-                    fields[key] = self.apply_field(key)
-                    model_field = fields[key]
-                if model_field is None:
-                    continue
+                continue
+            if plain and value.__class__ is not object and attname in state:  # the most common case
+                # an attribute the instance holds, behind no data descriptor: what getattr and setattr do
+                before_values[attname] = state[attname]
+                state[attname] = value
+                continue
             binding = self.by_key[key]
             column = binding.column
             if value.__class__ is not object and column.type != ORGANIZATION:  # the common case
@@ -944,6 +1078,45 @@ class Importer:
         if column.type in (DIVISION, CODE) or key == COOPERATIVE_NAME:
             return None
         return self.model._meta.get_field(key)
+
+    def fast_apply_plan(self, keys: tuple[str, ...]) -> tuple[Any, Any, tuple[str, ...]] | tuple[()]:
+        """For rows with these columns (none of them empty): (the values' getter, the instance state's
+        getter, the attnames), when every column either sets a plain field (see `apply_plan`) or is
+        handled elsewhere, and at least two set fields; () otherwise (`apply`'s loop does the work)."""
+        taken: list[str] = []
+        attnames: list[str] = []
+        for key in keys:
+            plan = self.apply_plans.get(key)
+            if plan is None:
+                plan = self.apply_plans[key] = self.apply_plan(key)
+            model_field, attname, plain = plan
+            if model_field is None:
+                continue
+            if not plain:
+                return ()
+            taken.append(key)
+            attnames.append(attname)
+        if len(taken) < 2:
+            return ()
+        return itemgetter(*taken), itemgetter(*attnames), tuple(attnames)
+
+    def apply_plan(self, key: str) -> tuple[Any, str, bool]:
+        """(the model field, its attname, whether `apply` may read and write the value in the instance's
+        __dict__): a field behind Django's plain DeferredAttribute (a non-data descriptor), in a model
+        that does not override __setattr__, outside an organisation column."""
+        from django.db.models.query_utils import DeferredAttribute
+
+        model_field = self.apply_field(key)
+        if model_field is None:
+            return None, "", False
+        attname = model_field.attname
+        descriptor = next((k.__dict__[attname] for k in self.model.__mro__ if attname in k.__dict__), None)
+        plain = (
+            type(descriptor) is DeferredAttribute
+            and self.model.__setattr__ is object.__setattr__
+            and self.by_key[key].column.type != ORGANIZATION
+        )
+        return model_field, attname, plain
 
     def validate(self, row: Row) -> None:
         obj = row.obj
@@ -999,16 +1172,26 @@ class Importer:
             if codes
             else {}
         )
-        existing = (
-            {
-                c.credit_code: c
-                for c in Cooperative.objects.restrict(self.user, CHANGE)
-                .filter(pk__in=registered.values())
-                .select_related("district", "town", "village")
-            }
-            if registered
-            else {}
-        )
+        existing: dict[str, Cooperative] = {}
+        if registered:
+            qs = Cooperative.objects.restrict(self.user, CHANGE).filter(pk__in=registered.values())
+            known = self.divisions.by_id if self.divisions is not None else None
+            if known is None:
+                qs = qs.select_related("district", "town", "village")
+            for coop in qs:
+                if known is not None:  # the divisions read for the file: as select_related would cache them
+                    cache = coop._state.fields_cache
+                    for name, division_id in (
+                        ("district", coop.district_id),
+                        ("town", coop.town_id),
+                        ("village", coop.village_id),
+                    ):
+                        division = known.get(division_id) if division_id is not None else None
+                        if division is not None:
+                            cache[name] = division
+                        elif division_id is None:
+                            cache[name] = None
+                existing[coop.credit_code] = coop
         # like the edit form: a code registered outside the user's scope is refused without showing the record
         elsewhere = registered.keys() - existing.keys()
         for row in rows:
@@ -1042,7 +1225,7 @@ class Importer:
                         _("This cooperative is retired; restore it before importing changes to it."),
                     )
                     continue
-                row.before = snapshot(obj)
+                row.before = fast_snapshot(obj)
             row.obj = obj
             self.apply(row, obj)
             self.place(row, obj)
@@ -1233,7 +1416,7 @@ class Importer:
                     row.obj = None
                     continue
                 record.cooperative = coop  # type: ignore[attr-defined]
-                row.before = snapshot(record)
+                row.before = fast_snapshot(record)
                 obj = record
             else:
                 if not self.can_add:
@@ -1390,9 +1573,12 @@ class Preparer:
                 identity = (type(None), *identity)
             self.plan.append((f, f.attname, identity, adapt))
 
-    def column(self, i: int, values: list[Any]) -> list[Any]:
-        """The prepared values of field `i` for a column of values."""
+    def column(self, i: int, values: Sequence[Any]) -> Sequence[Any]:
+        """The prepared values of field `i` for a column of values (the same sequence when every value is
+        of a type the field passes as it is)."""
         f, _attname, identity, adapt = self.plan[i]
+        if identity and set(map(type, values)) <= set(identity):  # the usual case, decided in C
+            return values
         connection = self.connection
         date = dt.date
         if adapt is not None:
@@ -1448,6 +1634,12 @@ def create_rows(model: type[models.Model], objs: list[Any]) -> list[Any]:
         if (
             isinstance(f, models.DateField)
             and type(f) in (models.DateTimeField, models.DateField)
+            and not (f.auto_now or f.auto_now_add)
+        ):
+            continue  # DateField.pre_save without auto_now(_add) is Field.pre_save: the attribute
+        if (
+            isinstance(f, models.DateField)
+            and type(f) in (models.DateTimeField, models.DateField)
             and (f.auto_now or f.auto_now_add)
         ):
             value = now if isinstance(f, models.DateTimeField) else timezone.localdate(now)
@@ -1461,19 +1653,26 @@ def create_rows(model: type[models.Model], objs: list[Any]) -> list[Any]:
             state[attname] = value
     stamped = {i: prepared for i, _a, _v, prepared in stamps}
     pre_saved = dict(special)
-    columns: list[list[Any]] = []
-    for i, (f, attname, _identity, _adapt) in enumerate(preparer.plan):
+    # the plain fields' values of every row with one itemgetter each, turned into columns by zip (both in C)
+    plain = [i for i in range(len(fields)) if i not in stamped and i not in pre_saved]
+    read: dict[int, Any] = {}
+    if plain:
+        getter = itemgetter(*[preparer.plan[i][1] for i in plain])
+        try:
+            got = [getter(state) for state in states]
+        except KeyError:  # a deferred field somewhere: through the attributes
+            got = [tuple(getattr(obj, preparer.plan[i][1]) for i in plain) for obj in objs]
+        if len(plain) == 1:
+            got = [(value,) for value in got]
+        read = dict(zip(plain, zip(*got, strict=True), strict=True)) if got else {i: () for i in plain}
+    columns: list[Any] = []
+    for i, (f, _attname, _identity, _adapt) in enumerate(preparer.plan):
         if i in stamped:
             columns.append([stamped[i]] * len(objs))
-            continue
-        if i in pre_saved:
-            values = [f.pre_save(obj, True) for obj in objs]
+        elif i in pre_saved:
+            columns.append(preparer.column(i, [f.pre_save(obj, True) for obj in objs]))
         else:
-            try:
-                values = [state[attname] for state in states]
-            except KeyError:  # a deferred field somewhere: through the attribute
-                values = [getattr(obj, attname) for obj in objs]
-        columns.append(preparer.column(i, values))
+            columns.append(preparer.column(i, read[i]))
     rows = list(zip(*columns, strict=True))
     auto = model._meta.auto_field
     pks = insert_rows(model, [f.column for f in fields], rows, returning=auto is not None)
