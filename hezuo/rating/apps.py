@@ -18,14 +18,21 @@ class RatingConfig(AppConfig):
         )
         after_bulk_change("registry.cooperative")(monitoring.reevaluate_many)
         after_bulk_change("registry.yearlyfact")(
-            lambda pks: monitoring.reevaluate_many(_owners("yearlyfact", pks))
+            lambda pks: monitoring.reevaluate_many(_owners("yearlyfact", pks)) if _rated() else 0
         )
         after_bulk_change("registry.demonstrationtitle")(
-            lambda pks: monitoring.reevaluate_many(_owners("demonstrationtitle", pks))
+            lambda pks: monitoring.reevaluate_many(_owners("demonstrationtitle", pks)) if _rated() else 0
         )
         # shell/dormant flags of the detection: the cooperative is evaluated as a shell or dormant one
         after_change("fieldwork.flag")(monitoring.reevaluate_for)
         after_bulk_change("fieldwork.flag")(monitoring.reevaluate_flagged)
+
+
+def _rated() -> bool:
+    """Whether anything is rated (before the first rating, a bulk change has no stars to re-evaluate)."""
+    from .models import Rating
+
+    return Rating.objects.filter(retired_at__isnull=True).exists()
 
 
 def _owners(model_name: str, pks: list[int]) -> list[int]:

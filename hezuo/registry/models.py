@@ -4,6 +4,9 @@ sponsorships by the system, and the system's organisations."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -49,8 +52,24 @@ phone_validator = RegexValidator(
 )
 
 
+_FROZEN_TODAY: ContextVar[dt.date | None] = ContextVar("hezuo_frozen_today", default=None)
+
+
 def today() -> dt.date:
-    return timezone.localdate()
+    """Today's date in the site's time zone (the rules "not in the future", "not before registration"); one
+    date for a whole bulk import inside `frozen_today()` (reading the zone costs more than a row's checks)."""
+    return _FROZEN_TODAY.get() or timezone.localdate()
+
+
+@contextmanager
+def frozen_today() -> Iterator[dt.date]:
+    """Within the block, `today()` is the date it had when the block began (a bulk import's rows are all
+    checked against one date, even across midnight)."""
+    token = _FROZEN_TODAY.set(timezone.localdate())
+    try:
+        yield _FROZEN_TODAY.get() or timezone.localdate()
+    finally:
+        _FROZEN_TODAY.reset(token)
 
 
 class Organization(RecordModel):

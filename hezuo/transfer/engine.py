@@ -1783,8 +1783,11 @@ def run_import(
             importer.outcome.notices.append(
                 _("The column mapping saved for files with these headers was applied.")
             )
+    from hezuo.registry.models import frozen_today
+
     try:
-        return importer.run(table, mapping)
+        with frozen_today():  # one "today" for every row's date checks
+            return importer.run(table, mapping)
     except ScopeViolation as exc:
         importer.outcome.fatal = str(exc)
         importer.outcome.written = False

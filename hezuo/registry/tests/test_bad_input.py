@@ -431,3 +431,18 @@ def test_valid_input_is_accepted(district_client: Client) -> None:
         )
     assert response.status_code == 201, response.json()
     assert [r.action for r in log.records] == ["create", "create"]
+
+
+def test_today_is_frozen_within_a_bulk_import_block() -> None:
+    import datetime as dt
+    from unittest import mock
+
+    from hezuo.registry.models import frozen_today, today
+
+    with frozen_today() as frozen:
+        assert today() == frozen
+        later = dt.datetime.combine(frozen + dt.timedelta(days=1), dt.time(1), tzinfo=dt.UTC)
+        with mock.patch("django.utils.timezone.now", return_value=later):
+            assert today() == frozen  # past midnight: still the block's date
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        assert today() == frozen + dt.timedelta(days=1)  # outside the block: the clock again
