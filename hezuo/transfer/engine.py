@@ -825,6 +825,10 @@ class Importer:
                 out.fatal = _("The file has warnings: read them and confirm them to import it.")
         if out.rows == 0 and not out.fatal:
             out.fatal = _("The file has a header row but no data rows.")
+        # by row (a chunk checks its cells, then its keys, then each record): stable, so a row's problems keep
+        # the order they were found in
+        out.errors.sort(key=lambda p: p.row or 0)
+        out.warnings.sort(key=lambda p: p.row or 0)
         return out
 
     def loop(self, rows_iter: Iterator[Row], chunk_size: int, total: int) -> None:

@@ -80,3 +80,22 @@ def test_facts_csv_gbk(city_data: dict[str, Any], tmp_path: Path) -> None:
     # district B cannot reach coop_a
     other = run_import(path, "facts", city_data["district_b"], dry_run=True)
     assert other.error_count == 1 and "scope" in other.errors[0].message
+
+
+def test_problems_are_listed_by_row(city_data: dict[str, Any], tmp_path: Path) -> None:
+    """A bad cell (found while reading) on row 4, a bad record (found when checking it) on row 3: the
+    report lists row 3 first."""
+    import datetime as dt
+
+    future = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    path = xlsx(
+        tmp_path / "c.xlsx",
+        [
+            COOP_HEADERS,
+            coop_row(11),
+            coop_row(12, **{"成立日期": future}),
+            coop_row(13, **{"注册资本（万元）": "abc"}),
+        ],
+    )
+    outcome = run_import(path, "cooperatives", city_data["district_a"], dry_run=True)
+    assert [p.row for p in outcome.errors] == [3, 4], outcome.errors
