@@ -62,8 +62,10 @@ def filtered_queryset(ui: ModelUI, request: HttpRequest, action: str) -> tuple[Q
     filterset = None
     if ui.filterset_class is not None:
         filterset = ui.filterset_class(request.GET or None, queryset=qs, request=request)
-        if filterset.is_bound and filterset.is_valid():
-            qs = filterset.qs
+        if filterset.is_bound:
+            # an invalid filter (the page shows its message) selects nothing rather than everything: an
+            # export or a count never silently ignores a condition the user typed
+            qs = filterset.qs if filterset.is_valid() else qs.none()
     query = request.GET.get("q", "").strip()
     if query and ui.search is None and ui.search_fields:
         condition = Q()

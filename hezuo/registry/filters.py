@@ -57,11 +57,22 @@ class CooperativeFilterSet(ScopedFilterSet):
     member = filters.ChoiceFilter(label=_("Federation member"), choices=YES_NO, method="filter_member")
     sponsored = filters.ChoiceFilter(label=_("Sponsored"), choices=YES_NO, method="filter_sponsored")
     abnormal = filters.ChoiceFilter(label=_("Abnormal list"), choices=YES_NO, method="filter_abnormal")
+    # a year the date functions can hold (a hand-typed 0 or 20230 is a field error, not a server error)
     registered_from = filters.NumberFilter(
-        label=_("Registered from year"), field_name="registration_date", lookup_expr="year__gte"
+        label=_("Registered from year"),
+        field_name="registration_date",
+        lookup_expr="year__gte",
+        min_value=1900,
+        max_value=2100,
+        decimal_places=0,
     )
     registered_to = filters.NumberFilter(
-        label=_("Registered to year"), field_name="registration_date", lookup_expr="year__lte"
+        label=_("Registered to year"),
+        field_name="registration_date",
+        lookup_expr="year__lte",
+        min_value=1900,
+        max_value=2100,
+        decimal_places=0,
     )
 
     class Meta:

@@ -54,3 +54,16 @@ def test_hand_typed_bad_parameters_are_not_errors(client_for) -> None:  # type: 
         assert client.get(url).status_code == 200, url
     listed = client.get("/registry/cooperatives/?per_page=-1").context["table"]
     assert listed.paginator.per_page == 25
+
+
+def test_an_impossible_registration_year_is_a_field_message(client_for) -> None:  # type: ignore[no-untyped-def]
+    client = client_for("city")
+    for value in ("0", "-1", "10000", "20230", "abc"):
+        response = client.get("/registry/cooperatives/", {"registered_from": value})
+        assert response.status_code == 200, value
+        assert response.context["table"].paginator.count == 0  # nothing rather than everything
+        assert response.context["filterset"].errors["registered_from"], value
+        assert client.get("/api/cooperatives/", {"registered_to": value}).status_code == 400, value
+        export = client.get("/registry/cooperatives/export/", {"registered_from": value})
+        assert export.status_code in (200, 400), value
+    assert client.get("/registry/cooperatives/", {"registered_from": "2015"}).context["table"].paginator.count
