@@ -110,7 +110,8 @@ def fmt_value(kind: str, value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(map(str, value)) or "—"
     if kind == "share":
-        return f"{float(value) * 100:.0f}%"
+        # up to two decimals, never rounded across a tier's bound (59.97% is not shown as 60%)
+        return f"{float(value) * 100:.2f}".rstrip("0").rstrip(".") + "%"
     if kind == "money":
         return _("%(n)s ten-thousand yuan") % {"n": f"{float(value) / 10000:,.2f}"}
     if kind == "count":
@@ -422,7 +423,8 @@ def advice_lines(advice: Mapping[str, Any], definition: Mapping[str, Any]) -> li
             suffix.append(f"+{item['gain']:g}")
         if item.get("gates"):
             suffix.append(_("passes gate %(gates)s") % {"gates": ", ".join(item["gates"])})
-        lines.append(f"{text}: {_(' and ').join(suffix)}" if suffix else text)
+        joiner = _(" and ")  # outside the f-string, where makemessages finds it
+        lines.append(f"{text}: {joiner.join(suffix)}" if suffix else text)
     return lines
 
 

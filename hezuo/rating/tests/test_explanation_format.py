@@ -115,3 +115,12 @@ def test_the_explanation_column_keeps_the_text_as_written(rated_city: Any) -> No
         cursor.execute(f"SELECT explanation{cast} FROM rating_rating WHERE id = %s", [rating.pk])
         text = cursor.fetchone()[0]
     assert text.startswith('{"format":3,"indicators":[[') and json.loads(text) == rating.explanation
+
+
+def test_shares_are_never_rounded_across_a_tier_bound() -> None:
+    from hezuo.rating.describe import fmt_value
+
+    assert fmt_value("share", 0.5997) == "59.97%"
+    assert fmt_value("share", 0.6) == "60%"
+    assert fmt_value("share", 0.799) == "79.9%"
+    assert fmt_value("share", 0.52) == "52%"
