@@ -528,6 +528,8 @@ def missing_list(request: HttpRequest) -> HttpResponse:
         year = int(request.GET.get("year") or (years[0] if years else 0)) or None
     except ValueError:
         year = None
+    if year is not None and not 1900 <= year <= 2100:
+        year = None  # a hand-typed year the date functions cannot hold: no year chosen
     undecided = (
         Rating.objects.restrict(user, VIEW)
         .filter(year=year or 0, retired_at__isnull=True, stars__isnull=True)

@@ -50,6 +50,9 @@ def test_hand_typed_bad_parameters_are_not_errors(client_for) -> None:  # type: 
         "/registry/organizations/?per_page=0",
         "/accounts/users/?per_page=100000",
         "/core/changes/?request_id=zz",
+        "/rating/missing/?year=-5",
+        "/rating/missing/?year=99999999999",
+        "/rating/missing/?year=abc",
     ):
         assert client.get(url).status_code == 200, url
     listed = client.get("/registry/cooperatives/?per_page=-1").context["table"]
