@@ -26,7 +26,7 @@ from hezuo.core.context import change_context
 from hezuo.core.scoping import ADD, CHANGE, EXPORT, VIEW, can, get_scoped_or_404
 from hezuo.core.ui import ModelUI
 from hezuo.geo.models import Division
-from hezuo.registry.choices import OperatingStatus
+from hezuo.registry.choices import Industry, OperatingStatus
 from hezuo.registry.models import Cooperative, YearlyFact
 
 from . import describe, services
@@ -606,6 +606,19 @@ def rubric_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _otherwise_text(otherwise: Any) -> dict[str, str] | None:
+    """An indicator's fallback measure ("otherwise: …") in words: its label and its tiers."""
+    from .engine import MEASURES
+
+    if not isinstance(otherwise, dict) or otherwise.get("measure") not in MEASURES:
+        return None
+    measure = MEASURES[otherwise["measure"]]
+    return {
+        "measure": describe.field_label(otherwise["measure"]),
+        "tiers": describe.tier_text(measure.kind, measure.better == "lower", otherwise.get("tiers")),
+    }
+
+
 class RubricDetailView(generic.UIView):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         rubric = get_scoped_or_404(Rubric.objects.all(), request.user, VIEW, pk=pk)
@@ -628,7 +641,7 @@ class RubricDetailView(generic.UIView):
                         "relaxed": describe.tier_text(measure.kind, lower, ind.get("relaxed_tiers"))
                         if ind.get("relaxed_tiers")
                         else "",
-                        "otherwise": ind.get("otherwise"),
+                        "otherwise": _otherwise_text(ind.get("otherwise")),
                         "max": max([p for _t, p in ind.get("tiers", [])] + [0]),
                     }
                 )
@@ -666,7 +679,10 @@ class RubricDetailView(generic.UIView):
                 dims=dims,
                 gates=gates,
                 floors=definition.get("star_floors", []),
-                relaxed=definition.get("relaxed_industries", []),
+                relaxed=[
+                    str(dict(Industry.choices).get(code, code))
+                    for code in definition.get("relaxed_industries", [])
+                ],
                 has_results=has_results,
                 n_ratings=rubric.ratings.count(),
                 years=rubric.published_years(),

@@ -261,3 +261,14 @@ def test_loading_a_file_on_the_page(db: Any, city_data: Any) -> None:
     assert district.get(f"/rating/rubrics/{v2.pk}/edit/").status_code == 404
     assert district.post(f"/rating/rubrics/{v2.pk}/publish/", {"year": 2025}).status_code == 404
     assert Rubric.objects.count() == 2
+
+
+def test_the_rubric_page_reads_in_words(city_data, rubric) -> None:  # type: ignore[no-untyped-def]
+    """No raw codes on the rubric page: the fallback measure and the relaxed industries in words."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(city_data["city"])
+    page = client.get(f"/rating/rubrics/{rubric.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "loss_plan_approved" not in page and "[[1, 5]]" not in page
+    assert "plant_protection" not in page and "植保服务" in page
