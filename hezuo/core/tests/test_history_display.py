@@ -70,3 +70,15 @@ def test_an_impossible_registration_year_is_a_field_message(client_for) -> None:
         export = client.get("/registry/cooperatives/export/", {"registered_from": value})
         assert export.status_code in (200, 400), value
     assert client.get("/registry/cooperatives/", {"registered_from": "2015"}).context["table"].paginator.count
+
+
+def test_list_pagination_reads_in_chinese(client_for) -> None:  # type: ignore[no-untyped-def]
+    from hezuo.core.context import change_context
+    from hezuo.core.services import save_record
+    from hezuo.registry.models import Organization
+
+    with change_context(source="cli"):
+        for n in range(30):
+            save_record(Organization(name=f"测试基层社{n}", kind="federation_city"))
+    page = client_for("city").get("/registry/organizations/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert 'aria-label="分页"' in page and "下一页" in page and "Table navigation" not in page
