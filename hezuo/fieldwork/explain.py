@@ -52,7 +52,7 @@ def _marker(e: Mapping[str, Any]) -> str:
 
     name = str(e["field"])
     try:
-        label = str(Cooperative._meta.get_field(name).verbose_name)
+        label = str(getattr(Cooperative._meta.get_field(name), "verbose_name", name))
     except FieldDoesNotExist:  # a marker that is not a field of the registry: its name
         label = name
     return _("Recorded for the cooperative: %(what)s") % {"what": label}

@@ -267,3 +267,23 @@ def test_another_citys_district_uses_the_generic_table():
         assert any(label in coop.name for label in labels), coop.name
         assert check(coop.credit_code).ok and coop.credit_code.startswith("93990101")
     assert Organization.objects.filter(name="样例县供销合作社", district=district).exists()
+
+
+def test_the_demo_city_has_a_year_of_work_behind_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """`hezuo demo` rates every year (the earlier ones confirmed), runs the detection, records visits, opens
+    a campaign, cleanup cases at every step and rectification cases, through the apps' own services."""
+    from hezuo.compliance.models import RectificationCase
+    from hezuo.core.management.commands.setup import Command as Setup
+    from hezuo.fieldwork.models import CleanupCase, DetectionRun, Flag, Visit
+    from hezuo.rating.models import Rating
+
+    call_command(Setup(), verbosity=0)  # the rubric, the plan and the checklist, as `make demo` has them
+    call_command("demo", "--size", "400", "--seed", "3", verbosity=0)
+    out = capsys.readouterr().out
+    assert "rated" in out and "detection" in out
+    assert Rating.objects.filter(status="confirmed").exists() and Rating.objects.filter(status="provisional")
+    assert DetectionRun.objects.filter(status="done").exists() and Flag.objects.exists()
+    assert Visit.objects.exists()
+    steps = set(CleanupCase.objects.values_list("status", flat=True))
+    assert steps >= {"flagged", "verified", "approved", "closed"}
+    assert RectificationCase.objects.exists()

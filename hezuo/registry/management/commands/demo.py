@@ -28,6 +28,31 @@ class Command(BaseCommand):
             help="do nothing when cooperatives already exist (the demo users are still ensured)",
         )
         parser.add_argument("--no-users", action="store_true", help="do not create the demo users")
+        parser.add_argument(
+            "--no-activity",
+            action="store_true",
+            help="only the registry: no ratings, detection, visits, campaign or cases",
+        )
+
+    def activity(self, seed: int) -> None:
+        """The apps' demo activity, in app order: each app with a `demo` module offering `activity(seed, say)`
+        (ratings, then fieldwork, then rectification), so the demo city has a year of work behind it."""
+        import importlib
+
+        from django.apps import apps
+
+        for config in apps.get_app_configs():
+            if not config.name.startswith("hezuo.") or config.label == "registry":
+                continue
+            try:
+                module = importlib.import_module(f"{config.name}.demo")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{config.name}.demo":
+                    raise
+                continue
+            if hasattr(module, "activity"):
+                self.stdout.write(f"{config.verbose_name}…")
+                module.activity(seed, say=self.stdout.write)
 
     def handle(self, *args: Any, **options: Any) -> None:
         size, seed = options["size"], options["seed"]
@@ -55,6 +80,8 @@ class Command(BaseCommand):
                     self.stdout.write(f"  member households: {per_year}")
                 else:
                     self.stdout.write(f"  {key.replace('_', ' ')}: {value}")
+            if users and not options["no_activity"]:
+                self.activity(seed)
         if users:
             self.print_logins()
 
