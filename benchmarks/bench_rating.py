@@ -10,8 +10,9 @@ rows back is not counted. Goals (issue 3): within 3x of the
 floor, at least 10,000 cooperatives per second end to end, memory flat as the count grows (batches,
 streaming).
 
-The run is timed as the product's task runs it: with DEBUG off (no query log). BENCH_RATING_WORKERS sets
-the number of engine worker processes (default: services.worker_count()).
+The run is timed as the product's task runs it: with DEBUG off (no query log), its worker processes
+reading their own batches of facts (services.rate). BENCH_RATING_WORKERS sets the number of engine worker
+processes (default: services.worker_count(), one per core).
 """
 
 from __future__ import annotations

@@ -174,6 +174,11 @@ def _columns(names: Sequence[str], vendor: str) -> list[Any]:
     return columns
 
 
+def _facts(year: int, where: Q | None) -> models.QuerySet[YearlyFact]:
+    facts = YearlyFact.objects.filter(year=year, retired_at__isnull=True)
+    return facts.filter(where) if where is not None else facts
+
+
 def read_batches(
     year: int, *, where: Q | None = None, batch_size: int = 2000
 ) -> Iterator[list[tuple[Any, ...]]]:
@@ -184,29 +189,72 @@ def read_batches(
     Four single-table queries per batch, each an index range scan: the next facts by cooperative id, then
     for their id range the cooperatives, the year before's facts and the titles. (Joining the facts with
     the cooperatives in one query lets PostgreSQL merge-join from the first cooperative on every batch.)"""
-    facts = YearlyFact.objects.filter(year=year, retired_at__isnull=True)
-    if where is not None:
-        facts = facts.filter(where)
-    vendor = connections[facts.db].vendor
-    fact_columns = _columns(FACT_COLUMNS, vendor)
-    coop_columns = _columns(COOP_COLUMNS, vendor)
-    previous_columns = _columns(PREVIOUS_FIELDS, vendor)
+    reader = _Reader(year, where)
     last = 0
     while True:
-        rows = fetch(
+        batch, end = reader.read(last, None, batch_size)
+        if end is None:
+            return
+        yield batch
+        last = end
+
+
+def batch_bounds(
+    year: int, *, where: Q | None = None, batch_size: int = 2000
+) -> Iterator[tuple[int, int | None]]:
+    """The ranges (after, upto] of cooperative ids that read_batches() would read as batches, without
+    reading them (one index scan per range): read_range() reads each, anywhere (the annual rating's
+    worker processes read their own). The last range is open (upto None) when it holds fewer."""
+    facts = _facts(year, where)
+    last = 0
+    while True:
+        ids = fetch(
             facts.filter(cooperative_id__gt=last)
             .order_by("cooperative_id")
-            .values_list(*fact_columns)[:batch_size]
+            .values_list("cooperative_id")[batch_size - 1 : batch_size]
         )
-        if not rows:
+        if not ids:
+            if fetch(facts.filter(cooperative_id__gt=last).values_list("cooperative_id")[:1]):
+                yield last, None
             return
+        yield last, ids[0][0]
+        last = ids[0][0]
+
+
+def read_range(year: int, after: int, upto: int | None, *, where: Q | None = None) -> list[tuple[Any, ...]]:
+    """The rows of read_batches() for the cooperatives whose id is in (after, upto] (upto None: no end)."""
+    return _Reader(year, where).read(after, upto, None)[0]
+
+
+class _Reader:
+    def __init__(self, year: int, where: Q | None) -> None:
+        self.year = year
+        self.facts = _facts(year, where)
+        vendor = connections[self.facts.db].vendor
+        self.fact_columns = _columns(FACT_COLUMNS, vendor)
+        self.coop_columns = _columns(COOP_COLUMNS, vendor)
+        self.previous_columns = _columns(PREVIOUS_FIELDS, vendor)
+
+    def read(
+        self, after: int, upto: int | None, limit: int | None
+    ) -> tuple[list[tuple[Any, ...]], int | None]:
+        """The rows of the cooperatives after `after` (to `upto`, at most `limit` facts), and the last
+        cooperative id read (None: nothing to read)."""
+        year = self.year
+        facts = self.facts.filter(cooperative_id__gt=after)
+        if upto is not None:
+            facts = facts.filter(cooperative_id__lte=upto)
+        query = facts.order_by("cooperative_id").values_list(*self.fact_columns)
+        rows = fetch(query[:limit] if limit is not None else query)
+        if not rows:
+            return [], None
         first, last = rows[0][0], rows[-1][0]
         coops = {
             row[0]: row
             for row in fetch(
                 Cooperative.objects.filter(pk__gte=first, pk__lte=last, retired_at__isnull=True)
                 .order_by()  # no default ordering (a sort, and a join for some models)
-                .values_list(*coop_columns)
+                .values_list(*self.coop_columns)
             )
         }
         span = Q(cooperative_id__gte=first, cooperative_id__lte=last)
@@ -215,7 +263,7 @@ def read_batches(
             for row in fetch(
                 YearlyFact.objects.filter(span, year=year - 1, retired_at__isnull=True)
                 .order_by()
-                .values_list("cooperative_id", *previous_columns)
+                .values_list("cooperative_id", *self.previous_columns)
             )
         }
         ranks: dict[int, int] = {}
@@ -235,7 +283,7 @@ def read_batches(
                 continue
             seen = coop_id
             batch.append((*coop, *row[1:], ranks.get(coop_id, 0), previous.get(coop_id)))
-        yield batch
+        return batch, last
 
 
 # ---------------------------------------------------------------------------------------------------

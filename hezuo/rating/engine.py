@@ -1702,6 +1702,14 @@ def rate_in_worker(rows: Sequence[Sequence[Any]]) -> list[Rated]:
     return _RATER.rate(rows)
 
 
+def rate_rows_in_worker(rows: Sequence[Sequence[Any]], skip: frozenset[int]) -> tuple[int, int, list[Rated]]:
+    """rate_in_worker() for the rows but those of the cooperatives in `skip` (their rating is final): the
+    count of rows, of those left out, and the rated rows. (Here, not in services: a spawned worker imports
+    the engine only, never Django.)"""
+    todo = [row for row in rows if row[0] not in skip] if skip else rows
+    return len(rows), len(rows) - len(todo), rate_in_worker(todo)
+
+
 # --------------------------------------------------------------------------------------------------------
 # what it takes
 

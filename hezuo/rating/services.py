@@ -10,6 +10,7 @@ import gc
 import json
 import logging
 import multiprocessing
+import multiprocessing.util
 import os
 import queue
 import threading
@@ -236,8 +237,11 @@ def published_rubric(year: int) -> Rubric | None:
 # snapshot filled in), and this process writes it in one transaction: new ratings and their change records
 # by bulk insert (adapter.BulkInsert), re-rated provisional ones through the ORM with record_bulk,
 # confirmed ones left alone. With many cooperatives and more than one core, the engine runs in worker
-# processes while this thread reads and writer threads write, each on its own connection (a few batches
-# in flight at most, so memory stays flat whatever the count).
+# processes while a writer thread writes on its own connection (a few batches in flight at most, so memory
+# stays flat whatever the count). Outside a transaction the workers read their batches themselves, each on
+# its own connection, given ranges of cooperative ids (adapter.batch_bounds): this process then only finds
+# the ranges and writes, and the cores run the engine; inside one (only this connection sees its data)
+# this thread reads the rows and sends them.
 
 RATING_UPDATE_FIELDS = [
     "rubric",
@@ -347,8 +351,13 @@ def rate_job(year: int, rubric: Rubric) -> engine.RateJob:
 
 def worker_count(total: int, workers: int | None = None) -> int:
     """Engine processes for rating `total` cooperatives: none (rate here) for small runs or a single core;
-    else one per core, leaving one to the database server when it runs beside us (PostgreSQL), at most 4.
-    `workers` or settings.HEZUO_RATING_WORKERS decide instead when set."""
+    else one per core, at most 4. `workers` or settings.HEZUO_RATING_WORKERS decide instead when set.
+
+    One per core on SQLite and PostgreSQL alike: the workers read their own batches (see rate()), so with
+    fewer workers than cores the rating waits on one worker's reading and rating in turn; this process
+    (the writer) and a PostgreSQL server beside us then share the cores with them, which the operating
+    system balances better than a core left to either. (Measured on 2 cores, 100,000 cooperatives:
+    docs/benchmarks.md.)"""
     if workers is None:
         workers = getattr(settings, "HEZUO_RATING_WORKERS", None)
     if workers is not None:
@@ -356,29 +365,83 @@ def worker_count(total: int, workers: int | None = None) -> int:
     cores = os.cpu_count() or 1
     if cores < 2 or total < POOL_MIN:
         return 0
-    server = 1 if connections[router.db_for_write(Rating)].vendor != "sqlite" else 0
-    return max(1, min(cores - server, 4))
+    return min(cores, 4)
+
+
+# what a rated batch comes back as: (rows read, rows left alone as confirmed, the rated rows)
+Outcome = tuple[int, int, list[engine.Rated]]
+
+
+def _start_reader(job: engine.RateJob, where: Q | None) -> None:
+    """Initialise a forked worker process that reads its batches itself, on its own database connections:
+    the connections inherited from the parent are set aside unused and never closed (closing them here
+    would end the parent's session or its SQLite handle); this process opens its own when it first reads."""
+    from asgiref.local import Local
+
+    global _READ_WHERE
+    _INHERITED.append(connections._connections)  # type: ignore[attr-defined]
+    connections._connections = Local(connections.thread_critical)  # type: ignore[attr-defined]
+    _READ_WHERE = where
+    multiprocessing.util.Finalize(None, connections.close_all, exitpriority=10)  # its own, when it ends
+    engine.start_worker(job)
+
+
+_INHERITED: list[Any] = []
+_READ_WHERE: Q | None = None
+
+
+def confirmed_in(year: int, after: int, upto: int | None) -> frozenset[int]:
+    """The cooperatives of ids (after, upto] whose rating of `year` is confirmed (final: not rated again)."""
+    ratings = Rating.objects.filter(
+        year=year, retired_at__isnull=True, status=Rating.Status.CONFIRMED, cooperative_id__gt=after
+    )
+    if upto is not None:
+        ratings = ratings.filter(cooperative_id__lte=upto)
+    return frozenset(ratings.order_by().values_list("cooperative_id", flat=True))
+
+
+def _rate_range(year: int, after: int, upto: int | None, include_confirmed: bool) -> Outcome:
+    """In a worker process: read the cooperatives of ids (after, upto] and rate them (not those whose
+    rating is confirmed, unless `include_confirmed`)."""
+    skip = frozenset() if include_confirmed else confirmed_in(year, after, upto)
+    return _rate_rows(adapter.read_range(year, after, upto, where=_READ_WHERE), skip, engine.rate_in_worker)
+
+
+def _rate_rows(
+    rows: list[tuple[Any, ...]],
+    skip: frozenset[int],
+    rate: Callable[[list[tuple[Any, ...]]], list[engine.Rated]],
+) -> Outcome:
+    todo = [row for row in rows if row[0] not in skip] if skip else rows
+    return len(rows), len(rows) - len(todo), rate(todo)
 
 
 class _Raters:
-    """Rates batches of rows: in this process, or in worker processes while this one reads and writes.
+    """Rates batches: in this process, or in worker processes while this one writes.
 
-    Workers are forked where the platform can (they run the engine only, never the inherited database
-    connection; a fork does not run the main module again as spawn does) and spawned elsewhere. If a
-    worker dies, the batches still to rate are rated here."""
+    Workers are forked where the platform can (a fork does not run the main module again as spawn does)
+    and spawned elsewhere. With `reading` (forked workers, committed data: see rate()), each worker reads
+    the batches it rates, given as ranges of cooperative ids, on its own database connection; else they
+    run the engine only, on the rows this process reads and sends. If a worker dies, the batches still to
+    rate are read and rated here."""
 
-    def __init__(self, job: engine.RateJob, workers: int) -> None:
+    def __init__(self, job: engine.RateJob, workers: int, reading: bool, where: Q | None) -> None:
         self.job = job
+        self.where = where
         self.local: engine.RowRater | None = None
         self.pool: ProcessPoolExecutor | None = None
         self.lock = threading.Lock()  # writer threads may fall back to rating here at once
+        self.reading = reading and workers > 0 and "fork" in multiprocessing.get_all_start_methods()
         if workers > 0:
             method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+            initializer, initargs = (
+                (_start_reader, (job, where)) if self.reading else (engine.start_worker, (job,))
+            )
             self.pool = ProcessPoolExecutor(
                 workers,
                 mp_context=multiprocessing.get_context(method),
-                initializer=engine.start_worker,
-                initargs=(job,),
+                initializer=initializer,  # type: ignore[arg-type]
+                initargs=initargs,  # type: ignore[arg-type]
             )
             # start the workers now, before this process runs any other thread (forking a process whose
             # threads hold locks is unsafe); a fork start method starts them all on the first call
@@ -387,23 +450,41 @@ class _Raters:
             except BrokenProcessPool:
                 self._lost_workers()
 
-    def submit(self, rows: list[tuple[Any, ...]]) -> Any:
-        """A handle to the rated rows (a worker's future, or the rated rows themselves)."""
+    def submit(self, rows: list[tuple[Any, ...]], skip: frozenset[int]) -> Any:
+        """A handle to the rated rows (a worker's future, or the outcome itself)."""
         if self.pool is not None:
             try:
-                return self.pool.submit(engine.rate_in_worker, rows)
+                return self.pool.submit(engine.rate_rows_in_worker, rows, skip)
             except BrokenProcessPool:
                 self._lost_workers()
-        return self._here().rate(rows)
+        return _rate_rows(rows, skip, self._here().rate)
 
-    def result(self, handle: Any, rows: list[tuple[Any, ...]]) -> list[engine.Rated]:
-        if isinstance(handle, list):
+    def submit_range(self, after: int, upto: int | None, include_confirmed: bool) -> Any:
+        """A handle to the rated rows of the cooperatives of ids (after, upto], read by a worker."""
+        if self.pool is not None:
+            try:
+                return self.pool.submit(_rate_range, self.job.year, after, upto, include_confirmed)
+            except BrokenProcessPool:
+                self._lost_workers()
+        return self._read_here(after, upto, include_confirmed)
+
+    def result(self, handle: Any, rows: list[tuple[Any, ...]] | tuple[int, int | None], skip: Any) -> Outcome:
+        """The outcome of a handle; `rows`: the batch's rows or id range, rated here if its worker died."""
+        if isinstance(handle, tuple):
             return handle
         try:
             return handle.result()  # type: ignore[no-any-return]
         except BrokenProcessPool:
             self._lost_workers()
-            return self._here().rate(rows)
+            if isinstance(rows, tuple):
+                return self._read_here(*rows, include_confirmed=skip)
+            return _rate_rows(rows, skip, self._here().rate)
+
+    def _read_here(self, after: int, upto: int | None, include_confirmed: bool) -> Outcome:
+        year = self.job.year
+        skip = frozenset() if include_confirmed else confirmed_in(year, after, upto)
+        rows = adapter.read_range(year, after, upto, where=self.where)
+        return _rate_rows(rows, skip, self._here().rate)
 
     def _here(self) -> engine.RowRater:
         with self.lock:
@@ -451,14 +532,31 @@ def rate(
     job = rate_job(year, rubric)
     writer = _BatchWriter(year, rubric, counts, current_context(), include_confirmed)
     processes = worker_count(counts.total, workers)
+    threads = writer_threads(processes)
     collecting = gc.isenabled()
     gc.disable()  # nothing here makes reference cycles worth collecting; scanning the batches costs time
-    raters = _Raters(job, processes)
-    sink = _Sink(writer, raters, writer_threads(processes), processes, progress)
+    # workers read their own batches where they see what this process sees: outside a transaction, in a
+    # database other processes open (the writer threads' condition, less a shared in-memory SQLite one)
+    connection = connections[router.db_for_read(Rating)]
+    private = connection.vendor == "sqlite" and connection.is_in_memory_db()  # type: ignore[attr-defined]
+    reading = threads > 0 and not private
+    raters = _Raters(job, processes, reading, where)
+    sink = _Sink(writer, raters, threads, processes, progress)
     try:
-        for rows in adapter.read_batches(year, where=where, batch_size=batch_size):
-            todo, existing = writer.split(rows)
-            sink.put(len(rows), existing, todo, raters.submit(todo))
+        if raters.reading:
+            # this process only finds the batches' id ranges (an index scan each) and writes
+            for after, upto in adapter.batch_bounds(year, where=where, batch_size=batch_size):
+                sink.put(
+                    (after, upto), include_confirmed, raters.submit_range(after, upto, include_confirmed)
+                )
+        else:
+            for rows in adapter.read_batches(year, where=where, batch_size=batch_size):
+                # confirmed ratings are not rated again; with writer threads, the writer leaves them alone
+                # instead (this connection does not read the table they write)
+                skip: frozenset[int] = frozenset()
+                if rows and not threads and not include_confirmed:
+                    skip = confirmed_in(year, rows[0][0] - 1, rows[-1][0])
+                sink.put(rows, skip, raters.submit(rows, skip))
         sink.close()
     except BaseException:
         sink.abort()
@@ -486,7 +584,9 @@ def writer_threads(processes: int) -> int:
     return 1
 
 
-Handed = tuple[int, dict[int, tuple[Any, ...]], list[tuple[Any, ...]], Any]  # read, ratings, to rate, handle
+# a batch handed to the engine: (its rows and the cooperatives left out (confirmed), or its id range and
+# include_confirmed; the handle to its outcome)
+Handed = tuple[Any, Any, Any]
 
 
 class _Sink:
@@ -515,10 +615,8 @@ class _Sink:
         for thread in self.threads:
             thread.start()
 
-    def put(
-        self, read: int, existing: dict[int, tuple[Any, ...]], todo: list[tuple[Any, ...]], handle: Any
-    ) -> None:
-        item = (read, existing, todo, handle)
+    def put(self, batch: Any, skip: Any, handle: Any) -> None:
+        item = (batch, skip, handle)
         if not self.threads:
             self.pending.append(item)
             while len(self.pending) > self.in_flight:
@@ -555,10 +653,8 @@ class _Sink:
         if self.errors:
             raise self.errors[0]
 
-    def _write(
-        self, read: int, existing: dict[int, tuple[Any, ...]], todo: list[tuple[Any, ...]], handle: Any
-    ) -> None:
-        self.writer.write(read, existing, self.raters.result(handle, todo))
+    def _write(self, batch: Any, skip: Any, handle: Any) -> None:
+        self.writer.write(*self.raters.result(handle, batch, skip))
         if self.progress is not None:
             with self.writer.lock:
                 self.progress(self.writer.counts)
@@ -612,38 +708,35 @@ class _BatchWriter:
             for name in ("done", "created", "updated", "unchanged", "skipped_confirmed", "undecided"):
                 setattr(self.counts, name, getattr(self.counts, name) + getattr(delta, name))
 
-    def split(self, rows: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], dict[int, tuple[Any, ...]]]:
-        """The rows to rate (confirmed ratings are left alone), and the batch's ratings of the year."""
-        if not rows:
-            return rows, {}
-        existing = {
+    def existing(self, first: int, last: int) -> dict[int, tuple[Any, ...]]:
+        """The ratings of the year of the cooperatives of ids first to last."""
+        return {
             row[0]: row
             for row in Rating.objects.filter(
-                year=self.year,
-                retired_at__isnull=True,
-                cooperative_id__gte=rows[0][0],
-                cooperative_id__lte=rows[-1][0],
+                year=self.year, retired_at__isnull=True, cooperative_id__gte=first, cooperative_id__lte=last
             )
             .order_by()  # no default ordering: it joins the cooperatives
             .values_list(
                 "cooperative_id", "pk", "status", "rubric_id", "rerate_requested", *UNCHANGED_WHEN_EQUAL
             )
         }
-        if not existing or self.include_confirmed:
-            return rows, existing
-        todo = []
-        for row in rows:
-            old = existing.get(row[0])
-            if old is None or old[2] != Rating.Status.CONFIRMED:
-                todo.append(row)
-        self.add(RateCounts(skipped_confirmed=len(rows) - len(todo)))
-        return todo, existing
 
-    def write(self, read: int, existing: dict[int, tuple[Any, ...]], rated: list[engine.Rated]) -> None:
-        """One batch in one transaction (on this thread's connection)."""
-        delta = RateCounts(done=read, undecided=sum(1 for r in rated if r[3] is None))
-        new = [r for r in rated if r[0] not in existing] if existing else rated
+    def write(self, read: int, skipped: int, rated: list[engine.Rated]) -> None:
+        """One batch in one transaction (on this thread's connection): `read` rows, of which `skipped` left
+        out (confirmed), the others `rated`. The batch's ratings are read in the transaction: new ones are
+        inserted, provisional ones updated, confirmed ones (confirmed since the rating began: final) left."""
+        delta = RateCounts(done=read, skipped_confirmed=skipped)
         with transaction.atomic():
+            existing = self.existing(rated[0][0], rated[-1][0]) if rated else {}
+            new = rated
+            if existing:
+                if not self.include_confirmed:
+                    confirmed = Rating.Status.CONFIRMED
+                    kept = [r for r in rated if r[0] not in existing or existing[r[0]][2] != confirmed]
+                    delta.skipped_confirmed += len(rated) - len(kept)
+                    rated = kept
+                new = [r for r in rated if r[0] not in existing]
+            delta.undecided = sum(1 for r in rated if r[3] is None)
             if new:
                 self._insert(new, delta)
             if len(new) < len(rated):
