@@ -687,6 +687,9 @@ class Row:
     cells: list[Any]
     values: dict[str, Any] = field(default_factory=dict)
     has_error: bool = False
+    # columns whose cell could not be read: the row is still checked (to report its other problems at once)
+    # but never written
+    bad_cells: set[str] | None = None
     empty: bool = False  # some cell of the row is empty (its value is EMPTY)
     obj: Any = None
     before: dict[str, Any] | None = None
@@ -744,6 +747,16 @@ class Importer:
         if len(out.errors) < self.max_problems:
             out.errors.append(Problem(row.number if row else None, column, str(message)))
         self.blocked = True
+
+    def cell_error(self, row: Row, column: str, message: str, key: str) -> None:
+        """A cell that could not be read. A key column stops the row at once; another one lets the row be
+        checked on (its other problems are reported in the same pass) and keeps it from being written."""
+        self.error(row, column, message)
+        if key not in self.kind.key:
+            row.has_error = False
+            if row.bad_cells is None:
+                row.bad_cells = set()
+            row.bad_cells.add(key)
 
     def warning(self, row: Row, column: str, message: str) -> None:
         out = self.outcome
@@ -883,7 +896,7 @@ class Importer:
                 try:
                     values[key] = parser(raw)
                 except CellError as exc:
-                    self.error(row, binding.header, str(exc))
+                    self.cell_error(row, binding.header, str(exc), key)
             self.outcome.rows += 1
             yield row
 
@@ -894,7 +907,7 @@ class Importer:
         function made for the file's columns: each cell read, tested for emptiness and parsed in place,
         whole numbers in integer columns taken as they are (what parse_integer returns for them) and the
         remembered parsers' known cells looked up directly."""
-        names: dict[str, Any] = {"EMPTY": EMPTY, "CellError": CellError, "ERROR": self.error}
+        names: dict[str, Any] = {"EMPTY": EMPTY, "CellError": CellError, "ERROR": self.cell_error}
         lines = ["def parse_cells(row, cells, values):", "    width = len(cells)"]
         for n, (binding, index, key, parser) in enumerate(plan):
             names[f"P{n}"], names[f"H{n}"] = parser, binding.header
@@ -921,7 +934,7 @@ class Importer:
                 "      try:",
                 *parse,
                 "      except CellError as exc:",
-                f"        ERROR(row, H{n}, str(exc))",
+                f"        ERROR(row, H{n}, str(exc), {key!r})",
             ]
         source = "\n".join(lines) + "\n"
         exec(compile(source, f"<cells of {self.kind.name}>", "exec"), names)
@@ -1130,9 +1143,14 @@ class Importer:
         except ValidationError as exc:
             for name, messages in exc.message_dict.items():
                 errors.setdefault(name, []).extend(messages)
+        bad = row.bad_cells or ()
         for name, messages in errors.items():
+            if name in bad:
+                continue  # its cell was reported already: not also as missing or out of range
             for message in messages:
                 self.error(row, self.header_for(name), message)
+        if bad:
+            row.has_error = True  # checked in full, never written
         if row.has_error or row.before_values is None:
             return
         if row.before is not None:

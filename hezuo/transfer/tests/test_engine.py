@@ -99,3 +99,26 @@ def test_problems_are_listed_by_row(city_data: dict[str, Any], tmp_path: Path) -
     )
     outcome = run_import(path, "cooperatives", city_data["district_a"], dry_run=True)
     assert [p.row for p in outcome.errors] == [3, 4], outcome.errors
+
+
+def test_a_bad_cell_does_not_hide_the_rows_other_problems(city_data: dict[str, Any], tmp_path: Path) -> None:
+    """One pass reports the row's other problems beside an unreadable cell: a capital that is not a number
+    and a future date together, each in its column; nothing is written."""
+    import datetime as dt
+
+    future = (dt.date.today() + dt.timedelta(days=30)).isoformat()
+    path = xlsx(
+        tmp_path / "c.xlsx",
+        [
+            COOP_HEADERS,
+            coop_row(21, **{"注册资本（万元）": "abc", "成立日期": future}),
+            coop_row(22, **{"注册资本（万元）": "abc"}),
+        ],
+    )
+    outcome = run_import(path, "cooperatives", city_data["district_a"], dry_run=False)
+    assert not outcome.written and outcome.created == 0
+    found = {(p.row, p.column) for p in outcome.errors}
+    assert {(2, "注册资本（万元）"), (2, "成立日期"), (3, "注册资本（万元）")} <= found, found
+    # the unreadable cell is reported once, not also as missing
+    assert sum(1 for p in outcome.errors if (p.row, p.column) == (3, "注册资本（万元）")) == 1
+    assert not Cooperative.objects.filter(name__contains="导入测试").exists()
