@@ -6,6 +6,8 @@ All read through the scoping chokepoint; transitions go through the same service
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied
@@ -29,6 +31,19 @@ if TYPE_CHECKING:
     from hezuo.accounts.models import User
 
 READ_ONLY = ["get", "head", "options"]
+
+
+@contextmanager
+def service_errors() -> Iterator[None]:
+    """A service function's refusals as the API gives them: out of reach or role → 404; bad values → 400
+    naming the fields (non_field_errors for the record as a whole)."""
+    try:
+        yield
+    except PermissionDenied as exc:
+        raise NotFound() from exc
+    except DjangoValidationError as exc:
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        raise ValidationError(detail) from exc
 
 
 class FlagSerializer(serializers.ModelSerializer):
@@ -127,13 +142,8 @@ class CleanupCaseViewSet(ScopedViewSet):
             kwargs = data
         else:
             kwargs = {"note": data["note"]}
-        try:
+        with service_errors():
             case = getattr(cleanup, transition)(case, request.user, **kwargs)
-        except PermissionDenied as exc:
-            raise NotFound() from exc
-        except DjangoValidationError as exc:
-            detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-            raise ValidationError(detail) from exc
         return Response(CleanupCaseSerializer(case, context=self.get_serializer_context()).data)
 
 
@@ -249,7 +259,7 @@ class CampaignViewSet(ScopedViewSet):
         incoming = CampaignChangeSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
-        try:
+        with service_errors():
             change_campaign(
                 request.user,
                 campaign,
@@ -258,11 +268,6 @@ class CampaignViewSet(ScopedViewSet):
                 note=data.get("note", campaign.note),
                 reason=data.get("reason", ""),
             )
-        except PermissionDenied as exc:
-            raise NotFound() from exc
-        except DjangoValidationError as exc:
-            detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-            raise ValidationError(detail) from exc
         return Response(CampaignSerializer(campaign, context=self.get_serializer_context()).data)
 
     @extend_schema(
@@ -275,13 +280,8 @@ class CampaignViewSet(ScopedViewSet):
         campaign = self._managed("retire")
         incoming = CampaignCancelSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
-        try:
+        with service_errors():
             cancel_campaign(request.user, campaign, reason=incoming.validated_data["reason"])
-        except PermissionDenied as exc:
-            raise NotFound() from exc
-        except DjangoValidationError as exc:
-            detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-            raise ValidationError(detail) from exc
         return Response(CampaignSerializer(campaign, context=self.get_serializer_context()).data)
 
     @extend_schema(request=CampaignOpenSerializer, responses=CampaignSerializer)
@@ -300,7 +300,7 @@ class CampaignViewSet(ScopedViewSet):
             district = Division.objects.filter(code=data["district"], level=Division.Level.DISTRICT).first()
             if district is None:
                 raise ValidationError({"district": [_("No district with this code.")]})
-        try:
+        with service_errors():
             campaign = open_campaign(
                 request.user,
                 name=data["name"],
@@ -310,11 +310,6 @@ class CampaignViewSet(ScopedViewSet):
                 rule=data["rule"],
                 note=data.get("note", ""),
             )
-        except PermissionDenied as exc:
-            raise NotFound() from exc
-        except DjangoValidationError as exc:
-            detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-            raise ValidationError(detail) from exc
         return Response(CampaignSerializer(campaign, context=self.get_serializer_context()).data, status=201)
 
     @extend_schema(operation_id="campaigns_progress", responses=dict[str, Any])
