@@ -11,6 +11,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .fields import DocumentField
 from .scoping import ScopedQuerySet
 
 
@@ -107,17 +108,28 @@ class ChangeRecord(models.Model):
     source = models.CharField(_("source"), max_length=20, blank=True)
     action = models.CharField(_("action"), max_length=10, choices=Action.choices)
     # no index of their own: the composite indexes below lead with them (every history write pays for each
-    # index, and the history is the most written table)
-    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+", db_index=False)
+    # index, and the history is the most written table); no database constraint either (docs/decisions.md:
+    # checking every row at commit was a quarter of the cost of writing the history on PostgreSQL, for
+    # content types that are never deleted; on_delete=PROTECT still guards them in the ORM)
+    content_type = models.ForeignKey(
+        ContentType, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     object_id = models.BigIntegerField(_("object id"))
     object_repr = models.CharField(_("object"), max_length=200)
     parent_type = models.ForeignKey(
-        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+        ContentType,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     parent_id = models.BigIntegerField(null=True, blank=True)
     message = models.CharField(_("reason"), max_length=500, blank=True)
-    before = models.JSONField(_("before"), null=True, blank=True)
-    after = models.JSONField(_("after"), null=True, blank=True)
+    # stored and read back whole, never searched inside: `json` on PostgreSQL, not `jsonb` (DocumentField)
+    before = DocumentField(_("before"), null=True, blank=True)
+    after = DocumentField(_("after"), null=True, blank=True)
 
     class Meta:
         ordering = ["-time", "-id"]

@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from hezuo.core.fields import DocumentField
 from hezuo.core.models import RecordModel, actor_field
 from hezuo.geo.models import Division
 from hezuo.registry.models import Cooperative
@@ -109,13 +110,18 @@ class Flag(RecordModel):
     rule = models.CharField(_("rule"), max_length=10)
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     year = models.PositiveSmallIntegerField(_("fiscal year"))
-    evidence = models.JSONField(_("evidence"), default=dict)
+    # stored and shown whole, never searched inside: `json` on PostgreSQL, not `jsonb` (DocumentField)
+    evidence = DocumentField(_("evidence"), default=dict)
     explanation = models.CharField(_("explanation"), max_length=500, blank=True)
     # indexes: a detection run writes tens of thousands of flags at once and each index costs on every row,
     # so only what pages and runs read by (see Meta.indexes): the cooperative's foreign key, the unique
     # constraint (cooperative, rule, year, rule set; also what a run reads its raised flags by) and the
-    # flags of a cleanup case (a partial index: most flags have none)
-    ruleset = models.ForeignKey(RuleSet, verbose_name=_("rule set"), on_delete=models.PROTECT, db_index=False)
+    # flags of a cleanup case (a partial index: most flags have none). The rule set and the run have no
+    # database constraint (docs/decisions.md): neither is ever deleted (on_delete=PROTECT guards them in the
+    # ORM) and checking every flag at commit was a large share of writing the flags on PostgreSQL
+    ruleset = models.ForeignKey(
+        RuleSet, verbose_name=_("rule set"), on_delete=models.PROTECT, db_index=False, db_constraint=False
+    )
     run = models.ForeignKey(
         DetectionRun,
         verbose_name=_("run"),
@@ -123,6 +129,7 @@ class Flag(RecordModel):
         blank=True,
         on_delete=models.PROTECT,
         db_index=False,
+        db_constraint=False,
     )
     status = models.CharField(_("status"), max_length=15, choices=Status.choices, default=Status.OPEN)
     case = models.ForeignKey(

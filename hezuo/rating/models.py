@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -10,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from hezuo.core.fields import DocumentField  # also importable from here, where it was first defined
 from hezuo.core.models import RecordModel, actor_field
 
 
@@ -93,37 +93,6 @@ class RubricPublication(RecordModel):
 
     def __str__(self) -> str:
         return f"{self.year}: {self.rubric}"
-
-
-class DocumentField(models.JSONField):
-    """A JSON document that is only ever stored and read back whole (never searched inside): on PostgreSQL
-    the `json` type, which keeps the text as given (checked to be JSON), rather than `jsonb`, whose parsing
-    into its binary form cost a third of the server's work writing ratings. Other databases: as JSONField."""
-
-    def db_type(self, connection: Any) -> str | None:
-        if connection.vendor == "postgresql":
-            return "json"
-        return super().db_type(connection)
-
-    def get_db_prep_value(self, value: Any, connection: Any, prepared: bool = False) -> Any:
-        if connection.vendor != "postgresql":
-            return super().get_db_prep_value(value, connection, prepared)
-        if not prepared:
-            value = self.get_prep_value(value)
-        if hasattr(value, "as_sql"):  # an expression
-            return value
-        from psycopg.types.json import Json
-
-        return Json(value, dumps=_compact)
-
-    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
-        if value is None or isinstance(value, str):
-            return super().from_db_value(value, expression, connection)
-        return value  # the driver's json loader has parsed it already
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _unindexed(field: models.ForeignKey[Any, Any]) -> models.ForeignKey[Any, Any]:

@@ -4,7 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-import hezuo.rating.models
+import hezuo.core.fields
 
 
 class Migration(migrations.Migration):
@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='rating',
             name='explanation',
-            field=hezuo.rating.models.DocumentField(default=dict, verbose_name='explanation'),
+            field=hezuo.core.fields.DocumentField(default=dict, verbose_name='explanation'),
         ),
         migrations.AlterField(
             model_name='rating',
