@@ -541,10 +541,10 @@ class _FlagWriter:
         self.connection = connections[self.alias]
         meta = Flag._meta
         self.fields: list[Any] = [meta.get_field(name) for name in self.COLUMNS]
-        # the evidence as JSON text, encoded once here (what JSONField's adapt_json_value gives SQLite; the
-        # PostgreSQL COPY reads the text into jsonb) rather than by the driver's adapter per value
+        # the evidence as compact JSON text, encoded once here rather than by the driver's adapter per value
+        # (SQLite stores the text; the PostgreSQL COPY into the json column keeps it as written)
         encoder = cast(Any, meta.get_field("evidence")).encoder or json.JSONEncoder
-        self.encode_evidence: Callable[[Any], str] = encoder().encode
+        self.encode_evidence: Callable[[Any], str] = encoder(ensure_ascii=False, separators=(",", ":")).encode
         # what the history shows for the flag's run (str(run) translates its status: once, not per flag)
         run.status = DetectionRun.Status.RUNNING
         self.run_label = _Label(run.pk, str(run))
