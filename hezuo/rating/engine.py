@@ -16,7 +16,8 @@ Speed (the annual rating rates 100,000 cooperatives): compile_rubric() turns eac
 and lays the gates out flat; run() walks them and returns an Evaluation of plain tuples, which is also what
 is stored (EXPLANATION_FORMAT) — evaluate() wraps it in named results for everything else. RowRater rates
 the adapter's rows in batches (in worker processes for big runs): inputs, run(), the explanation's JSON and
-the history snapshot's JSON, with no ORM and no intermediate objects.
+the history snapshot's JSON, with no ORM and no intermediate objects. The annual rating uses row_rater():
+the same with rate() generated once per rubric version (compiled.py), RowRater.rate staying the reference.
 """
 
 from __future__ import annotations
@@ -240,6 +241,7 @@ def _flags_measure(name: str, good: Mapping[str, bool]) -> None:
                 met = 0
         return met
 
+    fn.inline = ("flags", names, pairs)  # type: ignore[attr-defined]  # compiled.py writes it inline
     MEASURES[name] = Measure(name, "bool", names, fn, lambda inp, t, p: dict(good))
 
 
@@ -417,6 +419,8 @@ def _fact_measure(name: str, fact: str, kind: str, scale: float = 1.0) -> None:
             return Missing(needs)
         return round(value / scale, 6)
 
+    fn.inline = ("fact", fact, scale)  # type: ignore[attr-defined]  # compiled.py writes it inline
+
     def achieve(inp: CoopInput, target: float, p: Mapping[str, Any]) -> dict[str, Any]:
         value = target * scale
         return {fact: math.ceil(value) if kind == "count" else round(value, 2)}
@@ -526,6 +530,8 @@ def _from_measure(name: str, params: Mapping[str, Any], at_least: float = 1.0) -
             return True, None
         return (value <= at_least if lower else value >= at_least), None
 
+    # what the item reads, for the row rater specialised per rubric (compiled.py writes it inline)
+    fn.measure, fn.params, fn.at_least = m, params, at_least  # type: ignore[attr-defined]
     return fn
 
 
@@ -1687,6 +1693,14 @@ def _decimal_text(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
+def row_rater(job: RateJob) -> RowRater:
+    """The annual rating's rater of rows: RowRater with rate() specialised for the job's rubric version
+    (compiled.py; same results, RowRater.rate stays the reference)."""
+    from .compiled import CompiledRowRater  # it builds on this module
+
+    return CompiledRowRater(job)
+
+
 _RATER: RowRater | None = None
 
 
@@ -1694,7 +1708,7 @@ def start_worker(job: RateJob) -> None:
     """Initialise a worker process of the annual rating (the engine only: no database, no Django)."""
     global _RATER
     gc.disable()  # the engine makes no reference cycles; collecting would only scan the batch in hand
-    _RATER = RowRater(job)
+    _RATER = row_rater(job)
 
 
 def rate_in_worker(rows: Sequence[Sequence[Any]]) -> list[Rated]:

@@ -489,7 +489,7 @@ class _Raters:
     def _here(self) -> engine.RowRater:
         with self.lock:
             if self.local is None:
-                self.local = engine.RowRater(self.job)
+                self.local = engine.row_rater(self.job)
             return self.local
 
     def _lost_workers(self) -> None:
