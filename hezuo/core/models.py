@@ -95,6 +95,8 @@ class ChangeRecord(models.Model):
         RESTORE = "restore", _("Restored")
 
     time = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    # no index: nothing looks the history up by user id (the change log filters on user_name), and users are
+    # deactivated, never deleted; every history write would pay for it
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("user"),
@@ -102,6 +104,7 @@ class ChangeRecord(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        db_index=False,
     )
     user_name = models.CharField(_("user name"), max_length=150, blank=True)
     request_id = models.UUIDField(_("request id"), default=uuid.uuid4, db_index=True)
