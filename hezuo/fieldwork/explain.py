@@ -145,7 +145,7 @@ EVIDENCE_LABELS: dict[str, Any] = {
     "lapsed": gettext_lazy("Suspension lapsed"),
     "assembly_held": gettext_lazy("General assembly held"),
     "financial_statements": gettext_lazy("Financial statements"),
-    "due": gettext_lazy("Deadline"),
+    "due": gettext_lazy("Filing deadline"),
     "filed": gettext_lazy("Filed"),
     "filed_on": gettext_lazy("Filed on"),
 }
