@@ -603,10 +603,14 @@ def overdue_tasks(user_or_scope: Any, today: dt.date | None = None) -> QuerySet[
 
     For reminders: filter by `owner=user` for the tasks a user owns; district staff see their district's."""
     today = today or timezone.localdate()
+    return open_tasks(user_or_scope).filter(deadline__lt=today)
+
+
+def open_tasks(user_or_scope: Any) -> QuerySet[RectificationTask]:
+    """Open tasks of active cases, bounded to a user's (or a Scope's) reach, by deadline."""
     qs: QuerySet[RectificationTask] = RectificationTask.objects.filter(
         status=T.OPEN,
         retired_at__isnull=True,
-        deadline__lt=today,
         case__status__in=ACTIVE_STATUSES,
         case__retired_at__isnull=True,
     )

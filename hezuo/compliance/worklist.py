@@ -9,32 +9,18 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count
 from django.utils.translation import gettext_lazy as _
 
-from hezuo.core.scoping import VIEW, restrict
 from hezuo.fieldwork.worklist import Work, register_source
 
-from .models import ACTIVE_STATUSES, RectificationTask
+from . import rectification
 
 SOURCE_KEY = "compliance.tasks"
 
 
-def _open(user: Any) -> QuerySet[RectificationTask]:
-    return restrict(
-        RectificationTask.objects.filter(
-            status=RectificationTask.Status.OPEN,
-            retired_at__isnull=True,
-            case__status__in=ACTIVE_STATUSES,
-            case__retired_at__isnull=True,
-        ),
-        user,
-        VIEW,
-    )
-
-
 def open_tasks(user: Any, today: dt.date, limit: int) -> tuple[list[Work], int]:
-    mine = _open(user).filter(owner=user)
+    mine = rectification.open_tasks(user).filter(owner=user)
     total = mine.count()
     items = [
         Work(
@@ -52,8 +38,9 @@ def open_tasks(user: Any, today: dt.date, limit: int) -> tuple[list[Work], int]:
 
 def open_per_owner(user: Any, owner_ids: Iterable[int]) -> dict[int, int]:
     rows = (
-        _open(user)
+        rectification.open_tasks(user)
         .filter(owner_id__in=list(owner_ids))
+        .order_by()  # no ordering: it would join the GROUP BY
         .values("owner_id")
         .annotate(n=Count("pk"))
         .values_list("owner_id", "n")

@@ -36,12 +36,11 @@ from typing import Any, cast
 
 from django.db import connections, models, router, transaction
 from django.db.models import F
-from django.db.models.base import ModelState
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from hezuo.core.context import change_context
-from hezuo.core.models import ChangeRecord
+from hezuo.core.models import ChangeRecord, bare_instance
 from hezuo.core.services import insert_rows, record_bulk, save_record
 from hezuo.geo.models import Division
 from hezuo.registry.models import Cooperative, YearlyFact
@@ -574,15 +573,15 @@ class _FlagWriter:
         ]
         pks = insert_rows(Flag, [f.column for f in self.fields], rows, returning=True, using=self.alias)
         # the instances the history needs (record_bulk snapshots them, reads str() and the parent): made
-        # without Model.__init__, which would cost more than everything else here; see _bare()
+        # without Model.__init__, which would cost more than everything else here; see bare_instance()
         alias = self.alias
         coops = {
-            coop_id: _bare(Cooperative, alias, {"id": coop_id, "name": names[coop_id]})
+            coop_id: bare_instance(Cooperative, alias, {"id": coop_id, "name": names[coop_id]})
             for coop_id in {found[0] for found in new}
         }
         related = {"ruleset": run.ruleset, "run": self.run_label}
         flags = [
-            _bare(
+            bare_instance(
                 Flag,
                 alias,
                 {
@@ -619,20 +618,6 @@ class _Label:
 
     def __str__(self) -> str:
         return self.text
-
-
-def _bare(
-    model: type[models.Model], alias: str, values: dict[str, Any], related: dict[str, Any] | None = None
-) -> Any:
-    """An instance of `model` as loaded from `alias`, built without Model.__init__: `values` by attribute
-    name (every concrete field the caller will read), `related` objects in the field cache, where the
-    foreign-key descriptors look first. For the history of rows written in bulk, never for saving."""
-    obj = model.__new__(model)
-    state = ModelState.__new__(ModelState)
-    state.__dict__ = {"adding": False, "db": alias, "fields_cache": dict(related or {})}
-    values["_state"] = state
-    obj.__dict__ = values
-    return obj
 
 
 def explain(cooperative: Cooperative, year: int | None = None, ruleset: RuleSet | None = None) -> list[str]:

@@ -13,18 +13,13 @@ from hezuo.core.scoping import VIEW, restrict
 from hezuo.fieldwork.worklist import Work, register_source
 
 from .models import Alert
+from .monitoring import OPEN  # not yet resolved
 
 SOURCE_KEY = "rating.alerts"
 
 
 def open_alerts(user: Any, today: dt.date, limit: int) -> tuple[list[Work], int]:
-    alerts = restrict(
-        Alert.objects.filter(
-            status__in=[Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED], retired_at__isnull=True
-        ),
-        user,
-        VIEW,
-    )
+    alerts = restrict(Alert.objects.filter(status__in=OPEN, retired_at__isnull=True), user, VIEW)
     total = alerts.count()
     items = [
         Work(
