@@ -364,3 +364,98 @@ class BulkInsert:
                         write(row + constants)
             else:
                 cursor.executemany(self.sql, [row + constants for row in rows])
+
+
+class NewRatingHistory:
+    """The change records of new ratings, written by the database itself: one INSERT ... SELECT per batch
+    over the ratings just inserted (joined with their cooperatives for the labels), instead of a row of
+    fourteen values sent from here per rating.
+
+    Each record is the one core.services.record_bulk would write for the rating (the same columns; the
+    after-snapshot the same JSON text as engine.RowRater's, which is core.services.snapshot(rating):
+    the snapshot's fixed text, `parts`, around its six varying values, the decimals written as
+    format(d.normalize(), "f") writes them). `constants` are the values the same on every record, in the
+    order of the columns before object_id: time, user, user name, request id, source, action, content type;
+    then parent type and message."""
+
+    def __init__(
+        self,
+        parts: Sequence[str],
+        using: str = "default",
+    ) -> None:
+        from hezuo.core.models import ChangeRecord
+
+        from .models import Rating
+
+        self.using = using
+        self.parts = tuple(parts)
+        connection = connections[using]
+        q = connection.ops.quote_name
+        meta = ChangeRecord._meta
+        columns = [
+            "time",
+            "user",
+            "user_name",
+            "request_id",
+            "source",
+            "action",
+            "content_type",
+            "object_id",
+            "object_repr",
+            "parent_type",
+            "parent_id",
+            "message",
+            "before",
+            "after",
+        ]
+        names = ", ".join(q(cast(models.Field[Any, Any], meta.get_field(name)).column) for name in columns)
+        postgres = connection.vendor == "postgresql"
+        if postgres:
+            param = "%s::text"
+
+            def decimal(column: str) -> str:  # numeric(6, 2): 28.50 -> 28.5, 100.00 -> 100
+                return f"trim_scale(r.{q(column)})::text"
+
+            label = f"to_json(c.{q('name')})::text"
+            stars = f"coalesce(r.{q('stars')}::text, 'null')"
+            where = f"r.{q('id')} = ANY(%s)"
+            as_json = "::json"
+        else:
+            param = "%s"
+
+            def decimal(column: str) -> str:  # what RowRater writes: f"{value:.2f}".rstrip("0").rstrip(".")
+                return f"rtrim(rtrim(printf('%%.2f', r.{q(column)}), '0'), '.')"
+
+            label = f"json_quote(c.{q('name')})"
+            stars = f"coalesce(r.{q('stars')}, 'null')"
+            where = f"r.{q('id')} BETWEEN %s AND %s"
+            as_json = ""
+        # the seven fixed texts (parameters) around the six values, as RowRater wrote them in Python
+        values = [
+            f"'{{\"id\":' || r.{q('cooperative_id')} || ',\"label\":' || {label} || '}}'",
+            f"'\"' || {decimal('score')} || '\"'",
+            f"'\"' || {decimal('score_max')} || '\"'",
+            stars,
+            f"r.{q('stars_low')}",
+            f"r.{q('missing_count')}",
+        ]
+        after = "(" + " || ".join(f"{param} || {value}" for value in values) + f" || {param}){as_json}"
+        self.postgres = postgres
+        self.sql = (
+            f"INSERT INTO {q(meta.db_table)} ({names}) "
+            f"SELECT %s, %s, %s, %s, %s, %s, %s, r.{q('id')},"
+            f" substr(c.{q('name')} || ' ' || r.{q('year')}, 1, 200), %s, r.{q('cooperative_id')}, %s, NULL,"
+            f" {after}"
+            f" FROM {q(Rating._meta.db_table)} r"
+            f" JOIN {q(Cooperative._meta.db_table)} c ON c.{q('id')} = r.{q('cooperative_id')}"
+            f" WHERE {where} ORDER BY r.{q('id')}"
+        )
+
+    def insert(self, ids: Sequence[int], constants: Sequence[Any], parent: Sequence[Any]) -> None:
+        """Write the records of the ratings `ids` (just inserted in this transaction; on SQLite consecutive,
+        as BulkInsert.new_ids gives them)."""
+        if not ids:
+            return
+        where: list[Any] = [list(ids)] if self.postgres else [ids[0], ids[-1]]
+        with connections[self.using].cursor() as cursor:
+            cursor.execute(self.sql, [*constants, *parent, *self.parts, *where])

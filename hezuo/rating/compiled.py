@@ -341,8 +341,6 @@ def rater_source(
         "HEADER": header,
         "ENTRIES": "[" + ",".join(["[%s%s"] * len(rubric.indicators)) + "]",
     }
-    p0, p1, p2, p3, p4, p5, p6 = (part.replace("%", "%%") for part in snapshot_parts)
-    names["SNAPSHOT"] = f'{p0}{{"id":%s,"label":%s}}{p1}"%s"{p2}"%s"{p3}%s{p4}%s{p5}%s{p6}'
     first = engine._FIRST_FACT
     end = first + len(job.facts)
     n = len(rubric.indicators)
@@ -438,21 +436,13 @@ def rater_source(
     src(d, "top = score_max")
     src(d, "if not top.is_integer():")
     src(d + 1, "top = round(top, 2)")
-    src(d, "label = row[1]")
     gates = ", ".join("[" + ", ".join(gate) + "]" for gate in outs)
-    # the snapshot as RowRater.rate writes it (f-strings and %s both write ints and text by str())
-    src(
-        d,
-        "after = SNAPSHOT % (row[0], _encode_str(label) if label.__class__ is str else _encode(label), "
-        "f'{score:.2f}'.rstrip('0').rstrip('.'), f'{top:.2f}'.rstrip('0').rstrip('.'), "
-        "'null' if stars is None else stars, low, gone)",
-    )
     src(
         d,
         f"text = HEADER + ENTRIES % ({', '.join(f'a{i}, b{i}' for i in range(n))}) + ',\"gates\":' "
         f"+ _encode_list([{gates}]) + '}}'",
     )
-    src(d, "append((row[0], score, top, stars, low, gone, text, after, f'{row[1]} {year}'[:200]))")
+    src(d, "append((row[0], score, top, stars, low, gone, text))")
     src(1, "return out")
     return "\n".join(src.lines) + "\n", names
 

@@ -1586,8 +1586,8 @@ class RateJob:
 
 
 # one stored result: (cooperative id, score, score_max (both to the cent), stars, stars_low, missing count,
-# explanation JSON, history snapshot JSON, object label)
-Rated = tuple[int, float, float, "int | None", int, int, str, str, str]
+# explanation JSON); a new rating's change record is written by the database (adapter.NewRatingHistory)
+Rated = tuple[int, float, float, "int | None", int, int, str]
 
 
 class RowRater:
@@ -1600,17 +1600,7 @@ class RowRater:
         self.facts = job.facts
         self.dates = tuple(name for name in job.facts if name in job.dates)
         self.end = _FIRST_FACT + len(job.facts)
-        # the history snapshot as JSON text around its varying values (cooperative, score, score_max, stars,
-        # stars_low, missing_count): six values put into a fixed text
-        marked = dict(job.snapshot)
-        for i, key in enumerate(SNAPSHOT_VARYING):
-            marked[key] = f"@@{i}@@"
-        text = _encode(marked)
-        parts = []
-        for i in range(len(SNAPSHOT_VARYING)):
-            head, text = text.split(f'"@@{i}@@"')
-            parts.append(head)
-        self.snapshot_parts = (*parts, text)
+        self.snapshot_parts = snapshot_parts(job.snapshot)
 
     def input(self, row: Sequence[Any]) -> CoopInput:
         facts = dict(zip(self.facts, row[_FIRST_FACT : self.end], strict=False))  # the row holds them all
@@ -1646,8 +1636,7 @@ class RowRater:
         )
 
     def rate(self, rows: Sequence[Sequence[Any]]) -> list[Rated]:
-        rubric, header, year = self.rubric, self.header, self.job.year
-        p0, p1, p2, p3, p4, p5, p6 = self.snapshot_parts
+        rubric, header = self.rubric, self.header
         out: list[Rated] = []
         for row in rows:
             ev = run(self.input(row), rubric)
@@ -1659,10 +1648,6 @@ class RowRater:
                 score = round(score, 2)
             if not top.is_integer():
                 top = round(top, 2)
-            after = (
-                f'{p0}{{"id":{row[0]},"label":{_encode(row[1])}}}{p1}"{_decimal_text(score)}"{p2}'
-                f'"{_decimal_text(top)}"{p3}{"null" if stars is None else stars}{p4}{low}{p5}{gone}' + p6
-            )
             out.append(
                 (
                     row[0],
@@ -1672,8 +1657,6 @@ class RowRater:
                     low,
                     gone,
                     explanation_text(ev, header),
-                    after,
-                    f"{row[1]} {year}"[:200],
                 )
             )
         return out
@@ -1687,10 +1670,18 @@ def _day(value: Any) -> Any:
 SNAPSHOT_VARYING = ("cooperative", "score", "score_max", "stars", "stars_low", "missing_count")
 
 
-def _decimal_text(value: float) -> str:
-    """A score as the change history writes a decimal (core.services: format(d.normalize(), "f")) once
-    rounded to cents: 28.50 → "28.5", 100.00 → "100"."""
-    return f"{value:.2f}".rstrip("0").rstrip(".")
+def snapshot_parts(snapshot: Mapping[str, Any]) -> tuple[str, ...]:
+    """A new rating's history snapshot as JSON text around its varying values (SNAPSHOT_VARYING: the
+    cooperative, score, score_max, stars, stars_low, missing_count): seven fixed texts, six values between."""
+    marked = dict(snapshot)
+    for i, key in enumerate(SNAPSHOT_VARYING):
+        marked[key] = f"@@{i}@@"
+    text = _encode(marked)
+    parts = []
+    for i in range(len(SNAPSHOT_VARYING)):
+        head, text = text.split(f'"@@{i}@@"')
+        parts.append(head)
+    return (*parts, text)
 
 
 def row_rater(job: RateJob) -> RowRater:

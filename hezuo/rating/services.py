@@ -27,7 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connections, models, router, transaction
+from django.db import IntegrityError, connections, models, router, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -530,7 +530,9 @@ def rate(
         return counts
     batch_size = batch_size or BATCH_SIZE
     job = rate_job(year, rubric)
-    writer = _BatchWriter(year, rubric, counts, current_context(), include_confirmed)
+    writer = _BatchWriter(
+        year, rubric, counts, current_context(), include_confirmed, engine.snapshot_parts(job.snapshot)
+    )
     processes = worker_count(counts.total, workers)
     threads = writer_threads(processes)
     collecting = gc.isenabled()
@@ -680,7 +682,13 @@ class _BatchWriter:
     """Writes rated batches: one transaction per batch, new ratings and their history in bulk."""
 
     def __init__(
-        self, year: int, rubric: Rubric, counts: RateCounts, ctx: Any, include_confirmed: bool
+        self,
+        year: int,
+        rubric: Rubric,
+        counts: RateCounts,
+        ctx: Any,
+        include_confirmed: bool,
+        snapshot_parts: tuple[str, ...],
     ) -> None:
         self.year = year
         self.rubric = rubric
@@ -689,6 +697,7 @@ class _BatchWriter:
         self.include_confirmed = include_confirmed
         self.ratings = adapter.BulkInsert(Rating, NEW_RATING_FIELDS, ids=True)
         self.history = adapter.BulkInsert(ChangeRecord, HISTORY_FIELDS)
+        self.new_history = adapter.NewRatingHistory(snapshot_parts)
         user = ctx.user if getattr(ctx.user, "pk", None) else None
         self.change = (
             user.pk if user is not None else None,
@@ -702,6 +711,8 @@ class _BatchWriter:
         self.message = (ctx.reason or "")[:500]
         self.after_bulk = after_bulk_hooks(Rating)
         self.lock = threading.Lock()  # writer threads add to the counts
+        # no rating of the year yet (the first annual rating): batches are inserted without reading first
+        self.none_before = not Rating.objects.filter(year=year, retired_at__isnull=True).exists()
 
     def add(self, delta: RateCounts) -> None:
         with self.lock:
@@ -727,6 +738,9 @@ class _BatchWriter:
         inserted, provisional ones updated, confirmed ones (confirmed since the rating began: final) left."""
         delta = RateCounts(done=read, skipped_confirmed=skipped)
         with transaction.atomic():
+            if rated and self.none_before and self._insert_all(rated, delta):
+                self.add(delta)
+                return
             existing = self.existing(rated[0][0], rated[-1][0]) if rated else {}
             new = rated
             if existing:
@@ -742,6 +756,21 @@ class _BatchWriter:
             if len(new) < len(rated):
                 self._update([r for r in rated if r[0] in existing], existing, delta)
         self.add(delta)
+
+    def _insert_all(self, rated: list[engine.Rated], delta: RateCounts) -> bool:
+        """No rating of the year was there when the run began: insert the batch as new ratings without
+        reading the year's ratings first. False (nothing written) if one was made since by someone else
+        (the table's unique constraint refuses the batch): the caller then reads them and goes on."""
+        attempt = RateCounts()
+        connection = transaction.get_connection()
+        try:
+            with transaction.atomic():  # a savepoint
+                self._insert(rated, attempt)
+        except (IntegrityError, connection.Database.IntegrityError):
+            return False
+        delta.created += attempt.created
+        delta.undecided = sum(1 for r in rated if r[3] is None)
+        return True
 
     def _insert(self, rated: list[engine.Rated], delta: RateCounts) -> None:
         ids = self.ratings.new_ids(len(rated))
@@ -765,34 +794,15 @@ class _BatchWriter:
                     stamp,
                     stamp,
                 )
-                for pk, (coop, score, top, stars, low, gone, text, _after, _label) in zip(
-                    ids, rated, strict=True
-                )
+                for pk, (coop, score, top, stars, low, gone, text) in zip(ids, rated, strict=True)
             ]
         )
         time = self.history.prepare("time", now)
         user, user_name, request_id, source, action, content_type = self.change
-        parent_type, message = self.parent_type, self.message
-        self.history.insert(
-            [
-                (
-                    time,
-                    user,
-                    user_name,
-                    request_id,
-                    source,
-                    action,
-                    content_type,
-                    pk,
-                    label,
-                    parent_type,
-                    r[0],
-                    message,
-                    None,
-                    after,
-                )
-                for pk, (*r, after, label) in zip(ids, rated, strict=True)
-            ]
+        self.new_history.insert(
+            ids,
+            (time, user, user_name, request_id, source, action, content_type),
+            (self.parent_type, self.message),
         )
         for hook in self.after_bulk:
             transaction.on_commit(partial(hook, ids))
@@ -826,7 +836,7 @@ class _BatchWriter:
         befores = [snapshot(r) for r in ratings]
         now = timezone.now()
         for rating in ratings:
-            _coop, score, top, stars, low, gone, text, _after, _label = changed[rating.pk]
+            _coop, score, top, stars, low, gone, text = changed[rating.pk]
             rating.rubric = self.rubric
             rating.score, rating.score_max = _decimal(score), _decimal(top)
             rating.stars, rating.stars_low, rating.missing_count = stars, low, gone

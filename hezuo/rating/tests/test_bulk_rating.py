@@ -16,6 +16,7 @@ from hezuo.core.models import ChangeRecord
 from hezuo.core.services import snapshot
 from hezuo.rating import adapter, describe, engine, services
 from hezuo.rating.models import Rating
+from hezuo.registry.models import Cooperative
 
 from .conftest import YEAR, add_facts, make_top, top_input
 
@@ -61,6 +62,43 @@ def _world(city_data: World) -> World:
     add_facts(city_data["coop_a2"], assembly_held=False, assembly_date=None, revenue=200_000.0)
     add_facts(city_data["coop_b"], income_uplift=None, annual_report_date=None)
     return city_data
+
+
+def test_the_history_of_new_ratings_written_by_the_database_is_the_records_snapshot(
+    city_data: World, rubric: Any
+) -> None:
+    """The change records of new ratings are written by one INSERT ... SELECT (adapter.NewRatingHistory):
+    their after-snapshot is the rating's snapshot() and their label its str(), whatever the name holds."""
+    world = _world(city_data)
+    Cooperative.objects.filter(pk=world["coop_a"].pk).update(name='甲 "引号" \\ back\tslash 🌾 合作社')
+    with change_context(source="cli", reason="annual rating"):
+        services.rate(YEAR, batch_size=2)
+    ratings = list(Rating.objects.select_related("cooperative", "rubric"))
+    assert len(ratings) == 3
+    for rating in ratings:
+        record = ChangeRecord.objects.get(content_type__model="rating", object_id=rating.pk)
+        assert record.after == snapshot(rating)
+        assert record.object_repr == str(rating)[:200]
+        assert record.before is None and record.request_id and record.user_name == "cli"
+
+
+def test_a_rating_made_during_the_first_annual_rating_is_not_inserted_twice(
+    city_data: World, rubric: Any
+) -> None:
+    """With no rating of the year at the start, batches are inserted without reading the year's ratings;
+    one made meanwhile (an edit re-rates its cooperative) makes the batch fall back to reading them."""
+    world = _world(city_data)
+    job = services.rate_job(YEAR, rubric)
+    counts = services.RateCounts()
+    with change_context(source="cli", reason="annual rating") as ctx:
+        writer = services._BatchWriter(YEAR, rubric, counts, ctx, False, engine.snapshot_parts(job.snapshot))
+        assert writer.none_before
+        services.rate_one(world["coop_a"], YEAR)  # meanwhile
+        rows = [row for batch in adapter.read_batches(YEAR) for row in batch]
+        writer.write(len(rows), 0, engine.row_rater(job).rate(rows))
+    assert (counts.created, counts.updated + counts.unchanged) == (2, 1)
+    assert Rating.objects.filter(year=YEAR).count() == 3
+    assert ChangeRecord.objects.filter(content_type__model="rating", action="create").count() == 3
 
 
 def test_rows_read_in_bulk_give_the_inputs_of_one_cooperative(city_data: World, rubric: Any) -> None:
@@ -110,7 +148,7 @@ def test_worker_processes_rate_as_this_process_does(city_data: World, rubric: An
     here = engine.RowRater(services.rate_job(YEAR, rubric))
     by_coop = {r.cooperative_id: r for r in Rating.objects.all()}
     for batch in adapter.read_batches(YEAR):
-        for coop, *_values, text, _after, _label in here.rate(batch):
+        for coop, *_values, text in here.rate(batch):
             assert by_coop[coop].explanation == json.loads(text)
 
 

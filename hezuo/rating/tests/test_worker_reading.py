@@ -105,7 +105,7 @@ def _rated_once(world: World, rubric: Any) -> None:
     here = engine.RowRater(services.rate_job(YEAR, rubric))
     by_coop = {r.cooperative_id: r for r in ratings}
     for batch in adapter.read_batches(YEAR):
-        for coop, *_values, text, _after, _label in here.rate(batch):
+        for coop, *_values, text in here.rate(batch):
             assert by_coop[coop].explanation == json.loads(text)
     assert ChangeRecord.objects.filter(content_type__model="rating").count() == len(ratings)
 
