@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from hezuo.core.forms import ReasonMixin
+from hezuo.core.years import FISCAL_FIRST, FISCAL_LAST
 
 from .models import SpecialAssistance
 
@@ -48,7 +49,7 @@ class StyledForm(forms.Form):
 
 
 class OpenCaseForm(ReasonMixin, StyledForm):
-    year = forms.IntegerField(label=_("Fiscal year"), min_value=1990, max_value=2100)
+    year = forms.IntegerField(label=_("Fiscal year"), min_value=FISCAL_FIRST, max_value=FISCAL_LAST)
     note = forms.CharField(
         label=_("Note"), max_length=4000, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )

@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from hezuo.core.scoping import ADD, CHANGE, VIEW, can, get_scoped_or_404, restrict
 from hezuo.core.services import history_for
+from hezuo.core.years import is_fiscal_year
 from hezuo.registry.models import Cooperative
 
 from . import cleanup
@@ -255,7 +256,7 @@ def run_start(request: HttpRequest) -> HttpResponse:
     from .tasks import detect_task
 
     year = request.POST.get("year", "")
-    run = start_run(year=int(year) if year.isdigit() and 1990 <= int(year) <= 2100 else None)
+    run = start_run(year=int(year) if year.isdigit() and is_fiscal_year(int(year)) else None)
     detect_task.enqueue(run.pk)
     messages.success(request, _("Detection run started."))
     return redirect("fieldwork:run_list")

@@ -44,6 +44,8 @@ import yaml
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from hezuo.core.years import is_fiscal_year
+
 from .engine import CHECKS, COMPLIANCE, MEASURES
 
 DEFINITION_KEYS = ("dimensions", "star_floors", "gates", "relaxed_industries")
@@ -476,7 +478,7 @@ def validate_meta(meta: Mapping[str, Any]) -> None:
     if not isinstance(code, str) or not code.strip() or len(code) > 50:
         errors.append(_("code: give the rubric a short code (at most 50 characters), e.g. star-rating."))
     years = meta.get("years", [])
-    if not isinstance(years, list) or not all(isinstance(y, int) and 1990 <= y <= 2100 for y in years):
+    if not isinstance(years, list) or not all(is_fiscal_year(y) for y in years):
         errors.append(_("years: a list of years such as [2024, 2025]."))
     if "version" in meta and (not isinstance(meta["version"], int) or meta["version"] < 1):
         errors.append(_("version: a whole number from 1."))

@@ -36,6 +36,7 @@ from hezuo.core.context import change_context, current_context
 from hezuo.core.models import ChangeRecord
 from hezuo.core.scoping import ADD, CHANGE, VIEW, ScopedQuerySet, can
 from hezuo.core.services import record_bulk, save_record, snapshot
+from hezuo.core.years import FISCAL_FIRST, FISCAL_LAST
 from hezuo.registry.models import Cooperative
 
 from . import adapter, engine
@@ -204,8 +205,10 @@ def publish_rubric(rubric: Rubric, year: int, *, user: Any = None) -> RubricPubl
     """Make `rubric` the version used to rate `year` (replacing the year's former version)."""
     _require(user, RubricPublication, ADD)
     validate(rubric.definition)
-    if not 1990 <= int(year) <= 2100:
-        raise RatingError(_("Give a year between 1990 and 2100."))
+    if not FISCAL_FIRST <= int(year) <= FISCAL_LAST:
+        raise RatingError(
+            _("Give a year between %(first)d and %(last)d.") % {"first": FISCAL_FIRST, "last": FISCAL_LAST}
+        )
     current = RubricPublication.objects.filter(year=year, retired_at__isnull=True).first()
     if current is not None:
         if current.rubric_id == rubric.pk:

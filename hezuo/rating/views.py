@@ -25,6 +25,7 @@ from hezuo.core import views as generic
 from hezuo.core.context import change_context
 from hezuo.core.scoping import ADD, CHANGE, EXPORT, VIEW, can, get_scoped_or_404
 from hezuo.core.ui import ModelUI
+from hezuo.core.years import DATES_FIRST, DATES_LAST, FISCAL_FIRST, FISCAL_LAST
 from hezuo.geo.models import Division
 from hezuo.registry.choices import Industry, OperatingStatus
 from hezuo.registry.models import Cooperative, YearlyFact
@@ -436,8 +437,8 @@ class CooperativeRatingView(generic.UIView):
 class RunForm(forms.Form):
     year = forms.IntegerField(
         label=gettext_lazy("Year"),
-        min_value=1990,
-        max_value=2100,
+        min_value=FISCAL_FIRST,
+        max_value=FISCAL_LAST,
         widget=forms.NumberInput(attrs={"class": "form-control"}),
     )
     district = forms.ModelChoiceField(
@@ -528,7 +529,7 @@ def missing_list(request: HttpRequest) -> HttpResponse:
         year = int(request.GET.get("year") or (years[0] if years else 0)) or None
     except ValueError:
         year = None
-    if year is not None and not 1900 <= year <= 2100:
+    if year is not None and not DATES_FIRST <= year <= DATES_LAST:
         year = None  # a hand-typed year the date functions cannot hold: no year chosen
     undecided = (
         Rating.objects.restrict(user, VIEW)

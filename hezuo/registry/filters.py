@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django_filters import fields as filter_fields
 
 from hezuo.core.filters import ScopedFilterSet
+from hezuo.core.years import DATES_FIRST, DATES_LAST
 from hezuo.geo.models import Division
 
 from .choices import Industry, OperatingStatus, TitleLevel
@@ -62,16 +63,16 @@ class CooperativeFilterSet(ScopedFilterSet):
         label=_("Registered from year"),
         field_name="registration_date",
         lookup_expr="year__gte",
-        min_value=1900,
-        max_value=2100,
+        min_value=DATES_FIRST,
+        max_value=DATES_LAST,
         decimal_places=0,
     )
     registered_to = filters.NumberFilter(
         label=_("Registered to year"),
         field_name="registration_date",
         lookup_expr="year__lte",
-        min_value=1900,
-        max_value=2100,
+        min_value=DATES_FIRST,
+        max_value=DATES_LAST,
         decimal_places=0,
     )
 

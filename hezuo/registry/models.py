@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from hezuo.core.models import RecordModel
 from hezuo.core.scoping import ScopedQuerySet
+from hezuo.core.years import FISCAL_FIRST, FISCAL_LAST
 from hezuo.geo.models import Division
 
 from .choices import (
@@ -270,7 +271,7 @@ class YearlyFact(CooperativeChild):
     An empty field means "not reported" and is never read as zero."""
 
     year = models.PositiveSmallIntegerField(
-        _("year"), validators=[MinValueValidator(1990), MaxValueValidator(2100)]
+        _("year"), validators=[MinValueValidator(FISCAL_FIRST), MaxValueValidator(FISCAL_LAST)]
     )
     # members
     members = models.PositiveIntegerField(_("members"), null=True, blank=True)
@@ -426,13 +427,13 @@ class TitleQuerySet(ScopedQuerySet["DemonstrationTitle"]):
 class DemonstrationTitle(CooperativeChild):
     level = models.CharField(_("level"), max_length=20, choices=TitleLevel.choices)
     year_granted = models.PositiveSmallIntegerField(
-        _("year granted"), validators=[MinValueValidator(1990), MaxValueValidator(2100)]
+        _("year granted"), validators=[MinValueValidator(FISCAL_FIRST), MaxValueValidator(FISCAL_LAST)]
     )
     year_revoked = models.PositiveSmallIntegerField(
         _("year revoked"),
         null=True,
         blank=True,
-        validators=[MinValueValidator(1990), MaxValueValidator(2100)],
+        validators=[MinValueValidator(FISCAL_FIRST), MaxValueValidator(FISCAL_LAST)],
     )
     document = models.CharField(_("document number"), max_length=100, blank=True)
 

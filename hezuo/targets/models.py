@@ -17,6 +17,7 @@ from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from hezuo.core.models import RecordModel
+from hezuo.core.years import is_fiscal_year
 from hezuo.geo.models import Division
 
 # the links that make a cooperative "closely linked with the system" (star_coops); the plan chooses
@@ -99,7 +100,7 @@ class Plan(RecordModel):
         if (
             not isinstance(years, list)
             or not years
-            or not all(isinstance(y, int) and 1990 <= y <= 2100 for y in years)
+            or not all(is_fiscal_year(y) for y in years)
             or sorted(set(years)) != years
         ):
             errors["years"] = _("Give the plan's years as an ascending list, e.g. [2023, 2024, 2025].")

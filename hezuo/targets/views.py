@@ -27,6 +27,7 @@ from hezuo.core.forms import ReasonMixin
 from hezuo.core.history import field_changes
 from hezuo.core.models import ChangeRecord
 from hezuo.core.scoping import ADD, CHANGE, EXPORT, VIEW, can, get_scoped_or_404, restrict, scope_for
+from hezuo.core.years import FISCAL_FIRST, FISCAL_LAST
 from hezuo.geo.models import Division
 
 from . import closing, editing, forecast, loader, review
@@ -669,7 +670,9 @@ class PlanCopyForm(forms.Form):
     issued_on = forms.DateField(
         label=gettext_lazy("Issued on"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
-    first_year = forms.IntegerField(label=gettext_lazy("First year"), min_value=1990, max_value=2100)
+    first_year = forms.IntegerField(
+        label=gettext_lazy("First year"), min_value=FISCAL_FIRST, max_value=FISCAL_LAST
+    )
     copy_values = forms.BooleanField(
         label=gettext_lazy("Copy the target values too (shifted by the same number of years)"), required=False
     )
