@@ -417,3 +417,103 @@ class RuleSetForm(ReasonMixin, StyledForm):
 
     def document_text(self) -> str:
         return str(self.cleaned_data.get("document") or "")
+
+
+PARAMETER_LABELS: dict[str, Any] = {
+    "min_members": _("Fewest registered members"),
+    "min_farmer_members": _("Fewest farmer members"),
+    "years": _("Consecutive years"),
+    "accept_suspension": _("A filed suspension justifies it"),
+    "max_suspension_years": _("Longest suspension (years)"),
+    "max_years": _("Longest suspension (years)"),
+    "min_days": _("Days halted at least"),
+    "field": _("Marker recorded on the cooperative"),
+    "deadline": _("Filing deadline (month-day)"),
+    "require_abnormal_list": _("Only when on the abnormal-operations list"),
+}
+
+
+class RuleSetRulesForm(ReasonMixin, StyledForm):
+    """A new rule-set version from a stored one, rule by rule: each rule on or off and its parameters
+    (typed by the rule's schema), under a new version label."""
+
+    version = forms.CharField(label=_("New version label"), max_length=50)
+    name = forms.CharField(label=_("Name"), max_length=200)
+    activate = forms.BooleanField(
+        label=_("Make it the active rule set"),
+        required=False,
+        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+    )
+
+    def __init__(self, *args: Any, source: Any, **kwargs: Any) -> None:
+        from .detection import RULES
+        from .rulesets import next_version, settings_of
+
+        settings = settings_of(source)
+        kwargs.setdefault("initial", {})
+        kwargs["initial"].setdefault("version", next_version(source.version))
+        kwargs["initial"].setdefault("name", source.name)
+        super().__init__(*args, **kwargs)
+        self.source = source
+        self.rules: list[tuple[str, str, str, list[str]]] = []  # (code, title, basis, field names)
+        stored = (source.rules or {}).get("rules") or {}
+        for code in sorted(settings):
+            names = [f"{code}__enabled"]
+            self.fields[names[0]] = forms.BooleanField(
+                label=_("On"),
+                required=False,
+                initial=settings[code].get("enabled", True),
+                widget=forms.CheckboxInput(attrs={"class": "form-check-input", "role": "switch"}),
+            )
+            schema = RULES[code][1] if code in RULES else {}
+            for param, (typ, _default) in schema.items():
+                key = f"{code}__{param}"
+                label = PARAMETER_LABELS.get(param, param)
+                value = settings[code].get(param)
+                field: forms.Field
+                if typ is bool:
+                    field = forms.BooleanField(
+                        label=label,
+                        required=False,
+                        initial=value,
+                        widget=forms.CheckboxInput(attrs={"class": "form-check-input"}),
+                    )
+                elif typ is int:
+                    field = forms.IntegerField(
+                        label=label,
+                        min_value=0,
+                        max_value=100_000,
+                        initial=value,
+                        widget=forms.NumberInput(attrs={"class": "form-control", "inputmode": "numeric"}),
+                    )
+                else:
+                    field = forms.CharField(
+                        label=label,
+                        max_length=50,
+                        initial=value,
+                        widget=forms.TextInput(attrs={"class": "form-control"}),
+                    )
+                self.fields[key] = field
+                names.append(key)
+            entry = stored.get(code) or {}
+            self.rules.append((code, str(entry.get("title") or ""), str(entry.get("basis") or ""), names))
+
+    def rule_rows(self) -> list[dict[str, Any]]:
+        """Per rule: its code, title, basis, the "on" field and its parameters' fields (for the template)."""
+        return [
+            {
+                "code": code,
+                "title": title,
+                "basis": basis,
+                "enabled": self[names[0]],
+                "params": [self[name] for name in names[1:]],
+            }
+            for code, title, basis, names in self.rules
+        ]
+
+    def settings(self) -> dict[str, dict[str, Any]]:
+        """{rule: {"enabled": …, parameter: value}} as entered (after is_valid())."""
+        found: dict[str, dict[str, Any]] = {}
+        for code, _title, _basis, names in self.rules:
+            found[code] = {name.split("__", 1)[1]: self.cleaned_data.get(name) for name in names}
+        return found

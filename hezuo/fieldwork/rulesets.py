@@ -56,6 +56,12 @@ def parse_document(text: str) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         where = _(" (line %(line)s)") % {"line": mark.line + 1} if mark is not None else ""
         raise ValidationError({"document": _("This is not valid YAML%(where)s.") % {"where": where}}) from exc
+    return check_document(data)
+
+
+def check_document(data: Any) -> dict[str, Any]:
+    """The rule-set document of parsed data (a mapping with version, name, source_note, rules), checked;
+    raises ValidationError naming the entry at fault."""
     if not isinstance(data, dict):
         raise ValidationError({"document": _("The document must be a mapping with version, name and rules.")})
     errors: dict[str, list[str]] = {}
@@ -137,6 +143,47 @@ def activate_ruleset(user: Any, ruleset: RuleSet, *, reason: str = "", source: s
             ruleset.is_active = True
             save_record(ruleset, before=before, validate=False)
     return ruleset
+
+
+def edited_document(
+    source: RuleSet, version: str, name: str, settings: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """A new version's document from `source` with the rules' settings edited one by one: `settings` is
+    {rule: {"enabled": bool, parameter: value}} (as settings_of gives them); titles, bases and the source
+    note are kept. Checked as a loaded document is (check_document)."""
+    rules: dict[str, Any] = {}
+    for code, old in ((source.rules or {}).get("rules") or {}).items():
+        old = dict(old or {})
+        new = dict(settings.get(code) or {})
+        entry = {key: old[key] for key in ("title", "basis", "kind") if key in old}
+        entry["enabled"] = bool(new.pop("enabled", old.get("enabled", True)))
+        entry["params"] = new
+        rules[code] = entry
+    return check_document(
+        {"version": version, "name": name, "source_note": source.source_note, "rules": rules}
+    )
+
+
+def settings_of(ruleset: RuleSet) -> dict[str, dict[str, Any]]:
+    """{rule: {"enabled": …, parameter: value (defaults filled)}} of a stored version."""
+    return _settings(ruleset)
+
+
+def next_version(version: str) -> str:
+    """A label for the version after `version`: its last number raised by one (detection-v2 ->
+    detection-v3), or "-2" added; never one that exists."""
+    import re
+
+    match = re.search(r"(\d+)(?!.*\d)", version)
+    if match:
+        stem, number, rest = version[: match.start()], int(match.group(1)), version[match.end() :]
+    else:
+        stem, number, rest = f"{version}-", 1, ""
+    while True:
+        number += 1
+        label = f"{stem}{number}{rest}"[:50]
+        if not RuleSet.objects.filter(version=label).exists():
+            return label
 
 
 def _settings(ruleset: RuleSet) -> dict[str, dict[str, Any]]:

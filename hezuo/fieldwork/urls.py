@@ -23,6 +23,7 @@ urlpatterns = [
     path("rulesets/diff/", views.ruleset_diff, name="ruleset_diff"),
     path("rulesets/<int:pk>/", views.ruleset_detail, name="ruleset_detail"),
     path("rulesets/<int:pk>/copy/", views.ruleset_copy, name="ruleset_copy"),
+    path("rulesets/<int:pk>/edit/", views.ruleset_edit, name="ruleset_edit"),
     path("rulesets/<int:pk>/activate/", views.ruleset_activate, name="ruleset_activate"),
     path("rulesets/<int:pk>/yaml/", views.ruleset_yaml, name="ruleset_yaml"),
     path("campaigns/", views.campaign_list, name="campaign_list"),

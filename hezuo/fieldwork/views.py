@@ -331,6 +331,41 @@ def ruleset_load(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def ruleset_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """A new version from a stored one, rule by rule (each rule on or off, its parameters), as a form."""
+    from . import rulesets
+    from .forms import RuleSetRulesForm
+
+    source = get_scoped_or_404(RuleSet, request.user, pk=pk)
+    if not rulesets.may_manage(request.user):
+        raise Http404
+    form = RuleSetRulesForm(request.POST or None, source=source)
+    if request.method == "POST" and form.is_valid():
+        try:
+            document = rulesets.edited_document(
+                source, form.cleaned_data["version"].strip(), form.cleaned_data["name"], form.settings()
+            )
+            ruleset = rulesets.create_ruleset(
+                request.user,
+                document,
+                activate=form.cleaned_data["activate"],
+                reason=form.cleaned_data["reason"],
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                for error in errors:
+                    form.add_error("version" if field == "version" else None, error)
+        except PermissionDenied as exc:
+            raise Http404 from exc
+        else:
+            messages.success(request, _("Rule set %(version)s stored.") % {"version": ruleset.version})
+            return redirect("fieldwork:ruleset_detail", pk=ruleset.pk)
+    status = 400 if request.method == "POST" else 200
+    context = {"form": form, "source": source}
+    return render(request, "fieldwork/ruleset_rules_form.html", context, status=status)
+
+
+@login_required
 def ruleset_copy(request: HttpRequest, pk: int) -> HttpResponse:
     """A new version from a stored one: its document, to edit (with a new version label)."""
     from . import rulesets

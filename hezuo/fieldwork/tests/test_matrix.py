@@ -52,6 +52,7 @@ PAGES = {
     "fieldwork:ruleset_yaml",
     "fieldwork:ruleset_load",
     "fieldwork:ruleset_copy",
+    "fieldwork:ruleset_edit",
     "fieldwork:ruleset_activate",
 }
 # visits, the counselor's home and the workload: per persona in test_visits.py
@@ -181,6 +182,8 @@ def test_pages(persona: str, fw: dict[str, Any]) -> None:
     check("GET", reverse("fieldwork:ruleset_load"), persona == "city")
     check("POST", reverse("fieldwork:ruleset_load"), persona == "city", 400)  # empty: refused
     check("GET", reverse("fieldwork:ruleset_copy", args=[ruleset.pk]), persona == "city")
+    check("GET", reverse("fieldwork:ruleset_edit", args=[ruleset.pk]), persona == "city")
+    check("POST", reverse("fieldwork:ruleset_edit", args=[ruleset.pk]), persona == "city", 400)  # empty
     check("POST", reverse("fieldwork:ruleset_activate", args=[ruleset.pk]), persona == "city", 302)
     assert RuleSet.objects.count() == 1
     for case in ("A", "A2", "B"):

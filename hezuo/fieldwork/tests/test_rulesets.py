@@ -51,6 +51,64 @@ def test_a_copy_becomes_a_new_active_version_and_the_diff_shows_the_change(city_
     assert runs.active_ruleset().pk == shipped.pk
 
 
+def _rule_form(page: Any) -> dict[str, Any]:
+    """The rule-by-rule form's values as a browser would send them (checkboxes on only when ticked)."""
+    form = page.context["form"]
+    data: dict[str, Any] = {}
+    for name, field in form.fields.items():
+        value = form.initial.get(name, field.initial)
+        if isinstance(value, bool):
+            if value:
+                data[name] = "on"
+        elif value is not None:
+            data[name] = value
+    return data
+
+
+def test_a_new_version_rule_by_rule_changes_only_what_was_edited(city_data: dict[str, Any]) -> None:
+    shipped = runs.active_ruleset()
+    client = city_client(city_data)
+    url = reverse("fieldwork:ruleset_edit", args=[shipped.pk])
+    page = client.get(url)
+    assert page.status_code == 200
+    data = _rule_form(page)
+    assert data["version"] != shipped.version and data["SH1__min_members"] == 5
+    data.update({"SH1__min_members": "8", "reason": "新口径", "activate": "on"})
+    del data["DO4__enabled"]  # switched off
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["form"].errors
+    new = RuleSet.objects.get(version=data["version"])
+    assert new.is_active and history_for(new).filter(message="新口径").exists()
+    changed = [row for row in rulesets.diff(shipped, new) if row["changes"]]
+    assert changed == [
+        {"code": "DO4", "changes": [("enabled", True, False)]},
+        {"code": "SH1", "changes": [("min_members", 5, 8)]},
+    ]
+    # titles and bases kept
+    assert new.rules["rules"]["SH1"]["title"] == shipped.rules["rules"]["SH1"]["title"]
+
+
+def test_the_rule_by_rule_form_refuses_bad_values_and_a_taken_label(city_data: dict[str, Any]) -> None:
+    shipped = runs.active_ruleset()
+    client = city_client(city_data)
+    url = reverse("fieldwork:ruleset_edit", args=[shipped.pk])
+    data = _rule_form(client.get(url))
+    bad = {**data, "SH3__min_days": "-1", "SH7__deadline": "13-45"}
+    response = client.post(url, bad)
+    assert response.status_code == 400
+    form = response.context["form"]
+    assert "SH3__min_days" in form.errors
+    taken = {**data, "version": shipped.version, "SH1__min_members": "9"}
+    response = client.post(url, taken)
+    assert response.status_code == 400
+    assert "version" in response.context["form"].errors
+    deadline = {**data, "SH7__deadline": "13-45"}
+    response = client.post(url, deadline)
+    assert response.status_code == 400
+    assert any("SH7.deadline" in e for e in response.context["form"].non_field_errors())
+    assert RuleSet.objects.count() == 1
+
+
 @pytest.mark.parametrize(
     ("document", "message"),
     [
