@@ -26,6 +26,7 @@ from hezuo.core.context import change_context
 from hezuo.core.scoping import ADD, CHANGE, can
 from hezuo.core.services import save_record, snapshot
 
+from . import suspicion
 from .detection import RULES, RuleSetError, parse_rules
 from .models import RuleSet
 
@@ -70,11 +71,17 @@ def check_document(data: Any) -> dict[str, Any]:
         errors.setdefault("version", []).append(_("The rule set needs a version."))
     elif len(version) > 50:
         errors.setdefault("version", []).append(_("The version is at most 50 characters."))
-    rules = {"rules": data.get("rules") or {}}
+    rules: dict[str, Any] = {"rules": data.get("rules") or {}}
     try:
         parse_rules(rules)
     except RuleSetError as exc:
         errors.setdefault("rules", []).extend(exc.messages)
+    if data.get("suspicion") is not None:  # when flags are strong enough for the rating's monitoring
+        try:
+            suspicion.parse(data["suspicion"])
+        except suspicion.SuspicionError as exc:
+            errors.setdefault("suspicion", []).extend(exc.messages)
+        rules["suspicion"] = data["suspicion"]
     if errors:
         raise ValidationError(errors)
     return {
@@ -93,6 +100,8 @@ def as_document(ruleset: RuleSet) -> str:
         "source_note": ruleset.source_note,
         "rules": (ruleset.rules or {}).get("rules", {}),
     }
+    if (ruleset.rules or {}).get("suspicion") is not None:
+        data["suspicion"] = ruleset.rules["suspicion"]
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=110)
 
 
@@ -159,9 +168,10 @@ def edited_document(
         entry["enabled"] = bool(new.pop("enabled", old.get("enabled", True)))
         entry["params"] = new
         rules[code] = entry
-    return check_document(
-        {"version": version, "name": name, "source_note": source.source_note, "rules": rules}
-    )
+    document = {"version": version, "name": name, "source_note": source.source_note, "rules": rules}
+    if (source.rules or {}).get("suspicion") is not None:
+        document["suspicion"] = source.rules["suspicion"]
+    return check_document(document)
 
 
 def settings_of(ruleset: RuleSet) -> dict[str, dict[str, Any]]:
@@ -211,4 +221,17 @@ def diff(a: RuleSet, b: RuleSet) -> list[dict[str, Any]]:
             if one.get(name) != two.get(name)
         ]
         rows.append({"code": code, "changes": changes})
+    one, two = suspicion.of_ruleset(a).as_data(), suspicion.of_ruleset(b).as_data()
+    if one != two:
+        rows.append(
+            {
+                "code": "suspicion",
+                "changes": [
+                    (f"{part}.{key}", one[part].get(key), two[part].get(key))
+                    for part in ("shell", "dormant")
+                    for key in sorted(set(one[part]) | set(two[part]))
+                    if one[part].get(key) != two[part].get(key)
+                ],
+            }
+        )
     return rows

@@ -264,7 +264,7 @@ def run_start(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def ruleset_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    from . import rulesets
+    from . import rulesets, suspicion
 
     ruleset = get_scoped_or_404(RuleSet, request.user, pk=pk)
     rules = sorted((ruleset.rules or {}).get("rules", {}).items())
@@ -273,6 +273,7 @@ def ruleset_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "rules": rules,
         "can_manage": rulesets.may_manage(request.user),
         "runs": DetectionRun.objects.filter(ruleset=ruleset).count(),
+        "suspicion": suspicion.of_ruleset(ruleset).as_data(),
         "history": history_for(ruleset)[:20],
     }
     return render(request, "fieldwork/ruleset_detail.html", context)

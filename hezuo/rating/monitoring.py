@@ -46,34 +46,18 @@ from .models import Alert, Rating, Rubric
 OPEN = (Alert.Status.OPEN, Alert.Status.ACKNOWLEDGED)
 
 
-FLAG_STATUS = {"shell": "shell", "dormant": "dormant"}  # flag kind -> the status assumed while it is live
+def suspicion_policy() -> Any:
+    """Which live flags make a suspicion strong enough to evaluate the cooperative as a shell or as dormant:
+    the active detection rule set's policy (fieldwork.suspicion; versioned with its rules)."""
+    from hezuo.fieldwork import suspicion
 
-# Which live flags make the suspicion strong enough to evaluate the cooperative as a shell or a dormant one
-# (criteria.md §7.4): a shell on any shell rule, except SH7 (abnormal-listed two years), a strong indicator
-# that counts only with SH1–SH3; dormant on DO1 with DO3 or DO4 (the rule of thumb), or DO2 (a suspension
-# filed). A lone DO4 (a late annual report) or DO3 raises the flag for review, not a lower star.
-SHELL_NEEDS_CONFIRMATION = {"SH7": frozenset({"SH1", "SH2", "SH3"})}
-DORMANT_ALONE = frozenset({"DO2"})
-DORMANT_BASE, DORMANT_WITH = "DO1", frozenset({"DO3", "DO4"})
+    return suspicion.active()
 
 
-def strong_suspicion(flags: list[tuple[str, str]]) -> dict[str, list[str]]:
-    """{status: the flags that make it} for the statuses the live flags make strong enough (see above)."""
-    shell = {rule for rule, kind in flags if FLAG_STATUS.get(kind) == "shell"}
-    dormant = {rule for rule, kind in flags if FLAG_STATUS.get(kind) == "dormant"}
-    found: dict[str, list[str]] = {}
-    confirmed = {
-        rule
-        for rule in shell
-        if rule not in SHELL_NEEDS_CONFIRMATION or shell & SHELL_NEEDS_CONFIRMATION[rule]
-    }
-    if confirmed:
-        found["shell"] = sorted(confirmed)
-    if dormant & DORMANT_ALONE:
-        found["dormant"] = sorted(dormant & DORMANT_ALONE)
-    if DORMANT_BASE in dormant and dormant & DORMANT_WITH:
-        found["dormant"] = sorted([*found.get("dormant", []), DORMANT_BASE, *(dormant & DORMANT_WITH)])
-    return found
+def strong_suspicion(flags: list[tuple[str, str]], policy: Any = None) -> dict[str, list[str]]:
+    """{status: the flags that make it} for the statuses the live flags make strong enough (the policy given,
+    or the active rule set's)."""
+    return (policy or suspicion_policy()).strong(flags)  # type: ignore[no-any-return]
 
 
 def reevaluate_for(instance: Any) -> Alert | None:
@@ -122,7 +106,9 @@ def live_flags(cooperative_ids: Iterable[int]) -> dict[int, list[tuple[str, str]
     return found
 
 
-def with_flags(inp: Any, flags: list[tuple[str, str]]) -> tuple[Any, dict[str, Any] | None]:
+def with_flags(
+    inp: Any, flags: list[tuple[str, str]], policy: Any = None
+) -> tuple[Any, dict[str, Any] | None]:
     """The engine input as if the live flags' suspicion held, and the reason to record (None: no change).
 
     Flags strong enough for a shell (strong_suspicion): evaluated as a shell, unless already gone (revoked,
@@ -130,7 +116,7 @@ def with_flags(inp: Any, flags: list[tuple[str, str]]) -> tuple[Any, dict[str, A
     the same gate already)."""
     if not flags:
         return inp, None
-    strong = strong_suspicion(flags)
+    strong = strong_suspicion(flags, policy)
     status = inp.operating_status
     if "shell" in strong and status in ("operating", "suspended", "dormant"):
         assumed = "shell"
@@ -210,6 +196,7 @@ def _reevaluate_batch(ids: list[int], rubrics: dict[int, Rubric] | None = None) 
                 titles.get(coop_id, 0),
             )
     flags = live_flags(latest)
+    policy = suspicion_policy()
     alerts: dict[int, list[Alert]] = defaultdict(list)
     by_rating = {rating.pk: rating for rating in latest.values()}
     for found in Alert.objects.filter(rating__in=list(by_rating), status__in=OPEN):
@@ -220,13 +207,15 @@ def _reevaluate_batch(ids: list[int], rubrics: dict[int, Rubric] | None = None) 
     new: list[Alert] = []
     for coop_id, rating in latest.items():
         coop_flags = flags.get(coop_id, [])
-        assumed, _reason = with_flags(inputs[coop_id], coop_flags)
+        assumed, _reason = with_flags(inputs[coop_id], coop_flags, policy)
         compiled = rating.rubric.compiled()  # cached by the rubric's content hash
         plain = run(assumed, compiled)
         if plain.stars_high >= int(rating.stars or 0) and not alerts[rating.pk]:
             continue  # the stars hold and no alert is open: nothing to write
         result = RatingResult.of(assumed, compiled, plain)
-        alert = _judge(coops[coop_id], rating, inputs[coop_id], coop_flags, alerts[rating.pk], new, result)
+        alert = _judge(
+            coops[coop_id], rating, inputs[coop_id], coop_flags, alerts[rating.pk], new, result, policy
+        )
         if alert is not None:
             raised += 1
     if new:  # new alerts in bulk (a detection run may raise thousands), with their history
@@ -289,13 +278,14 @@ def _judge(
     open_alerts: list[Alert],
     new: list[Alert] | None = None,
     result: RatingResult | None = None,
+    policy: Any = None,
 ) -> Alert | None:
     """Evaluate one rated cooperative (as if its live flags held) and raise, update or resolve its alert.
 
     A new alert is saved here, or appended to `new` for the caller to write in bulk. `result`: the
     evaluation of `inp` as if the flags held, when the caller has it already."""
     compiled = rating.rubric.compiled()  # cached by the rubric's content hash
-    assumed, flagged = with_flags(inp, flags)
+    assumed, flagged = with_flags(inp, flags, policy)
     if result is None:
         result = RatingResult.of(assumed, compiled, run(assumed, compiled))
     with change_context(source="monitor"):
