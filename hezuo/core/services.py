@@ -64,9 +64,12 @@ def after_bulk_change(
     return register
 
 
+# after-change hooks run once the change is committed, and cannot undo it: a hook that fails is logged
+# (django.db.backends.base) and the change stands, rather than the user who made it seeing an error for a
+# change that was saved (robust on_commit callbacks)
 def _notify(obj: models.Model) -> None:
     for fn in _AFTER_CHANGE.get(obj._meta.label_lower, ()):
-        transaction.on_commit(partial(fn, obj))
+        transaction.on_commit(partial(fn, obj), robust=True)
 
 
 def _notify_bulk(objs: Sequence[models.Model]) -> None:
@@ -76,7 +79,7 @@ def _notify_bulk(objs: Sequence[models.Model]) -> None:
     if hooks:
         pks = [obj.pk for obj in objs]
         for fn in hooks:
-            transaction.on_commit(partial(fn, pks))
+            transaction.on_commit(partial(fn, pks), robust=True)
 
 
 def _json_value(value: Any) -> Any:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from .engine import ALTERNATIVE, EXPLANATION_FORMAT, MEASURES, RELAXED, compile_rubric, stored_evaluation
 from .rubric import label_text
@@ -95,6 +95,16 @@ MEASURE_NOUNS = {
     "income_uplift": gettext_lazy("the member income above local peers"),
     "unified_service_rate": gettext_lazy("the unified purchase and sale rates"),
     "capital_assets": gettext_lazy("the member capital or fixed assets"),
+    # measured as yes/no or a level: named on the rubric's pages (the advice says what to do instead)
+    "member_structure": gettext_lazy("the member structure the law requires"),
+    "assembly_level": gettext_lazy("the general assembly held, with quorum and signed minutes"),
+    "organs_ok": gettext_lazy("the governing bodies in place, without conflicting offices"),
+    "member_register": gettext_lazy("the member register filed"),
+    "accounting_ok": gettext_lazy("the accounts kept as required"),
+    "annual_report_on_time": gettext_lazy("the annual report filed on time"),
+    "traceability": gettext_lazy("product traceability"),
+    "trademark": gettext_lazy("a registered trademark"),
+    "certification": gettext_lazy("product certifications"),
 }
 
 STATUS_FIELD_LABELS = {
@@ -243,6 +253,76 @@ def tier_text(kind: str, lower: bool, tiers: Any) -> str:
     return "; ".join(parts)
 
 
+def measure_text(name: str) -> str:
+    """A measure in words (its noun, or the fact it reads): "the share of members with a member account"."""
+    noun = MEASURE_NOUNS.get(name)
+    return str(noun) if noun is not None else field_label(name)
+
+
+def readable_rows(definition: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """rubric.rows_of(definition) for the reader: path -> (the entry's name, its content in words), for the
+    side-by-side comparison of two versions (the comparison itself is made on rubric.rows_of)."""
+    rows: dict[str, tuple[str, str]] = {}
+    for dim in definition.get("dimensions", []):
+        rows[f"dimension {dim['key']}"] = (
+            _("Dimension %(key)s") % {"key": dim["key"]},
+            label_text(dim.get("label")),
+        )
+        for ind in dim.get("indicators", []):
+            measure = MEASURES.get(ind.get("measure", ""))
+            kind = measure.kind if measure else ""
+            lower = measure is not None and measure.better == "lower"
+            parts = [label_text(ind.get("label")), measure_text(str(ind.get("measure", "")))]
+            if ind.get("params"):
+                parts.append(", ".join(f"{k} = {v}" for k, v in sorted(ind["params"].items())))
+            parts.append(tier_text(kind, lower, ind.get("tiers")))
+            if ind.get("relaxed_tiers"):
+                parts.append(
+                    _("relaxed: %(tiers)s") % {"tiers": tier_text(kind, lower, ind["relaxed_tiers"])}
+                )
+            alt = ind.get("otherwise") or {}
+            if alt:
+                alt_measure = MEASURES.get(alt.get("measure", ""))
+                alt_kind = alt_measure.kind if alt_measure else ""
+                alt_lower = alt_measure is not None and alt_measure.better == "lower"
+                parts.append(
+                    _("otherwise %(what)s: %(tiers)s")
+                    % {
+                        "what": measure_text(str(alt.get("measure", ""))),
+                        "tiers": tier_text(alt_kind, alt_lower, alt.get("tiers")),
+                    }
+                )
+            if ind.get("na_points"):
+                parts.append(_("%(n)s points when it does not apply") % {"n": ind["na_points"]})
+            rows[f"indicator {ind['key']}"] = (
+                _("Indicator %(key)s") % {"key": ind["key"]},
+                " · ".join(p for p in parts if p),
+            )
+    for star, floor in definition.get("star_floors", []):
+        rows[f"floor {star}★"] = (
+            _("Score for %(star)s★") % {"star": star},
+            _("at least %(points)s points") % {"points": floor},
+        )
+    for gate in definition.get("gates", []):
+        checks = []
+        for c in gate.get("checks", []):
+            c = {"check": c} if isinstance(c, str) else c
+            checks.append(check_text(c["check"], c.get("params"), definition))
+        rows[f"gate {gate['key']}"] = (
+            _("Gate %(key)s") % {"key": gate["key"]},
+            f"{gate['star']}★ · {label_text(gate.get('label'))} · " + "; ".join(checks),
+        )
+    if definition.get("relaxed_industries"):
+        from hezuo.registry.choices import Industry
+
+        labels = dict(Industry.choices)
+        rows["relaxed industries"] = (
+            str(_("Industries with relaxed tiers")),
+            "、".join(str(labels.get(code, code)) for code in definition["relaxed_industries"]),
+        )
+    return rows
+
+
 def indicator_rows(explanation: Mapping[str, Any], definition: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Each indicator's points with its reason (value found, tier reached, or what is missing)."""
     explanation = expand(explanation, definition)
@@ -324,6 +404,26 @@ def check_text(
         return str(text)
 
 
+def check_value_text(check: str, value: Any) -> str:
+    """What a gate check found, for the reader: yes/no, an operating status by its name, a share in %, the
+    flags raised by their labels, years."""
+    from hezuo.registry.choices import OperatingStatus
+
+    if isinstance(value, bool):
+        return str(_("Yes") if value else _("No"))
+    if isinstance(value, str) and value in OperatingStatus.values:
+        return str(OperatingStatus(value).label)
+    if check == "surplus_return_min" and isinstance(value, int | float):
+        return fmt_value("share", value)
+    if check == "registered_years" and isinstance(value, int | float):
+        return ngettext("%(n)s year", "%(n)s years", int(value)) % {"n": f"{value:g}"}
+    if check == "not_flagged" and isinstance(value, list):
+        return "、".join(field_label(str(f)) for f in value)
+    if check == "indicator_points" and isinstance(value, int | float):
+        return ngettext("%(n)s point", "%(n)s points", int(value)) % {"n": f"{value:g}"}
+    return fmt_value("", value)
+
+
 def gate_rows(explanation: Mapping[str, Any], definition: Mapping[str, Any]) -> list[dict[str, Any]]:
     explanation = expand(explanation, definition)
     gates = {g["key"]: g for g in definition.get("gates", [])}
@@ -342,7 +442,7 @@ def gate_rows(explanation: Mapping[str, Any], definition: Mapping[str, Any]) -> 
             elif chk["check"] == "compliance_clean" and chk.get("value"):
                 detail = _("Failed items: %(items)s") % {"items": ", ".join(chk["value"])}
             elif chk.get("value") not in (None, [], ""):
-                detail = str(chk["value"])
+                detail = check_value_text(chk["check"], chk["value"])
             checks.append(
                 {"text": check_text(chk["check"], params, definition), "ok": chk["ok"], "detail": detail}
             )
@@ -362,6 +462,25 @@ def missing_text(fields: Any) -> str:
     return "、".join(field_label(f) for f in fields or ())
 
 
+def _raise_text(ind: Mapping[str, Any], value_from: Any, value_to: Any) -> str:
+    """What to do to bring an indicator's measure from one value to another, in plain words."""
+    measure = MEASURES.get(ind.get("measure", ""))
+    name = ind.get("measure", "")
+    kind = measure.kind if measure else ""
+    if kind in ("bool", "level") or name in MEASURE_ACTIONS:
+        text = str(MEASURE_ACTIONS.get(name, label_text(ind.get("label"))))
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            text = text % {"to": value_to}
+        return text
+    noun = str(MEASURE_NOUNS.get(name, label_text(ind.get("label"))))
+    values = {"what": noun, "from": fmt_value(kind, value_from), "to": fmt_value(kind, value_to)}
+    if value_from is None:
+        return _("report %(what)s (at least %(to)s)") % values
+    if measure is not None and measure.better == "lower":
+        return _("lower %(what)s from %(from)s to %(to)s") % values
+    return _("raise %(what)s from %(from)s to %(to)s") % values
+
+
 def advice_lines(advice: Mapping[str, Any], definition: Mapping[str, Any]) -> list[str]:
     """'hold the annual general assembly …: +5 and passes gate G3; raise … from 52% to 60%: +6'."""
     index = indicator_index(definition)
@@ -369,27 +488,7 @@ def advice_lines(advice: Mapping[str, Any], definition: Mapping[str, Any]) -> li
     lines = []
     for item in advice.get("items", []):
         if item["kind"] == "indicator":
-            ind = index.get(item["key"], {})
-            measure = MEASURES.get(ind.get("measure", ""))
-            name = ind.get("measure", "")
-            kind = measure.kind if measure else ""
-            if kind in ("bool", "level") or name in MEASURE_ACTIONS:
-                text = str(MEASURE_ACTIONS.get(name, label_text(ind.get("label"))))
-                with contextlib.suppress(KeyError, TypeError, ValueError):
-                    text = text % {"to": item.get("to")}
-            else:
-                noun = str(MEASURE_NOUNS.get(name, label_text(ind.get("label"))))
-                values = {
-                    "what": noun,
-                    "from": fmt_value(kind, item.get("from")),
-                    "to": fmt_value(kind, item["to"]),
-                }
-                if item.get("from") is None:
-                    text = _("report %(what)s (at least %(to)s)") % values
-                elif measure is not None and measure.better == "lower":
-                    text = _("lower %(what)s from %(from)s to %(to)s") % values
-                else:
-                    text = _("raise %(what)s from %(from)s to %(to)s") % values
+            text = _raise_text(index.get(item["key"], {}), item.get("from"), item["to"])
             text = f"{text} ({item['key']})"
         else:
             spec = gates.get(item["key"], {})
@@ -409,10 +508,14 @@ def advice_lines(advice: Mapping[str, Any], definition: Mapping[str, Any]) -> li
             if item["check"] == "compliance_clean":
                 params["items"] = ", ".join(item.get("from") or [])
             if item["check"] == "indicator_points":
-                ind = index.get(params.get("indicator", ""), {})
-                text = str(MEASURE_ACTIONS.get(ind.get("measure", ""), label_text(ind.get("label"))))
-                with contextlib.suppress(KeyError, TypeError, ValueError):
-                    text = text % {"to": params.get("min")}
+                key = str(params.get("indicator", ""))
+                ind = index.get(key, {})
+                if item.get("to") is not None:  # the measure before and after: said as for an indicator
+                    text = f"{_raise_text(ind, item.get('from'), item['to'])} ({key})"
+                else:
+                    text = str(MEASURE_ACTIONS.get(ind.get("measure", ""), label_text(ind.get("label"))))
+                    with contextlib.suppress(KeyError, TypeError, ValueError):
+                        text = text % {"to": params.get("min")}
             else:
                 try:
                     text = str(CHECK_ACTIONS.get(item["check"], item["check"])) % params

@@ -1814,14 +1814,19 @@ def what_it_takes(inp: CoopInput, rubric: CompiledRubric, result: RatingResult |
         after_inp = apply_changes(work, changes)
         after = evaluate(after_inp, rubric)
         passed = [g.key for g in after.gates if g.passed is True and _gate(now, g.key).passed is not True]
+        value_from, value_to = _json(current_out.value), None
+        if name == "indicator_points":  # the indicator's measure before and after, to say what to raise
+            ind = rubric.indicator(params["indicator"])
+            value_from = _json(_measured(ind, work))
+            value_to = _json(_measured(ind, after_inp))
         items.append(
             AdviceItem(
                 "gate",
                 gate_key,
                 check=name,
                 index=index,
-                value_from=_json(current_out.value),
-                value_to=None,
+                value_from=value_from,
+                value_to=value_to,
                 gain=round(after.score - now.score, 4),
                 gates=passed,
                 changes=changes,
@@ -1872,6 +1877,12 @@ def what_it_takes(inp: CoopInput, rubric: CompiledRubric, result: RatingResult |
         items = _drop_unneeded(inp, rubric, items, target)
         now = evaluate(_apply_all(inp, items), rubric)
     return Advice(current, target, reachable, items, blocked, now.score, result.missing)
+
+
+def _measured(ind: Any, inp: CoopInput) -> Any:
+    """The indicator's measured value for `inp` (None when missing or not applicable)."""
+    value = ind.measure.fn(inp, inp.facts, ind.params)
+    return None if value.__class__ is Missing or value is NA else value
 
 
 def _gate(result: RatingResult, key: str) -> GateResult:

@@ -223,7 +223,7 @@ def _reevaluate_batch(ids: list[int], rubrics: dict[int, Rubric] | None = None) 
         for alert in new:
             alert.created_at = alert.updated_at = now
         Alert.objects.bulk_create(new, batch_size=500)
-        with change_context(source="monitor"):
+        with change_context(source="monitor", user=None):
             record_bulk(new, ChangeRecord.Action.CREATE)
     return raised
 
@@ -288,7 +288,7 @@ def _judge(
     assumed, flagged = with_flags(inp, flags, policy)
     if result is None:
         result = RatingResult.of(assumed, compiled, run(assumed, compiled))
-    with change_context(source="monitor"):
+    with change_context(source="monitor", user=None):
         rated = int(rating.stars or 0)  # callers pass rated cooperatives only (stars ≥ 1)
         if result.stars_high >= rated:
             for alert in open_alerts:

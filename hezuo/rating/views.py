@@ -637,7 +637,8 @@ class RubricDetailView(generic.UIView):
                     {
                         "key": ind["key"],
                         "label": label_text(ind.get("label")),
-                        "measure": ind["measure"],
+                        "measure": describe.measure_text(ind["measure"]),
+                        "measure_code": ind["measure"],
                         "tiers": describe.tier_text(measure.kind, lower, ind.get("tiers")),
                         "relaxed": describe.tier_text(measure.kind, lower, ind.get("relaxed_tiers"))
                         if ind.get("relaxed_tiers")
@@ -841,6 +842,13 @@ def rubric_diff(request: HttpRequest) -> HttpResponse:
         raise Http404 from None
     if left is not None and right is not None:
         rows = diff(left.definition, right.definition)
+        # compared on the definitions' exact text, shown in words
+        words_a, words_b = describe.readable_rows(left.definition), describe.readable_rows(right.definition)
+        for row in rows:
+            path = row["path"]
+            row["label"] = (words_a.get(path) or words_b.get(path) or (path, ""))[0]
+            row["left"] = words_a[path][1] if path in words_a else ""
+            row["right"] = words_b[path][1] if path in words_b else ""
     only_changes = request.GET.get("all") != "1"
     shown = [r for r in rows if r["status"] != "same"] if only_changes else rows
     return render(

@@ -11,10 +11,13 @@ import pytest
 from django.urls import reverse
 
 from hezuo.core.browser import PHONE_WIDTH, assert_fits, ensure_divisions, log_in, new_page
+from hezuo.core.context import change_context
+from hezuo.core.services import save_record, snapshot
 
-from .conftest import YEAR, add_facts, make_top
+from .conftest import add_facts, make_top
 
 pytestmark = pytest.mark.browser
+YEAR = 2025  # the walk-through: the 2025 rating
 
 
 @pytest.fixture
@@ -31,9 +34,9 @@ def live_rating_city(
     data: dict[str, Any] = request.getfixturevalue("city_data")
     ensure_default_rubric()
     make_top(data["coop_a"])
-    add_facts(data["coop_a"])
-    add_facts(data["coop_a2"], minutes_signed=False, surplus_returned=156_000.0, revenue=600_000.0)
-    add_facts(data["coop_b"])
+    add_facts(data["coop_a"], year=YEAR)
+    add_facts(data["coop_a2"], year=YEAR, minutes_signed=False, surplus_returned=156_000.0, revenue=600_000.0)
+    add_facts(data["coop_b"], year=YEAR)
     data["url"] = live_server.url
     return data
 
@@ -65,9 +68,12 @@ def test_rate_review_confirm_and_explain(live_rating_city: dict[str, Any], brows
     assert district.locator("#indicator-table tr[data-key='A2']").count() == 1
     assert district.locator("#gate-list [data-gate='G3'].border-danger").count() == 1
     assert district.locator("#advice li").count() >= 2
+    # the district corrects the facts (through the service every edit goes through, with its history)
     fact = world["coop_a2"].yearlyfact_set.get(year=YEAR)
+    before = snapshot(fact)
     fact.minutes_signed, fact.surplus_returned = True, fact.distributable_surplus
-    fact.save()
+    with change_context(user=world["district_a"], source="web", reason="纪要补交"):
+        save_record(fact, before=before)
     district.fill("#id_note", "签字纪要已补交")
     district.check("#id_request_rerate")
     with district.expect_navigation():
@@ -84,6 +90,17 @@ def test_rate_review_confirm_and_explain(live_rating_city: dict[str, Any], brows
     weak.refresh_from_db()
     assert not weak.rerate_requested and weak.stars >= 3
     page.goto(f"{base}{reverse('rating:rating_list')}?year={YEAR}")
+    # first one district (its row's button), then the rest of the year in bulk
+    district_code = world["coop_a"].district.code
+    confirm = reverse("rating:confirm")
+    with page.expect_navigation():
+        page.click(f"form[action='{confirm}']:has(input[name=district][value='{district_code}']) button")
+    confirmed = dict(Rating.objects.values_list("cooperative_id", "status"))
+    assert confirmed == {
+        world["coop_a"].pk: "confirmed",
+        world["coop_a2"].pk: "confirmed",
+        world["coop_b"].pk: "provisional",
+    }
     page.on("dialog", lambda dialog: dialog.accept())
     with page.expect_navigation():
         page.click(f"form[action='{reverse('rating:confirm')}']:not(:has(input[name=district])) button")

@@ -301,3 +301,41 @@ def test_results_are_json_safe_and_compact(compiled: Any) -> None:
     text = json.dumps(data)
     assert len(text) < 6000
     assert json.loads(text)["stars"] == 5
+
+
+def test_what_it_takes_says_which_measure_a_gate_needs_raised(
+    compiled: Any, definition: dict[str, Any]
+) -> None:
+    """A gate that needs an indicator's points (G3: member accounts, A5) is advised as the measure to raise,
+    from its value to the one that scores, not by the indicator's name alone."""
+    from hezuo.rating.describe import advice_lines
+
+    members = TOP_FACTS["members"]
+    inp = top_input(members_with_accounts=round(0.59 * members))
+    advice = what_it_takes(inp, compiled)
+    item = next(i for i in advice.items if i.check == "indicator_points")
+    assert (item.key, item.value_from, item.value_to) == (
+        "G3",
+        round(round(0.59 * members) / members, 6),
+        0.8,
+    )
+    text = "; ".join(advice_lines(advice.as_json(), definition))
+    assert "raise the share of members with a member account from 59% to 80% (A5)" in text, text
+    after = apply_changes(inp, item.changes)
+    assert evaluate(after, compiled).stars >= 3
+
+
+def test_what_a_gate_check_found_reads_in_words() -> None:
+    from django.utils import translation
+
+    from hezuo.rating.describe import check_value_text
+    from hezuo.registry.choices import OperatingStatus
+
+    assert check_value_text("not_abnormal_listed", True) == "Yes"
+    assert check_value_text("not_shell", "shell") == str(OperatingStatus("shell").label)
+    assert check_value_text("surplus_return_min", 0.523) == "52.3%"
+    assert check_value_text("registered_years", 1) == "1 year"
+    assert check_value_text("indicator_points", 2) == "2 points"
+    with translation.override("zh-hans"):
+        assert check_value_text("not_abnormal_listed", False) == "否"
+        assert check_value_text("not_shell", "shell") == str(OperatingStatus("shell").label)

@@ -143,3 +143,42 @@ def test_reevaluate_many_and_unrated_cooperatives(rated_city: Any) -> None:
     from hezuo.conftest import make_coop
 
     assert reevaluate(make_coop()) is None
+
+
+def test_edits_by_district_and_cooperative_users_raise_and_resolve_alerts(
+    rated_city: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The monitoring runs after the edit commits, as system work: whoever made the edit (district staff
+    without the right to write alerts, a cooperative's own user), the alert is raised and resolved."""
+    from hezuo.core.models import ChangeRecord
+
+    world = rated_city
+    coop = world["coop_a"]
+
+    def edit(obj: Any, user: Any, **fields: Any) -> None:
+        before = snapshot(obj)
+        for name, value in fields.items():
+            setattr(obj, name, value)
+        # the request's context holds the user while the hooks run after the commit (as the middleware does)
+        with change_context(user=user, source="web"), django_capture_on_commit_callbacks(execute=True):
+            save_record(obj, before=before)
+
+    edit(coop, world["district_a"], on_abnormal_list=True, abnormal_listed_on=dt.date(YEAR + 1, 2, 1))
+    alert = Alert.objects.get(cooperative=coop, status="open")
+    assert alert.kind == "gate"
+    record = ChangeRecord.objects.filter(content_type__model="alert", object_id=alert.pk).get()
+    assert (record.user, record.source) == (None, "monitor")
+    edit(coop, world["city"], on_abnormal_list=False, abnormal_listed_on=None)
+    alert.refresh_from_db()
+    assert alert.status == "resolved"
+
+    fact = coop.yearlyfact_set.get(year=YEAR)
+    kept = {
+        name: getattr(fact, name) for name in ("revenue", "member_capital", "fixed_assets", "income_uplift")
+    }
+    edit(fact, world["coop_user"], revenue=0, member_capital=0, fixed_assets=0, income_uplift=0)
+    lowered = Alert.objects.get(cooperative=coop, status="open")
+    assert lowered.kind == "score"
+    edit(fact, world["coop_user"], **kept)  # the cooperative's user corrects its facts
+    lowered.refresh_from_db()
+    assert lowered.status == "resolved" and "automatically" in lowered.note

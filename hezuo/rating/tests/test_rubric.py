@@ -22,6 +22,7 @@ from hezuo.rating.rubric import (
     to_yaml,
     validate,
 )
+from hezuo.rating.rubric import rows_of as rubric_rows_of
 
 from .conftest import YEAR
 
@@ -155,6 +156,25 @@ def test_diff_shows_changes_side_by_side() -> None:
     assert rows["indicator A1"]["status"] == "same"
 
 
+def test_the_comparison_reads_in_words() -> None:
+    """The side-by-side page shows each entry by name and in words (measures, tiers, checks translated),
+    while the comparison is made on the exact definitions."""
+    from hezuo.rating.describe import readable_rows
+
+    a = shipped()
+    b = copy.deepcopy(a)
+    b["star_floors"][2] = [3, 72]
+    words_a, words_b = readable_rows(a), readable_rows(b)
+    assert set(words_a) == set(rubric_rows_of(a))  # one entry in words per compared entry
+    assert words_a["floor 3★"] == ("Score for 3★", "at least 70 points")
+    assert words_b["floor 3★"][1] == "at least 72 points"
+    name, text = words_a["indicator A5"]
+    assert name == "Indicator A5" and "the share of members with a member account" in text and "≥ 80%" in text
+    assert "member_account_share" not in text
+    gate = words_a["gate G3"][1]
+    assert gate.startswith("3★") and "not_abnormal_listed" not in gate
+
+
 # the database side -----------------------------------------------------------------------------------
 
 
@@ -252,7 +272,7 @@ def test_loading_a_file_on_the_page(db: Any, city_data: Any) -> None:
         {"a": 1 if Rubric.objects.filter(pk=1).exists() else Rubric.objects.get(version=1).pk, "b": v2.pk},
     )
     assert response.status_code == 200
-    assert "indicator C2" in response.content.decode()
+    assert "Indicator C2" in response.content.decode()
     # district staff may read rubrics but not load, copy, edit or publish
     district = _client(city_data["district_a"])
     assert district.get(f"/rating/rubrics/{v2.pk}/").status_code == 200

@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 import yaml
 from django.core.management import CommandError, call_command
+from django.db import transaction
 from django.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from hezuo.core.context import change_context
 from hezuo.core.models import ChangeRecord
@@ -195,6 +198,54 @@ def test_confirmed_results_are_unchanged_by_a_new_rubric(rated_city: World) -> N
     assert rows["coop_b"].rubric_id == v2.pk  # provisional: re-rated under the new version
     assert before[rows["coop_a"].pk][2] == v1.pk  # still explained under the version it was rated with
     assert describe.rating_explanation(rows["coop_a"])["rubric"]["hash"] == v1.content_hash
+
+
+class _Undo(Exception):
+    """Raised to roll one hypothesis example's writes back."""
+
+
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],  # each example is rolled back
+)
+@given(
+    floors=st.lists(st.integers(min_value=1, max_value=19), min_size=5, max_size=5),
+    scale=st.sampled_from([0.5, 1.0, 1.5, 3.0]),
+)
+def test_property_no_later_rubric_alters_a_confirmed_result(
+    rated_city: World, floors: list[int], scale: float
+) -> None:
+    """Whatever the next version says (other star floors, other revenue tiers), rating the year again under
+    it leaves every confirmed rating as it was: its stars, score, rubric version and explanation."""
+    world = rated_city
+    city = world["city"]
+    # rising floors (each step 1 to 19 points: at most 95), the revenue tiers (D1) scaled
+    star_floors = [[i + 1, sum(floors[: i + 1])] for i in range(5)]
+    try:
+        with transaction.atomic():
+            services.confirm(YEAR, user=city, district=world["coop_a"].district)
+            before = {r.pk: (r.stars, r.score, r.rubric_id, r.explanation) for r in Rating.objects.all()}
+            confirmed = set(Rating.objects.filter(status="confirmed").values_list("pk", flat=True))
+            v1 = services.published_rubric(YEAR)
+            with change_context(user=city):
+                v2 = services.copy_rubric(v1, user=city)
+                doc = yaml.safe_load(services.rubric_yaml(v2))
+                doc["star_floors"] = star_floors
+                for dim in doc["dimensions"]:
+                    for ind in dim["indicators"]:
+                        if ind["key"] == "D1":
+                            ind["tiers"] = [[round(t * scale, 2), p] for t, p in ind["tiers"]]
+                services.update_rubric(v2, yaml.safe_dump(doc, allow_unicode=True), user=city)
+                services.publish_rubric(v2, YEAR, user=city)
+                counts = services.rate(YEAR)
+            assert counts.skipped_confirmed == len(confirmed) == 2
+            after = {r.pk: (r.stars, r.score, r.rubric_id, r.explanation) for r in Rating.objects.all()}
+            for pk in confirmed:
+                assert after[pk] == before[pk]
+            raise _Undo
+    except _Undo:
+        pass
 
 
 # who sees and does what ----------------------------------------------------------------------------------

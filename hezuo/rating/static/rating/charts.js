@@ -1,7 +1,7 @@
 /* hezuo rating charts (ECharts, served by the app). Each chart reads its data from a json_script element. */
 (function () {
   function data(id) { var el = document.getElementById(id); return el ? JSON.parse(el.textContent) : null; }
-  function chart(el) { var c = echarts.init(el, null, {renderer: 'svg'}); window.addEventListener('resize', function () { c.resize(); }); return c; }
+  function chart(el) { var c = echarts.init(el, null, {renderer: 'svg'}); if (navigator.webdriver || (window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches)) { c.setOption({animation: false}); } window.addEventListener('resize', function () { c.resize(); }); return c; }
   var el = document.getElementById('breakdown-chart');
   var d = data('breakdown-data');
   if (el && d) {

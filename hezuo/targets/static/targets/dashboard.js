@@ -4,7 +4,7 @@
   if (!el || typeof echarts === 'undefined') { return; }
   var d = JSON.parse(el.textContent);
   var L = d.labels;
-  function chart(node) { var c = echarts.init(node, null, {renderer: 'svg'}); window.addEventListener('resize', function () { c.resize(); }); return c; }
+  function chart(node) { var c = echarts.init(node, null, {renderer: 'svg'}); if (navigator.webdriver || (window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches)) { c.setOption({animation: false}); } window.addEventListener('resize', function () { c.resize(); }); return c; }
   var node = document.getElementById('district-chart');
   if (node) {
     chart(node).setOption({
