@@ -265,5 +265,7 @@ HEZUO_IMPORT_MAX_BYTES = env_int("HEZUO_IMPORT_MAX_BYTES", 40 * 1024 * 1024)
 HEZUO_IMPORT_MAX_ROWS = env_int("HEZUO_IMPORT_MAX_ROWS", 250000)
 HEZUO_IMPORT_MAX_CELLS = env_int("HEZUO_IMPORT_MAX_CELLS", 6000000)
 HEZUO_IMPORT_SYNC_ROWS = env_int("HEZUO_IMPORT_SYNC_ROWS", 1000)
+# Files of at least this many rows of yearly facts or titles are read by a second process (0: never).
+HEZUO_IMPORT_PARALLEL_ROWS = env_int("HEZUO_IMPORT_PARALLEL_ROWS", 20000)
 # Upper bound of rows one list export may write.
 HEZUO_EXPORT_MAX_ROWS = env_int("HEZUO_EXPORT_MAX_ROWS", 200000)

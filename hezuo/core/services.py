@@ -342,6 +342,12 @@ def _json_encoder(encoder: type[json.JSONEncoder] | None) -> Callable[[Any], str
     return encoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
+def history_encoder() -> Callable[[Any], str]:
+    """The function that encodes a snapshot as the history stores it (compact JSON text), for records whose
+    snapshots are made elsewhere (see record_bulk's `afters`)."""
+    return _json_encoder(ChangeRecord._meta.get_field("after").encoder)  # type: ignore[attr-defined]
+
+
 def insert_rows(
     model: type[models.Model],
     columns: Sequence[str],
@@ -465,8 +471,12 @@ def record_bulk(
     *,
     ctx: ChangeContext | None = None,
     batch_size: int = 2000,
+    afters: Sequence[str | None] | None = None,
 ) -> int:
     """History for records written in bulk (imports, generators): one row per changed record.
+
+    `afters`: for new records, each one's after-snapshot already encoded as the history stores it (JSON
+    text of snapshot(obj), e.g. made by another process), or None to make it here.
 
     The caller has already written `objs` inside its own transaction. Unchanged updates are skipped.
     Returns the number of change records written.
@@ -479,6 +489,9 @@ def record_bulk(
     befores = befores or [None] * len(objs)
     if len(befores) != len(objs):
         raise ValueError("record_bulk(): objs and befores differ in length")
+    if afters is not None and (len(afters) != len(objs) or action != ChangeRecord.Action.CREATE):
+        raise ValueError("record_bulk(): afters are for new records, one per object")
+    given = afters or [None] * len(objs)
     from django.db import connections, router
 
     connection = connections[router.db_for_write(ChangeRecord)]
@@ -514,14 +527,16 @@ def record_bulk(
     rows: list[tuple[Any, ...]] = []
     written = 0
     plans: dict[type[models.Model], _SnapshotPlan] = {}
-    for obj, before in zip(objs, befores, strict=True):
+    for obj, before, encoded in zip(objs, befores, given, strict=True):
         model = type(obj)
-        plan = plans.get(model)
-        if plan is None:
-            plan = plans[model] = _plan(model)
-        after = _fast_snapshot(obj, plan)
-        if action == ChangeRecord.Action.UPDATE and before == after:
-            continue
+        if encoded is None:
+            plan = plans.get(model)
+            if plan is None:
+                plan = plans[model] = _plan(model)
+            after = _fast_snapshot(obj, plan)
+            if action == ChangeRecord.Action.UPDATE and before == after:
+                continue
+            encoded = encode_after(after)
         parent = obj.history_parent_object() if isinstance(obj, RecordModel) else None
         rows.append(
             (
@@ -534,7 +549,7 @@ def record_bulk(
                 parent.pk if parent is not None else None,
                 constant["message"],
                 None if before is None else encode_before(before),
-                encode_after(after),
+                encoded,
             )
         )
         if len(rows) >= batch_size:

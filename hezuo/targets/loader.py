@@ -164,6 +164,18 @@ def parse(data: Any) -> ParsedPlan:
             continue
         for metric, raw in (goals or {}).items():
             put(str(key), metric, None, int(match[1]), raw)
+    # metrics the plan follows without a target (the fieldwork's visits, cleanups, rectifications...)
+    tracked = data.get("tracked") or []
+    if not isinstance(tracked, list):
+        problems.append(_("tracked: give a list of metrics."))
+        tracked = []
+    for metric in tracked:
+        if metric not in REGISTRY:
+            problems.append(
+                _("%(where)s: unknown metric %(metric)s.") % {"where": "tracked", "metric": metric}
+            )
+        elif metric not in metrics:
+            metrics.append(metric)
     if problems:
         raise PlanFileError(problems)
     return ParsedPlan(head, metrics, annex, labels, targets)

@@ -10,6 +10,7 @@ settings.py reads it); the defaults below apply otherwise.
 | HEZUO_IMPORT_SYNC_ROWS        | 1,000     | files with more rows run as a background task           |
 | HEZUO_IMPORT_CHUNK_ROWS       | 2,000     | rows validated and written together                     |
 | HEZUO_IMPORT_MAX_PROBLEMS     | 5,000     | errors and warnings kept for the preview and the report |
+| HEZUO_IMPORT_PARALLEL_ROWS    | 20,000    | files this long are read by a second process (0: never) |
 
 The row and cell limits are checked from the sheet's own dimension (or a streamed count of its rows) and
 the byte limits from the request's Content-Length and the zip directory, so an oversized file is refused
@@ -28,6 +29,7 @@ DEFAULTS = {
     "HEZUO_IMPORT_SYNC_ROWS": 1_000,
     "HEZUO_IMPORT_CHUNK_ROWS": 2_000,
     "HEZUO_IMPORT_MAX_PROBLEMS": 5_000,
+    "HEZUO_IMPORT_PARALLEL_ROWS": 20_000,
 }
 
 
@@ -61,3 +63,7 @@ def chunk_rows() -> int:
 
 def max_problems() -> int:
     return get("HEZUO_IMPORT_MAX_PROBLEMS")
+
+
+def parallel_rows() -> int:
+    return get("HEZUO_IMPORT_PARALLEL_ROWS")

@@ -73,6 +73,11 @@ class Table:
             self._close()
             self._close = None
 
+    def release(self) -> None:
+        """Close the file and let go of its cells (a reader process has its own copy of them)."""
+        self.close()
+        self._rows = None
+
 
 # ---------------------------------------------------------------------------------------------------------
 def sniff(path: Path, filename: str) -> str:

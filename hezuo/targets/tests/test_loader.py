@@ -46,7 +46,11 @@ def test_shipped_plan_loads_every_target() -> None:
     assert share.value == Decimal("0.9") and share.year == 2025
     annex = list(Metric.objects.filter(plan=plan, annex_order__isnull=False).values_list("key", flat=True))
     assert annex == ["star_coops", "sponsored_coops", "sponsored_five_star"]
-    assert ChangeRecord.objects.filter(content_type__app_label="targets").count() == 1 + 7 + 69
+    # followed without targets: the survey, the cleanup, the rectification (section 二 (一) tasks 1-3)
+    tracked = {"campaign_visited", "shells_cleaned", "rectifications_completed"}
+    assert tracked <= set(Metric.objects.filter(plan=plan).values_list("key", flat=True))
+    assert not targets.filter(metric__key__in=tracked).exists()
+    assert ChangeRecord.objects.filter(content_type__app_label="targets").count() == 1 + 7 + 3 + 69
 
 
 def test_loading_twice_changes_nothing() -> None:
@@ -74,6 +78,8 @@ def test_a_changed_value_is_updated_with_history() -> None:
     [
         (lambda d: d["districts"][2].update(code="330299"), "districts entry 3 (330299): unknown district"),
         (lambda d: d["districts"][0].update(visits={2023: 5}), "unknown metric visits"),
+        (lambda d: d.update(tracked=["shells_cleaned", "shells"]), "tracked: unknown metric shells"),
+        (lambda d: d.update(tracked="shells_cleaned"), "tracked: give a list of metrics"),
         (lambda d: d["districts"][1]["star_coops"].update({2026: 40}), "star_coops 2026: the year is not"),
         (lambda d: d["districts"][1]["sponsored_coops"].update({2024: -3}), "cannot be negative"),
         (

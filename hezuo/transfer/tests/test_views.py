@@ -181,6 +181,34 @@ def test_warnings_need_confirmation(client_for: Any, city_data: dict[str, Any], 
     assert job.status == ImportJob.Status.DONE and job.created == 1
 
 
+def test_an_amount_in_yuan_is_written_in_yuan_when_committed_from_the_page(
+    client_for: Any, city_data: dict[str, Any], tmp_path: Path
+) -> None:
+    """注册资本（元）: the unit the file's header states holds through the preview, the commit (which applies
+    the job's column mapping) and a remembered mapping, as it does on the command line."""
+    from hezuo.registry.models import Cooperative
+
+    client = client_for("district_a")
+    headers = [
+        "合作社名称",
+        "统一社会信用代码",
+        "成立日期",
+        "注册资本（元）",
+        "区县",
+        "乡镇（街道）",
+        "行业",
+        "统计人",
+    ]
+    row = coop_row(11)
+    data = [headers, [row[0], row[1], row[2], "500,000", row[4], row[5], row[6], "张三"]]
+    upload(client, xlsx(tmp_path / "yuan.xlsx", data))
+    job = last_job()
+    assert job.status == ImportJob.Status.CHECKED, job.message
+    client.post(reverse("transfer:job_commit", args=[job.pk]))
+    coop = Cooperative.objects.get(credit_code=row[1])
+    assert coop.registered_capital == 500_000
+
+
 def test_mapping_is_remembered(client_for: Any, city_data: dict[str, Any], tmp_path: Path) -> None:
     client = client_for("district_a")
     headers = ["社名称呼", "统一社会信用代码", "成立日期", "区县", "乡镇（街道）", "行业"]
