@@ -144,3 +144,27 @@ class CounselorAssignment(RecordModel):
             and self.counselor.district_id != self.cooperative.district_id
         ):
             raise ValidationError({"counselor": _("The counselor works in another district.")})
+        if self.counselor_id and self.cooperative_id and self.start_date:
+            # one assignment of a counselor to a cooperative at a time: periods may follow, not overlap
+            others = CounselorAssignment.objects.filter(
+                counselor_id=self.counselor_id, cooperative_id=self.cooperative_id, retired_at__isnull=True
+            ).exclude(pk=self.pk)
+            if self.end_date:
+                others = others.filter(start_date__lte=self.end_date)
+            overlap = others.filter(
+                models.Q(end_date__isnull=True) | models.Q(end_date__gte=self.start_date)
+            ).first()
+            if overlap is not None:
+                raise ValidationError(
+                    {
+                        "start_date": _(
+                            "%(counselor)s is already assigned to this cooperative from %(start)s%(end)s: "
+                            "end that assignment first, or start this one after it."
+                        )
+                        % {
+                            "counselor": self.counselor,
+                            "start": overlap.start_date,
+                            "end": _(" to %(date)s") % {"date": overlap.end_date} if overlap.end_date else "",
+                        }
+                    }
+                )

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from hezuo.core.scoping import VIEW, can, restrict
 from hezuo.fieldwork.timeline import COMPLIANCE_KEY, Entry, register_source
@@ -32,7 +33,7 @@ def rectification_source(user: Any, cooperative: Any) -> Iterable[Entry]:
         name = _("Rectification case #%(n)s (%(year)s)") % {"n": case.pk, "year": case.year}
         steps: list[tuple[dt.date | None, str, str]] = [(case.opened_on, _("opened"), case.note)]
         if case.started_at:
-            steps.append((_local(case.started_at), _("started"), ""))
+            steps.append((_local(case.started_at), pgettext("timeline step", "started"), ""))
         if case.status == RectificationCase.Status.CLOSED:
             steps.append((case.closed_on or _local(case.closed_at), _("closed"), case.closing_note))
         elif case.status == RectificationCase.Status.CANCELLED:

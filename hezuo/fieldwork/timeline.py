@@ -17,6 +17,7 @@ from typing import Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from hezuo.core.scoping import VIEW, can, restrict
 
@@ -91,7 +92,9 @@ def cleanup_source(user: Any, cooperative: Any) -> Iterable[Entry]:
         name = _("Cleanup case #%(n)s") % {"n": case.pk}
         steps: list[tuple[dt.datetime | None, str, str]] = [(case.created_at, _("opened"), "")]
         if case.verified_at:
-            steps.append((case.verified_at, _("verified"), str(case.get_finding_display())))
+            steps.append(
+                (case.verified_at, pgettext("timeline step", "verified"), str(case.get_finding_display()))
+            )
         if case.approved_at:
             steps.append((case.approved_at, _("approved by the city"), case.approval_note))
         if case.actions_at:

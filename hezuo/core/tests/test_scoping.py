@@ -324,3 +324,29 @@ def test_ids_in_scope(world: dict[str, Any]) -> None:
     assert ids_in_scope(world["district_a"], Cooperative, ids) == {world["coop_a"].pk, world["coop_a2"].pk}
     assert ids_in_scope(world["coop_user"], Cooperative, ids, CHANGE) == set()
     assert ids_in_scope(world["city"], Cooperative, ids) == set(ids[:3])
+
+
+def test_a_counselor_is_assigned_to_a_cooperative_once_at_a_time(world: dict[str, Any]) -> None:
+    """Periods of the same counselor on the same cooperative may follow each other, never overlap."""
+    from django.core.exceptions import ValidationError
+
+    current = CounselorAssignment.objects.get(counselor=world["counselor"])  # open-ended
+    twice = CounselorAssignment(
+        counselor=world["counselor"], cooperative=current.cooperative, start_date=dt.date(2026, 2, 1)
+    )
+    with pytest.raises(ValidationError) as caught, change_context(source="cli"):
+        save_record(twice)
+    assert "already assigned" in str(caught.value.message_dict["start_date"])
+    assert CounselorAssignment.objects.filter(counselor=world["counselor"]).count() == 1
+    with change_context(source="cli"):
+        current.end_date = dt.date(2026, 1, 31)
+        save_record(current)
+        save_record(twice)  # follows it: accepted
+        earlier = CounselorAssignment(
+            counselor=world["counselor"],
+            cooperative=current.cooperative,
+            start_date=dt.date(2020, 1, 1),
+            end_date=dt.date(2026, 1, 1),  # overlaps the first period
+        )
+        with pytest.raises(ValidationError):
+            save_record(earlier)
