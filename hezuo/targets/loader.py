@@ -174,8 +174,11 @@ def parse(data: Any) -> ParsedPlan:
             problems.append(
                 _("%(where)s: unknown metric %(metric)s.") % {"where": "tracked", "metric": metric}
             )
-        elif metric not in metrics:
-            metrics.append(metric)
+        else:
+            if metric not in metrics:
+                metrics.append(metric)
+            if metric not in annex:  # a column of the progress table, after the annex's own
+                annex.append(metric)
     if problems:
         raise PlanFileError(problems)
     return ParsedPlan(head, metrics, annex, labels, targets)

@@ -187,6 +187,9 @@ def compute(
         all_districts, district_targets = frame.districts, frame.district_targets
     metrics, city_targets, closed = frame.metrics, frame.city_targets, frame.closed
     columns = [m for m in metrics if m.annex_order]
+    if targets_only:  # the plan's own table: the metrics it sets targets for (not those only followed)
+        with_targets = {key for key, _year in city_targets} | {key for _d, key, _y in frame.district_targets}
+        columns = [m for m in columns if m.key in with_targets]
     order = {code: (i, label) for i, (code, label) in enumerate(plan.district_order)}
     reachable = [d for d in all_districts if district is None or d.pk == district.pk]
     districts = sorted(reachable, key=lambda d: (order.get(d.code, (len(order), ""))[0], d.code))

@@ -45,7 +45,14 @@ def test_shipped_plan_loads_every_target() -> None:
     share = targets.get(metric__key="sponsored_share_national_demo", district__isnull=True)
     assert share.value == Decimal("0.9") and share.year == 2025
     annex = list(Metric.objects.filter(plan=plan, annex_order__isnull=False).values_list("key", flat=True))
-    assert annex == ["star_coops", "sponsored_coops", "sponsored_five_star"]
+    assert annex == [
+        "star_coops",
+        "sponsored_coops",
+        "sponsored_five_star",
+        "campaign_visited",
+        "shells_cleaned",
+        "rectifications_completed",
+    ]
     # followed without targets: the survey, the cleanup, the rectification (section 二 (一) tasks 1-3)
     tracked = {"campaign_visited", "shells_cleaned", "rectifications_completed"}
     assert tracked <= set(Metric.objects.filter(plan=plan).values_list("key", flat=True))

@@ -130,19 +130,21 @@ def test_targets_only_export_is_the_annex(plan: Any, client_for: Any) -> None:
 
 def test_export_with_actuals_puts_them_beside_the_targets(plan: Any, client_for: Any) -> None:
     ws = sheet(client_for("city").get(reverse("targets:export", args=[CODE])).content)
-    assert ws.max_column == 1 + 6 * 3
+    # per year: 3 metrics with targets and 3 followed without (survey, cleanup, rectification), each with
+    # its target and its actual
+    assert ws.max_column == 1 + 12 * 3
     labels = [d["short"] for d in plan_data()["districts"]]
     r = 6 + labels.index("宁海")
-    # 2024 starts at column 8: star target, star actual, ...
-    assert ws.cell(r, 8).value == 200 and ws.cell(r, 9).value == 2
-    assert ws.cell(6 + 10, 9).value == 3  # the total row
+    # 2024 starts at column 14: star target, star actual, ...
+    assert ws.cell(r, 14).value == 200 and ws.cell(r, 15).value == 2
+    assert ws.cell(6 + 10, 15).value == 3  # the total row
 
 
 def test_district_export_counts_only_their_district(plan: Any, client_for: Any) -> None:
     ws = sheet(client_for("district_b").get(reverse("targets:export", args=[CODE])).content)
     assert ws.max_row == 6  # one district, no total row
     assert ws.cell(6, 1).value == "象山"
-    assert ws.cell(6, 9).value == 1  # star 2024 actual: c5 only
+    assert ws.cell(6, 15).value == 1  # star 2024 actual: c5 only
     values = [c.value for row in ws.iter_rows(min_row=6) for c in row]
     assert 200 not in values  # 宁海's target is not in it
 
