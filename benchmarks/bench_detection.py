@@ -11,7 +11,10 @@ rule set's parameters) returning the cooperatives it flags, fetched to the clien
 (`detection_floor_seconds`, the ratio `detection_ratio_to_floor`). A second floor writes what it finds: the
 same queries as INSERT ... SELECT of the flag rows, without evidence or history
 (`detection_written_floor_seconds`, `detection_ratio_to_written_floor`). The benchmark CHECKS that every
-rule's floor (both) gives exactly the cooperatives the engine flagged, and fails loudly if not. Goals
+rule's floor (both) gives exactly the cooperatives the engine flagged, and fails loudly if not. A third
+reference measures writing alone: the run's own rows (flags with evidence, and their history) deleted and
+inserted again as the run's writer does, without reading or screening (`detection_writes_only_seconds`, and
+its ratio to the floor): no run writing what the product keeps can take less. Goals
 (issue 5): within 3x of the floor, memory flat as the count grows: the resident memory is sampled after
 every batch and printed when a quarter of the cooperatives are done and at the end.
 
@@ -40,10 +43,13 @@ VISITOR = "bench-visitor"
 
 
 def cpu_seconds() -> float:
-    """CPU time of this process and, on PostgreSQL, of its server backend (read from /proc when the server
-    runs on this machine): on a loaded machine, CPU time says more than wall time."""
+    """CPU time of this process, of its worker processes once they ended (the run's screening workers) and,
+    on PostgreSQL, of its server backend (read from /proc when the server runs on this machine): on a
+    loaded machine, CPU time says more than wall time. (Not counted: the server backends of the workers'
+    own connections, on PostgreSQL.)"""
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime + server_cpu_seconds()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime + children.ru_utime + children.ru_stime + server_cpu_seconds()
 
 
 _BACKEND: list[int] = []
@@ -167,6 +173,21 @@ def scratch_delete(year: int, ruleset_id: int) -> None:
         cursor.execute(
             f"DELETE FROM {q(flags)} WHERE {q('year')} = %s AND {q('ruleset_id')} = %s", [year, ruleset_id]
         )
+    vacuum(Flag, ChangeRecord)
+
+
+def vacuum(*models: Any) -> None:
+    """PostgreSQL: clear the deleted rows out of the tables (and their indexes), as if they had never been
+    written. Otherwise every repetition's inserts find the earlier runs' dead rows in the indexes (the unique
+    constraint of flags visits each dead duplicate), and are slower from run to run; the benchmark
+    databases run without autovacuum."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or connection.in_atomic_block:  # (a test's transaction)
+        return
+    tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in models)
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (ANALYZE) {tables}")
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -330,6 +351,65 @@ def run_written_floor(
     return time.perf_counter() - started, cpu_seconds() - cpu
 
 
+def run_writes_only(year: int, ruleset_id: int, batch_size: int = 5000) -> tuple[float, float]:
+    """What writing alone costs: the run's own rows (its flags with their evidence, and their history) read
+    back, deleted, and inserted again as a run's writer does (insert_rows, a transaction per batch of
+    `batch_size` flags with the history of its flags), without reading or screening anything. A lower
+    bound of any run that writes what the product keeps. (seconds, CPU seconds)"""
+    from django.contrib.contenttypes.models import ContentType
+    from django.db import connection, transaction
+
+    from hezuo.core.models import ChangeRecord
+    from hezuo.core.services import insert_rows
+    from hezuo.fieldwork.models import Flag
+
+    q = connection.ops.quote_name
+    flag_columns = [f.column for f in Flag._meta.concrete_fields if not f.primary_key]
+    change_columns = [f.column for f in ChangeRecord._meta.concrete_fields if not f.primary_key]
+    object_at = change_columns.index("object_id")
+    flags_table, changes_table = q(Flag._meta.db_table), q(ChangeRecord._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {q('id')}, {', '.join(q(c) for c in flag_columns)} FROM {flags_table}"
+            f" WHERE {q('year')} = %s AND {q('ruleset_id')} = %s ORDER BY {q('id')}",
+            [year, ruleset_id],
+        )
+        flags = cursor.fetchall()
+        cursor.execute(
+            f"SELECT {', '.join(q(c) for c in change_columns)} FROM {changes_table}"
+            f" WHERE {q('content_type_id')} = %s AND {q('object_id')} IN (SELECT {q('id')} FROM {flags_table}"
+            f" WHERE {q('year')} = %s AND {q('ruleset_id')} = %s)",
+            [ContentType.objects.get_for_model(Flag).pk, year, ruleset_id],
+        )
+        history = {row[object_at]: row for row in cursor.fetchall()}
+    assert len(history) == len(flags)
+    json_columns = [i for i, c in enumerate(flag_columns) if c == "evidence"]
+    change_json = [i for i, c in enumerate(change_columns) if c in ("before", "after")]
+
+    def text(value: Any) -> Any:  # a json column read back as a value (PostgreSQL): its text again
+        import json
+
+        if value is None or isinstance(value, str):
+            return value
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    flag_rows = [[text(v) if i in json_columns else v for i, v in enumerate(row[1:])] for row in flags]
+    change_rows = [
+        [text(v) if i in change_json else v for i, v in enumerate(history[row[0]])] for row in flags
+    ]
+    scratch_delete(year, ruleset_id)
+    cpu = cpu_seconds()
+    started = time.perf_counter()
+    for start in range(0, len(flag_rows), batch_size):
+        with transaction.atomic():
+            pks = insert_rows(Flag, flag_columns, flag_rows[start : start + batch_size], returning=True)
+            batch = change_rows[start : start + batch_size]
+            for pk, row in zip(pks, batch, strict=True):
+                row[object_at] = pk
+            insert_rows(ChangeRecord, change_columns, batch)
+    return time.perf_counter() - started, cpu_seconds() - cpu
+
+
 def delete_flags(ruleset_id: int) -> None:
     from django.db import connection, transaction
 
@@ -338,6 +418,7 @@ def delete_flags(ruleset_id: int) -> None:
     q = connection.ops.quote_name
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {q(Flag._meta.db_table)} WHERE {q('ruleset_id')} = %s", [ruleset_id])
+    vacuum(Flag)
 
 
 def engine_flags(year: int, ruleset_id: int) -> dict[str, set[int]]:
@@ -388,6 +469,7 @@ def run() -> None:
 
     floor_samples: list[tuple[float, float]] = []
     written_samples: list[tuple[float, float]] = []
+    writes_samples: list[tuple[float, float]] = []
     engine_samples: list[tuple[float, float]] = []
     peaks: list[float] = []
     quarter_rss: list[float] = []
@@ -436,6 +518,12 @@ def run() -> None:
                 flush=True,
             )
             check_same(floor_found, engine_flags(year, ruleset.pk))
+        # after the runs: the rows it holds in memory would show in the next run's resident memory
+        for attempt in range(REPEAT):
+            writes = run_writes_only(year, ruleset.pk)
+            writes_samples.append(writes)
+            print(f"# writes alone {attempt + 1}: {writes[0]:.2f} s ({writes[1]:.2f} s CPU)", flush=True)
+            check_same(floor_found, engine_flags(year, ruleset.pk))
     assert run is not None
 
     def med(samples: list[tuple[float, float]], i: int) -> float:
@@ -444,6 +532,7 @@ def run() -> None:
     seconds, cpu = med(engine_samples, 0), med(engine_samples, 1)
     floor_seconds, floor_cpu = med(floor_samples, 0), med(floor_samples, 1)
     written_seconds, written_cpu = med(written_samples, 0), med(written_samples, 1)
+    writes_seconds, writes_cpu = med(writes_samples, 0), med(writes_samples, 1)
     emit("detection_count", run.checked)
     emit("detection_visits", visits)
     emit("detection_year", year)
@@ -458,6 +547,10 @@ def run() -> None:
     emit("detection_written_floor_cpu_seconds", written_cpu, "s")
     emit("detection_ratio_to_written_floor", seconds / written_seconds if written_seconds else 0.0)
     emit("detection_cpu_ratio_to_written_floor", cpu / written_cpu if written_cpu else 0.0)
+    emit("detection_writes_only_seconds", writes_seconds, "s")
+    emit("detection_writes_only_cpu_seconds", writes_cpu, "s")
+    emit("detection_writes_only_ratio_to_floor", writes_seconds / floor_seconds if floor_seconds else 0.0)
+    emit("detection_writes_only_cpu_ratio_to_floor", writes_cpu / floor_cpu if floor_cpu else 0.0)
     emit("detection_peak_rss_mb", max(peaks), "MB")
     emit("detection_rss_at_quarter_mb", statistics.median(quarter_rss), "MB")
     emit("detection_rss_at_end_mb", statistics.median(end_rss), "MB")

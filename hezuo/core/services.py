@@ -72,6 +72,13 @@ def _notify(obj: models.Model) -> None:
         transaction.on_commit(partial(fn, obj), robust=True)
 
 
+def notify_bulk(model: type[models.Model], pks: Sequence[Any], *, using: str | None = None) -> None:
+    """For writers that insert rows without record_bulk (the rating, the detection): run the hooks other
+    apps registered for bulk changes of `model` (after_bulk_change) once the transaction commits."""
+    for fn in _AFTER_BULK.get(model._meta.label_lower, ()):
+        transaction.on_commit(partial(fn, list(pks)), using=using, robust=True)
+
+
 def _notify_bulk(objs: Sequence[models.Model]) -> None:
     if not objs:
         return

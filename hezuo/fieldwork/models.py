@@ -145,6 +145,9 @@ class Flag(RecordModel):
     scope_district = "cooperative__district"
     scope_cooperative = "cooperative"
     history_parent = "cooperative"
+    # the evidence and the explanation are written once, when the flag is raised, and never change (a flag
+    # is reviewed by its status and case): the flag itself keeps them, its history does not repeat them
+    history_exclude = ("created_at", "updated_at", "evidence", "explanation")
 
     class Meta:
         ordering = ["-year", "cooperative", "rule"]

@@ -1,18 +1,28 @@
-"""Detection runs: load a rule set, stream the cooperatives' facts in batches, write the new flags in bulk.
+"""Detection runs: load a rule set, screen the cooperatives in batches, write the new flags in bulk.
 
 `run_detection(...)` is what `hezuo detect` and the nightly task (tasks.detect_task) call. Flags already
-raised (same cooperative, rule, year and rule-set version) are not raised again; every new flag gets its
-change record through `record_bulk`.
+raised (same cooperative, rule, year and rule-set version) are not raised again; every new flag gets one
+change record (who, when, request id, reason; the cooperative as parent, so its history shows the flag).
 
-How a run reads (memory flat whatever the number of cooperatives): by keyset on the cooperative id, in
-batches of `batch_size`, a fixed number of queries per batch whatever its size: the ids of the batch's
-cooperatives; the candidates (set-based pre-filtering, below); the candidates' rows, their facts of the
-years the rules read (detection.years_read) and their visits that answered "operating?"; the flags
-already raised. The queries run on a plain cursor (rows as the driver gives them, no model instance or
-field converter per value; `_Reader` turns them into the engine's inputs). New flags are written with
-`insert_rows` (SQLite multi-row INSERT, PostgreSQL COPY) and their history with `record_bulk`, in one
-transaction per batch. When the transaction commits, record_bulk's after-bulk-change hooks run: the star
-rating's monitoring re-evaluates the flagged cooperatives (rating.monitoring.reevaluate_flagged).
+Batches are ranges of cooperative ids (`_Screener.ranges`: keyset on the id, `batch_size` cooperatives
+each; memory flat whatever the number of cooperatives). Screening a batch (`_Screener.screen`) reads it
+in a fixed number of queries whatever its size: the ids of its cooperatives; the candidates (set-based
+pre-filtering, below); the candidates' rows, their facts of the years the rules read
+(detection.years_read) and their visits that answered "operating?"; the flags already raised. The queries
+run on a plain cursor (rows as the driver gives them, no model instance or field converter per value;
+`_Reader` turns them into the engine's inputs). The pure engine (detection.screen) decides and explains
+each flag; the screener then prepares what is written: the flag's row with its evidence as JSON text, and
+its history's text and after-snapshot (the snapshot core.services.snapshot takes of the new flag, from a
+template made once per run: `_after_format`).
+
+Worker processes (`_Screeners`, worker_count()): in a large run, forked workers screen the batches, each
+reading on its own database connection (SQLite in WAL mode lets them read beside the writer), while this
+process writes the batches screened before (`_FlagWriter`): a transaction per batch holding its new flags
+(`insert_rows`: SQLite multi-row INSERT, PostgreSQL COPY), their change records (as record_bulk writes
+them) and the run's counters. Without workers (a small run, inside a transaction, a private in-memory
+database) each batch is screened here, in its transaction. When a batch's transaction commits, the
+after-bulk-change hooks of flags run (record_bulk's): the star rating's monitoring re-evaluates the
+flagged cooperatives (rating.monitoring.reevaluate_flagged).
 
 Set-based pre-filtering: most cooperatives meet few rules, so the database first says which cooperatives
 of a batch may meet which rule (one query, `_Candidates`: per rule a condition every cooperative the rule
@@ -29,11 +39,19 @@ import contextlib
 import datetime as dt
 import gc
 import json
-from collections import defaultdict
+import logging
+import multiprocessing
+import multiprocessing.util
+import os
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from django.conf import settings
 from django.db import connections, models, router, transaction
 from django.db.models import F
 from django.db.models.functions import Cast
@@ -41,7 +59,7 @@ from django.utils import timezone
 
 from hezuo.core.context import change_context
 from hezuo.core.models import ChangeRecord, bare_instance
-from hezuo.core.services import insert_rows, record_bulk, save_record
+from hezuo.core.services import insert_rows, notify_bulk, save_record
 from hezuo.geo.models import Division
 from hezuo.registry.models import Cooperative, YearlyFact
 
@@ -58,12 +76,13 @@ from .detection import (
 )
 from .models import DetectionRun, Flag, RuleSet, Visit
 
+logger = logging.getLogger(__name__)
+
 DEFAULT_RULES = Path(__file__).parent / "data" / "detection-rules-v1.yaml"
+BATCH_SIZE = 5000  # cooperatives screened and written per transaction
 # cooperatives already gone from the register are not screened
 GONE = ("revoked", "deregistered")
 MARKERS = ("subsidy_fraud", "illegal_finance", "serious_violation")
-# a flag found by the engine: (cooperative id, rule, kind, evidence, explanation), see detection.screen
-Found = tuple[int, str, str, dict[str, Any], str]
 COOP_COLUMNS = (
     "id",
     "name",
@@ -281,37 +300,36 @@ def run_detection(
     year: int | None = None,
     district: Division | None = None,
     as_of: dt.date | None = None,
-    batch_size: int = 5000,
+    batch_size: int = BATCH_SIZE,
     run: DetectionRun | None = None,
     progress: Callable[[DetectionRun], Any] | None = None,
+    workers: int | None = None,
 ) -> DetectionRun:
     """Screen every cooperative (of one district, or all) for a fiscal year; returns the finished run.
 
-    `progress(run)` is called after each batch (the run's counters updated), e.g. by the benchmark."""
+    `progress(run)` is called after each batch written (the run's counters updated), e.g. by the benchmark.
+    `workers`: screening processes (default: worker_count())."""
     run = run or start_run(year=year, district=district, as_of=as_of)
-    rules: list[Rule] = parse_rules(run.ruleset.rules)
-    DetectionRun.objects.filter(pk=run.pk).update(status=DetectionRun.Status.RUNNING)
-    coops = Cooperative.objects.filter(retired_at__isnull=True).exclude(operating_status__in=GONE)
-    if run.district_id:
-        coops = coops.filter(district_id=run.district_id)
-    reader = _Reader(years_read(rules, run.year, run.as_of), run.as_of)
-    candidates = _Candidates(rules, run.year, run.as_of, coops)
-    writer = _FlagWriter(run)
-    run.checked = run.flags_created = run.flags_existing = 0
-    last_pk = 0
     try:
+        rules: list[Rule] = parse_rules(run.ruleset.rules)
+        DetectionRun.objects.filter(pk=run.pk).update(status=DetectionRun.Status.RUNNING)
+        run.status = DetectionRun.Status.RUNNING
+        run.checked = run.flags_created = run.flags_existing = 0
+        screener = _Screener(_job(run, rules))
         with (
             _long_lived_objects_frozen(),
             change_context(source="task", reason=f"detection run {run.pk} ({run.ruleset.version})"),
         ):
-            while True:
-                batch = reader.ids(coops, last_pk, batch_size)
-                if not batch:
-                    break
-                last_pk = batch[-1]
-                _screen_batch(run, rules, reader, candidates, writer, coops, batch)
-                if progress is not None:
-                    progress(run)
+            writer = _FlagWriter(run, progress)
+            processes = worker_count(screener, workers)
+            with _Screeners(screener, processes) as screeners:
+                pending: deque[tuple[tuple[int, int | None], Any]] = deque()
+                for bounds in screener.ranges(batch_size):
+                    pending.append((bounds, screeners.submit(*bounds)))
+                    while len(pending) > screeners.in_flight:
+                        writer.write(*pending.popleft(), screeners)
+                while pending:
+                    writer.write(*pending.popleft(), screeners)
     except Exception as exc:
         DetectionRun.objects.filter(pk=run.pk).update(
             status=DetectionRun.Status.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
@@ -327,7 +345,8 @@ def _long_lived_objects_frozen() -> Iterator[None]:
     """Leave the objects alive when the run starts (modules, the app registry, caches) out of the garbage
     collector's full collections while it runs (gc.freeze): a run allocates hundreds of thousands of short-
     lived objects, which trigger full collections, and each of those walked every object of the process
-    (a fifth of a run's CPU time). The run's own garbage is collected as before."""
+    (a fifth of a run's CPU time). The run's own garbage is collected as before. (Frozen before the worker
+    processes are forked: they inherit it, and leave those objects' pages shared.)"""
     gc.freeze()
     try:
         yield
@@ -335,57 +354,286 @@ def _long_lived_objects_frozen() -> Iterator[None]:
         gc.unfreeze()
 
 
-def _screen_batch(
-    run: DetectionRun,
-    rules: list[Rule],
-    reader: _Reader,
-    candidates: _Candidates,
-    writer: _FlagWriter,
-    coops: Any,
-    batch: list[int],
-) -> None:
-    """Evaluate one batch (the ids of its cooperatives), write its new flags and the run's counters (one
-    transaction)."""
-    first, last = batch[0], batch[-1]
-    dense = last - first < 2 * len(batch)  # the whole city: a range of ids reads the indexes in order
-    only = candidates.of(batch, reader, dense)
-    new: list[Found] = []
-    old = 0
-    with transaction.atomic():
-        if only:
-            ids = sorted(only)
-            coop_rows = reader.coops(_restrict(coops, ids, "id"))
-            with_facts = [pk for pk in ids if not only[pk].isdisjoint(candidates.reading_facts)]
-            observed = [pk for pk in ids if not only[pk].isdisjoint(candidates.observing)]
-            inputs = reader.facts(coop_rows, with_facts or None, observed or None)
-            names = {row[0]: row[1] for row in coop_rows}
-            where: Where = ids
-            if dense:  # a range reads the index in order
-                where = {"cooperative_id__gte": first, "cooperative_id__lte": last}
-            raised = set(
-                reader.rows(
-                    _restrict(
-                        Flag.objects.filter(
-                            year=run.year, ruleset_id=run.ruleset_id, retired_at__isnull=True
-                        ),
-                        where,
-                    )
-                    .order_by()  # not the model's ordering: a join with the cooperatives and a sort
-                    .values_list("cooperative_id", "rule")
-                )
+# a new flag as a batch's screening gives it to the writer: (cooperative id, rule, kind, evidence as JSON
+# text, explanation, the history's object text, the history's after-snapshot as JSON text)
+NewFlag = tuple[int, str, str, str, str, str, str]
+# a screened batch: (cooperatives checked, flags found already raised, the new flags)
+Screened = tuple[int, int, list[NewFlag]]
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What screening a batch needs (given once to each worker process)."""
+
+    rules: list[Rule]
+    year: int
+    as_of: dt.date
+    district_id: int | None
+    ruleset_id: int
+    # the history's after-snapshot of a new flag of this run (core.services.snapshot), the fields that differ
+    # from flag to flag (cooperative, rule, kind, and evidence and explanation unless history_exclude leaves
+    # them out) filled in per flag
+    after: dict[str, Any]
+
+
+def _job(run: DetectionRun, rules: list[Rule]) -> _Job:
+    from hezuo.core.services import fast_snapshot
+
+    alias = router.db_for_write(Flag)
+    prototype = bare_instance(
+        Flag,
+        alias,
+        {
+            "id": None,
+            "created_at": None,
+            "updated_at": None,
+            "retired_at": None,
+            "cooperative_id": 0,
+            "rule": "",
+            "kind": "",
+            "year": run.year,
+            "evidence": {},
+            "explanation": "",
+            "ruleset_id": run.ruleset_id,
+            "run_id": run.pk,
+            "status": Flag.Status.OPEN.value,
+            "case_id": None,
+        },
+        # what the history shows for the flag's run: the run while it runs (as every flag's history said)
+        {"cooperative": None, "ruleset": run.ruleset, "run": _Label(run.pk, str(run))},
+    )
+    after = json.loads(json.dumps(fast_snapshot(prototype)))  # plain values (no enum members)
+    return _Job(rules, run.year, run.as_of, run.district_id, run.ruleset_id, after)
+
+
+class _Screener:
+    """Screens batches of cooperatives given as id ranges: reads them (pre-filtered, see _Candidates),
+    runs the engine, and prepares the new flags' rows and their history's after-snapshot and text. In this
+    process, or in a worker process on its own database connection (see _Screeners)."""
+
+    def __init__(self, job: _Job) -> None:
+        self.job = job
+        coops = Cooperative.objects.filter(retired_at__isnull=True).exclude(operating_status__in=GONE)
+        if job.district_id:
+            coops = coops.filter(district_id=job.district_id)
+        self.coops = coops
+        self.reader = _Reader(years_read(job.rules, job.year, job.as_of), job.as_of)
+        self.candidates = _Candidates(job.rules, job.year, job.as_of, coops)
+        meta, history = Flag._meta, ChangeRecord._meta
+        # JSON text encoded here (in the worker) rather than by the driver's adapter in the writer: compact,
+        # Chinese as UTF-8, as JSONField/DocumentField would write it (SQLite stores the text; PostgreSQL's
+        # COPY into the json column keeps it as written)
+        self.encode_evidence = _encoder(cast(Any, meta.get_field("evidence")).encoder)
+        self.after_format = _after_format(job.after, _encoder(cast(Any, history.get_field("after")).encoder))
+        self.explanation_length = cast(Any, meta.get_field("explanation")).max_length
+        self.repr_length = cast(Any, history.get_field("object_repr")).max_length
+
+    def count(self) -> int:
+        return cast(int, self.coops.count())
+
+    def ranges(self, batch_size: int) -> Iterator[tuple[int, int | None]]:
+        """The batches as id ranges (after, upto]: `batch_size` cooperatives each (an index scan per batch
+        for its last id), the last one open (upto None) and possibly empty."""
+        after = 0
+        while True:
+            found = self.reader.rows(
+                self.coops.filter(pk__gt=after).order_by("pk").values_list("pk")[batch_size - 1 : batch_size]
             )
-            for found in screen(inputs, rules, run.year, run.as_of, only):
-                if (found[0], found[1]) in raised:
-                    old += 1
-                else:
-                    new.append(found)
-            writer.write(new, names)
-        run.checked += len(batch)
-        run.flags_created += len(new)
-        run.flags_existing += old
-        DetectionRun.objects.filter(pk=run.pk).update(
-            checked=run.checked, flags_created=run.flags_created, flags_existing=run.flags_existing
+            if not found:
+                yield after, None
+                return
+            upto = found[0][0]
+            yield after, upto
+            after = upto
+
+    def screen(self, after: int, upto: int | None) -> Screened:
+        """The cooperatives of ids (after, upto]: how many, the flags already raised, the new flags."""
+        job, reader, candidates = self.job, self.reader, self.candidates
+        qs = self.coops.filter(pk__gt=after)
+        if upto is not None:
+            qs = qs.filter(pk__lte=upto)
+        batch = [row[0] for row in reader.rows(qs.order_by("pk").values_list("pk"))]
+        if not batch:
+            return 0, 0, []
+        first, last = batch[0], batch[-1]
+        dense = last - first < 2 * len(batch)  # the whole city: a range of ids reads the indexes in order
+        only = candidates.of(batch, reader, dense)
+        if not only:
+            return len(batch), 0, []
+        ids = sorted(only)
+        coop_rows = reader.coops(_restrict(self.coops, ids, "id"))
+        with_facts = [pk for pk in ids if not only[pk].isdisjoint(candidates.reading_facts)]
+        observed = [pk for pk in ids if not only[pk].isdisjoint(candidates.observing)]
+        inputs = reader.facts(coop_rows, with_facts or None, observed or None)
+        names = {row[0]: row[1] for row in coop_rows}
+        where: Where = ids
+        if dense:  # a range reads the index in order
+            where = {"cooperative_id__gte": first, "cooperative_id__lte": last}
+        raised = set(
+            reader.rows(
+                _restrict(
+                    Flag.objects.filter(year=job.year, ruleset_id=job.ruleset_id, retired_at__isnull=True),
+                    where,
+                )
+                .order_by()  # not the model's ordering: a join with the cooperatives and a sort
+                .values_list("cooperative_id", "rule")
+            )
         )
+        old = 0
+        new: list[NewFlag] = []
+        encode_evidence, after_format, string = self.encode_evidence, self.after_format.format, _json_string
+        text_length, repr_length, year = self.explanation_length, self.repr_length, job.year
+        for coop_id, rule, kind, evidence, text in screen(inputs, job.rules, year, job.as_of, only):
+            if (coop_id, rule) in raised:
+                old += 1
+                continue
+            text = text[:text_length]
+            name = names[coop_id]
+            evidence_text = encode_evidence(evidence)
+            after_text = after_format(
+                cooperative=f'{{"id":{int(coop_id)},"label":{string(name)}}}',
+                rule=string(rule),
+                kind=string(kind),
+                evidence=evidence_text,
+                explanation=string(text),
+            )
+            repr_text = f"{rule} {year} · {name}"[:repr_length]  # str(flag)
+            new.append((coop_id, rule, kind, evidence_text, text, repr_text, after_text))
+        return len(batch), old, new
+
+
+def _encoder(encoder: type[json.JSONEncoder] | None) -> Callable[[Any], str]:
+    return (encoder or json.JSONEncoder)(ensure_ascii=False, separators=(",", ":")).encode
+
+
+# a text as a JSON string (what the encoders above write for it)
+_json_string: Callable[[str], str] = json.encoder.encode_basestring  # type: ignore[attr-defined]
+# the after-snapshot's fields that differ from flag to flag (those of them it holds)
+_PER_FLAG = ("cooperative", "rule", "kind", "evidence", "explanation")
+
+
+def _after_format(after: dict[str, Any], encode: Callable[[Any], str]) -> str:
+    """The JSON text of a new flag's after-snapshot as a str.format template: the prototype `after`
+    encoded once, with a {field} placeholder where each per-flag field's JSON goes (writing the JSON of a
+    few values into it costs a tenth of encoding every flag's snapshot)."""
+    names = [name for name in after if name in _PER_FLAG]
+    marked = {name: f"\x00{name}\x00" if name in names else value for name, value in after.items()}
+    text = encode(marked).replace("{", "{{").replace("}", "}}")
+    for name in names:
+        text = text.replace(encode(f"\x00{name}\x00"), "{" + name + "}", 1)
+    return text
+
+
+POOL_MIN = 20_000  # fewer cooperatives than this are screened in this process (workers pay off from here)
+
+
+def worker_count(screener: _Screener, workers: int | None = None) -> int:
+    """Screening processes for a run: `workers`, else settings.HEZUO_DETECTION_WORKERS when set, else none
+    (screen here) for a small run, a single core, or where other processes cannot read what this one sees
+    (inside a transaction, a private in-memory SQLite database); else one per core, at most 4.
+
+    The workers read and screen their batches while this process writes the flags of the batches before;
+    reading and screening cost more than writing, so one worker per core (this process and, on PostgreSQL,
+    the server share the cores with them: the operating system balances them better than a core left
+    to either)."""
+    if workers is None:
+        workers = getattr(settings, "HEZUO_DETECTION_WORKERS", None)
+        if workers is None:
+            cores = os.cpu_count() or 1
+            workers = 0 if cores < 2 or screener.count() < POOL_MIN else min(cores, 4)
+    if not workers or "fork" not in multiprocessing.get_all_start_methods():
+        return 0
+    if multiprocessing.current_process().daemon:
+        return 0  # a daemonic process (a pool's worker) may not start processes
+    connection = connections[router.db_for_read(Cooperative)]
+    if connection.in_atomic_block:
+        return 0  # this transaction's data: the workers would not see it
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():  # type: ignore[attr-defined]
+        return 0
+    return max(0, int(workers))
+
+
+_WORKER: _Screener | None = None
+WORKER_NICENESS = 5
+_INHERITED: list[Any] = []
+
+
+def _start_worker(screener: _Screener) -> None:
+    """Initialise a forked worker process: it screens with the run's screener (inherited), on database
+    connections of its own. The connections inherited from the parent are set aside unused and never closed
+    (closing them here would end the parent's session or its SQLite handle)."""
+    from asgiref.local import Local
+
+    global _WORKER
+    _INHERITED.append(connections._connections)  # type: ignore[attr-defined]
+    connections._connections = Local(connections.thread_critical)  # type: ignore[attr-defined]
+    multiprocessing.util.Finalize(None, connections.close_all, exitpriority=10)  # its own, when it ends
+    _WORKER = screener
+    with contextlib.suppress(OSError):
+        # the writer (this process's parent, and its database server) is the run's critical path: the
+        # workers screen ahead of it on the CPU it leaves, not taking the cores from it
+        os.nice(WORKER_NICENESS)
+
+
+def _screen_in_worker(after: int, upto: int | None) -> Screened:
+    assert _WORKER is not None
+    return _WORKER.screen(after, upto)
+
+
+class _Screeners:
+    """Screens batches: in worker processes (forked: they read on their own connections while this process
+    writes), or, without workers, in this process when the batch is written (in its transaction). If a
+    worker dies, the batches still to screen are screened here."""
+
+    def __init__(self, screener: _Screener, workers: int) -> None:
+        self.screener = screener
+        self.pool: ProcessPoolExecutor | None = None
+        self.in_flight = 0
+        if workers > 0:
+            self.pool = ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_start_worker,
+                initargs=(screener,),
+            )
+            self.in_flight = workers + 1  # every worker busy while this process writes a batch
+            try:  # start the workers now, before this process runs any other thread (fork and threads)
+                self.pool.submit(int).result()
+            except BrokenProcessPool:
+                self._lost_workers()
+
+    def __enter__(self) -> _Screeners:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
+            self.pool = None
+
+    def submit(self, after: int, upto: int | None) -> Any:
+        """A handle to the screened batch (a worker's future; None: screen it here when written)."""
+        if self.pool is not None:
+            try:
+                return self.pool.submit(_screen_in_worker, after, upto)
+            except BrokenProcessPool:
+                self._lost_workers()
+        return None
+
+    def result(self, bounds: tuple[int, int | None], handle: Any) -> Screened:
+        if handle is not None:
+            try:
+                return cast(Screened, handle.result())
+            except BrokenProcessPool:
+                self._lost_workers()
+        return self.screener.screen(*bounds)
+
+    def _lost_workers(self) -> None:
+        if self.pool is None:
+            return
+        logger.warning("detection: a worker process died; screening the remaining batches in this process")
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool = None
+        self.in_flight = 0
 
 
 class _Candidates:
@@ -518,7 +766,10 @@ class _Candidates:
 
 
 class _FlagWriter:
-    """Inserts new flags with `insert_rows` (values prepared once per field) and records their history."""
+    """Writes screened batches, one transaction each: the new flags with `insert_rows` (values prepared once
+    per field), their history (one change record per flag, as core.services.record_bulk writes it: who,
+    when, request id, reason, the cooperative as parent, the after-snapshot prepared by the screener), the
+    run's counters; the after-bulk-change hooks of flags run when it commits."""
 
     COLUMNS = (
         "created_at",
@@ -533,78 +784,82 @@ class _FlagWriter:
         "run",
         "status",
     )
+    HISTORY = (
+        "time",
+        "user",
+        "user_name",
+        "request_id",
+        "source",
+        "action",
+        "content_type",
+        "object_id",
+        "object_repr",
+        "parent_type",
+        "parent_id",
+        "message",
+        "before",
+        "after",
+    )
 
-    def __init__(self, run: DetectionRun) -> None:
+    def __init__(self, run: DetectionRun, progress: Callable[[DetectionRun], Any] | None) -> None:
+        from django.contrib.contenttypes.models import ContentType
+
+        from hezuo.core.context import current_context
+
         self.run = run
+        self.progress = progress
         self.alias = router.db_for_write(Flag)
         self.connection = connections[self.alias]
-        meta = Flag._meta
-        self.fields: list[Any] = [meta.get_field(name) for name in self.COLUMNS]
-        # the evidence as compact JSON text, encoded once here rather than by the driver's adapter per value
-        # (SQLite stores the text; the PostgreSQL COPY into the json column keeps it as written)
-        encoder = cast(Any, meta.get_field("evidence")).encoder or json.JSONEncoder
-        self.encode_evidence: Callable[[Any], str] = encoder(ensure_ascii=False, separators=(",", ":")).encode
-        # what the history shows for the flag's run (str(run) translates its status: once, not per flag)
-        run.status = DetectionRun.Status.RUNNING
-        self.run_label = _Label(run.pk, str(run))
+        self.fields: list[Any] = [Flag._meta.get_field(name) for name in self.COLUMNS]
+        self.history_fields: list[Any] = [ChangeRecord._meta.get_field(name) for name in self.HISTORY]
+        ctx = current_context()
+        self.user = ctx.user if getattr(ctx.user, "pk", None) else None
+        self.ctx = ctx
+        self.flag_type = ContentType.objects.get_for_model(Flag).pk
+        self.coop_type = ContentType.objects.get_for_model(Cooperative).pk
 
-    def write(self, new: list[Found], names: dict[int, str]) -> None:
-        if not new:
-            return
-        run, connection = self.run, self.connection
-        now = self.fields[0].get_db_prep_save(timezone.now(), connection)
-        encode = self.encode_evidence
+    def write(self, bounds: tuple[int, int | None], handle: Any, screeners: _Screeners) -> None:
+        run = self.run
+        with transaction.atomic(using=self.alias):
+            checked, old, new = screeners.result(bounds, handle)
+            if new:
+                self.insert(new)
+            run.checked += checked
+            run.flags_created += len(new)
+            run.flags_existing += old
+            DetectionRun.objects.filter(pk=run.pk).update(
+                checked=run.checked, flags_created=run.flags_created, flags_existing=run.flags_existing
+            )
+        if self.progress is not None:
+            self.progress(run)
+
+    def insert(self, new: list[NewFlag]) -> None:
+        run, connection, fields = self.run, self.connection, self.history_fields
+        now = timezone.now()
+        created = self.fields[0].get_db_prep_save(now, connection)
         year, ruleset_id, run_id, status = run.year, run.ruleset_id, run.pk, Flag.Status.OPEN.value
         rows = [
-            (
-                now,
-                now,
-                coop_id,
-                rule,
-                kind,
-                year,
-                encode(evidence),
-                text[:500],
-                ruleset_id,
-                run_id,
-                status,
-            )
-            for coop_id, rule, kind, evidence, text in new
+            (created, created, coop_id, rule, kind, year, evidence, text, ruleset_id, run_id, status)
+            for coop_id, rule, kind, evidence, text, _repr, _after in new
         ]
         pks = insert_rows(Flag, [f.column for f in self.fields], rows, returning=True, using=self.alias)
-        # the instances the history needs (record_bulk snapshots them, reads str() and the parent): made
-        # without Model.__init__, which would cost more than everything else here; see bare_instance()
-        alias = self.alias
-        coops = {
-            coop_id: bare_instance(Cooperative, alias, {"id": coop_id, "name": names[coop_id]})
-            for coop_id in {found[0] for found in new}
-        }
-        related = {"ruleset": run.ruleset, "run": self.run_label}
-        flags = [
-            bare_instance(
-                Flag,
-                alias,
-                {
-                    "id": pk,
-                    "created_at": None,
-                    "updated_at": None,
-                    "retired_at": None,
-                    "cooperative_id": coop_id,
-                    "rule": rule,
-                    "kind": kind,
-                    "year": year,
-                    "evidence": evidence,
-                    "explanation": text[:500],
-                    "ruleset_id": ruleset_id,
-                    "run_id": run_id,
-                    "status": status,
-                    "case_id": None,
-                },
-                {"cooperative": coops[coop_id], **related},
-            )
-            for pk, (coop_id, rule, kind, evidence, text) in zip(pks, new, strict=True)
+        ctx, user = self.ctx, self.user
+        head = (
+            fields[0].get_db_prep_save(now, connection),
+            user.pk if user is not None else None,
+            getattr(user, "username", "") or ctx.source,
+            fields[3].get_db_prep_save(ctx.request_id, connection),
+            ctx.source,
+            fields[5].get_db_prep_save(ChangeRecord.Action.CREATE, connection),
+            self.flag_type,
+        )
+        message, coop_type = (ctx.reason or "")[:500], self.coop_type
+        history = [
+            (*head, pk, text, coop_type, coop_id, message, None, after)
+            for pk, (coop_id, _rule, _kind, _evidence, _text, text, after) in zip(pks, new, strict=True)
         ]
-        record_bulk(flags, ChangeRecord.Action.CREATE)
+        insert_rows(ChangeRecord, [f.column for f in fields], history, using=self.alias)
+        notify_bulk(Flag, pks, using=self.alias)
 
 
 class _Label:

@@ -20,14 +20,13 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connections, models, router, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -35,7 +34,7 @@ from django.utils.translation import gettext as _
 from hezuo.core.context import change_context, current_context
 from hezuo.core.models import ChangeRecord
 from hezuo.core.scoping import ADD, CHANGE, VIEW, ScopedQuerySet, can
-from hezuo.core.services import record_bulk, save_record, snapshot
+from hezuo.core.services import notify_bulk, record_bulk, save_record, snapshot
 from hezuo.core.years import FISCAL_FIRST, FISCAL_LAST
 from hezuo.registry.models import Cooperative
 
@@ -712,7 +711,6 @@ class _BatchWriter:
         )
         self.parent_type = ContentType.objects.get_for_model(Cooperative).pk
         self.message = (ctx.reason or "")[:500]
-        self.after_bulk = after_bulk_hooks(Rating)
         self.lock = threading.Lock()  # writer threads add to the counts
         # no rating of the year yet (the first annual rating): batches are inserted without reading first
         self.none_before = not Rating.objects.filter(year=year, retired_at__isnull=True).exists()
@@ -807,8 +805,7 @@ class _BatchWriter:
             (time, user, user_name, request_id, source, action, content_type),
             (self.parent_type, self.message),
         )
-        for hook in self.after_bulk:
-            transaction.on_commit(partial(hook, ids))
+        notify_bulk(Rating, ids)
         delta.created += len(rated)
 
     def _update(
@@ -850,13 +847,6 @@ class _BatchWriter:
         record_bulk(ratings, ChangeRecord.Action.UPDATE, befores, ctx=self.ctx)
         counts.updated += len(ratings)
         counts.unchanged += len(changed) - len(ratings)
-
-
-def after_bulk_hooks(model: type[models.Model]) -> list[Callable[[list[int]], Any]]:
-    """What other apps asked to run after bulk changes of `model` (core.services.after_bulk_change)."""
-    from hezuo.core import services as core_services
-
-    return list(core_services._AFTER_BULK.get(model._meta.label_lower, ()))
 
 
 def check_can_rate(year: int, where: Q | None = None) -> Rubric:

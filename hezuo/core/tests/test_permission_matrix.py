@@ -345,7 +345,9 @@ def world(city_data: dict[str, Any]) -> dict[str, Any]:
                 start_date=dt.date(2021, 1, 1),
             )
         )
-    counselors = {"A": city_data["counselor_unassigned"], "B": counselor_b}
+    # new assignments name counselors not yet on the cooperative (periods of one counselor do not overlap)
+    counselor_b2 = make_user(f"counselor-{DISTRICT_B}-2", "counselor", district=d_b)
+    counselors = {"A": city_data["counselor_unassigned"], "B": counselor_b2}
 
     def coop_payload(case: str) -> dict[str, Any]:
         n = next(_n)
