@@ -32,7 +32,7 @@ from django.db import transaction
 from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from hezuo.accounts.models import CounselorAssignment
 from hezuo.accounts.roles import Role
@@ -47,13 +47,13 @@ from .models import Campaign, CampaignTarget, Visit
 
 LINK_SPONSORED, LINK_MEMBER, LINK_COUNSELOR = "sponsored", "member", "counselor"
 LINK_LABELS = {
-    LINK_SPONSORED: _lazy("sponsored"),
-    LINK_MEMBER: _lazy("federation member"),
-    LINK_COUNSELOR: _lazy("assigned a counselor"),
+    LINK_SPONSORED: gettext_lazy("sponsored"),
+    LINK_MEMBER: gettext_lazy("federation member"),
+    LINK_COUNSELOR: gettext_lazy("assigned a counselor"),
 }
 OPENERS = frozenset({Role.CITY, Role.DISTRICT})
 VISITED, DUE, OVERDUE = "visited", "due", "overdue"
-STATUS_LABELS = {VISITED: _lazy("visited"), DUE: _lazy("due"), OVERDUE: _lazy("overdue")}
+STATUS_LABELS = {VISITED: gettext_lazy("visited"), DUE: gettext_lazy("due"), OVERDUE: gettext_lazy("overdue")}
 
 
 class RuleError(ValidationError):

@@ -21,8 +21,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
-from django.utils.translation import pgettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from hezuo.accounts.roles import Role
 from hezuo.core.context import change_context
@@ -46,7 +45,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], tuple[str, ...], str]] = {
     "close": (frozenset({Role.CITY}), (S.ACTIONS_DONE,), S.CLOSED),
 }
 OPENERS = frozenset({Role.CITY, Role.DISTRICT})
-BEFORE_REGISTRATION = _lazy("The date is before the cooperative was registered.")
+BEFORE_REGISTRATION = gettext_lazy("The date is before the cooperative was registered.")
 
 
 class TransitionRefused(PermissionDenied):

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 
 from hezuo.core.scoping import VIEW, restrict
 from hezuo.fieldwork.worklist import Work, register_source
@@ -33,4 +33,4 @@ def open_alerts(user: Any, today: dt.date, limit: int) -> tuple[list[Work], int]
     return items, total
 
 
-register_source(SOURCE_KEY, _lazy("Star-rating alerts"), open_alerts)
+register_source(SOURCE_KEY, gettext_lazy("Star-rating alerts"), open_alerts)
