@@ -306,8 +306,7 @@ def close(case: CleanupCase, user: Any, *, note: str = "") -> CleanupCase:
     case = _locked(case)
     _check(user, "close", case)
     before = snapshot(case)
-    if note.strip():
-        case.approval_note = (case.approval_note + "\n" + note.strip()).strip()
+    case.closing_note = note.strip()
     case.status, case.closed_by, case.closed_at = S.CLOSED, user, timezone.now()
     with change_context(user=user, reason=_("Cleanup case closed")):
         save_record(case, before=before)

@@ -240,6 +240,7 @@ class CleanupCase(RecordModel):
     closed_by = actor_field(_("closed by"))
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     clear_reason = models.TextField(_("reason for clearing"), blank=True, max_length=4000)
+    closing_note = models.TextField(_("closing note"), blank=True, max_length=4000)
 
     scope_district = "cooperative__district"
     scope_cooperative = "cooperative"

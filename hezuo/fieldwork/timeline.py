@@ -101,7 +101,7 @@ def cleanup_source(user: Any, cooperative: Any) -> Iterable[Entry]:
             steps.append((case.actions_at, _("actions carried out"), case.action_reason))
         if case.closed_at:
             label = _("cleared") if case.status == CleanupCase.Status.CLEARED else _("closed")
-            steps.append((case.closed_at, label, case.clear_reason))
+            steps.append((case.closed_at, label, case.clear_reason or case.closing_note))
         for moment, step, text in reversed(steps):  # newest first
             date = _local(moment)
             if date is not None:

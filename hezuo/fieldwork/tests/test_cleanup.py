@@ -263,13 +263,16 @@ def test_the_actions_change_the_registry_and_its_history(flagged: dict[str, Any]
     coop_change = history.get(content_type__model="cooperative")
     assert coop_change.diff()["operating_status"] == ("operating", "shell")
     # closing confirms the flags
-    case = cleanup.close(case, flagged["city"])
+    approval = case.approval_note
+    case = cleanup.close(case, flagged["city"], note="注销已办结")
     assert set(case.flags.values_list("status", flat=True)) == {Flag.Status.CONFIRMED}
+    # the closing note is the case's closing, not part of its approval
+    assert (case.closing_note, case.approval_note) == ("注销已办结", approval)
     # the cooperative's page shows the case
     client = Client()
     client.force_login(flagged["district_a"])
     page = client.get(reverse("fieldwork:case_detail", args=[case.pk])).content.decode()
-    assert "甬市监〔2025〕12号" in page and "Closed" in page
+    assert "甬市监〔2025〕12号" in page and "Closed" in page and "注销已办结" in page
 
 
 def test_carry_out_is_all_or_nothing(flagged: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
