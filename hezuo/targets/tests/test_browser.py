@@ -64,6 +64,7 @@ def test_progress_dashboard_map_and_drilldown(live_plan: dict[str, Any], browser
     log_in(page2, base, "district-330225", reverse("targets:dashboard", args=[CODE]))
     page2.wait_for_selector("#district-map[data-ready='1'] svg path")
     assert page2.locator("#district-title").get_attribute("data-district") == "330225"
-    assert page2.locator("#district-table tbody tr").count() == 7
+    # the plan's 7 metrics with targets and the 3 it follows without (survey, cleanup, rectification)
+    assert page2.locator("#district-table tbody tr").count() == 10
     page2.wait_for_selector("#trend-chart svg")
     shoot(page2, "targets-dashboard-district")
