@@ -453,7 +453,8 @@ def _copy_rows(
     return pks
 
 
-_CHANGE_COLUMNS = (
+# the history's columns as the bulk writers give them (record_bulk, the rating's and the detection's writers)
+CHANGE_COLUMNS = (
     "time",
     "user",
     "user_name",
@@ -503,7 +504,7 @@ def record_bulk(
 
     connection = connections[router.db_for_write(ChangeRecord)]
     meta = ChangeRecord._meta
-    fields: list[Any] = [meta.get_field(name) for name in _CHANGE_COLUMNS]
+    fields: list[Any] = [meta.get_field(name) for name in CHANGE_COLUMNS]
     columns: list[str] = [f.column for f in fields]
     before_field, after_field = fields[-2], fields[-1]
     user = ctx.user if getattr(ctx.user, "pk", None) else None

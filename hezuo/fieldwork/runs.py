@@ -59,7 +59,7 @@ from django.utils import timezone
 
 from hezuo.core.context import change_context
 from hezuo.core.models import ChangeRecord, bare_instance
-from hezuo.core.services import insert_rows, notify_bulk, save_record
+from hezuo.core.services import CHANGE_COLUMNS, insert_rows, notify_bulk, save_record
 from hezuo.geo.models import Division
 from hezuo.registry.models import Cooperative, YearlyFact
 
@@ -784,22 +784,7 @@ class _FlagWriter:
         "run",
         "status",
     )
-    HISTORY = (
-        "time",
-        "user",
-        "user_name",
-        "request_id",
-        "source",
-        "action",
-        "content_type",
-        "object_id",
-        "object_repr",
-        "parent_type",
-        "parent_id",
-        "message",
-        "before",
-        "after",
-    )
+    HISTORY = CHANGE_COLUMNS
 
     def __init__(self, run: DetectionRun, progress: Callable[[DetectionRun], Any] | None) -> None:
         from django.contrib.contenttypes.models import ContentType

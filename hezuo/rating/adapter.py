@@ -384,6 +384,7 @@ class NewRatingHistory:
         using: str = "default",
     ) -> None:
         from hezuo.core.models import ChangeRecord
+        from hezuo.core.services import CHANGE_COLUMNS
 
         from .models import Rating
 
@@ -392,23 +393,8 @@ class NewRatingHistory:
         connection = connections[using]
         q = connection.ops.quote_name
         meta = ChangeRecord._meta
-        columns = [
-            "time",
-            "user",
-            "user_name",
-            "request_id",
-            "source",
-            "action",
-            "content_type",
-            "object_id",
-            "object_repr",
-            "parent_type",
-            "parent_id",
-            "message",
-            "before",
-            "after",
-        ]
-        names = ", ".join(q(cast(models.Field[Any, Any], meta.get_field(name)).column) for name in columns)
+        self.fields = {name: cast(models.Field[Any, Any], meta.get_field(name)) for name in CHANGE_COLUMNS}
+        names = ", ".join(q(field.column) for field in self.fields.values())
         postgres = connection.vendor == "postgresql"
         if postgres:
             param = "%s::text"
@@ -450,6 +436,10 @@ class NewRatingHistory:
             f" JOIN {q(Cooperative._meta.db_table)} c ON c.{q('id')} = r.{q('cooperative_id')}"
             f" WHERE {where} ORDER BY r.{q('id')}"
         )
+
+    def prepare(self, name: str, value: Any) -> Any:
+        """A value made database-ready by its history field (the time, the request id)."""
+        return self.fields[name].get_db_prep_save(value, connections[self.using])
 
     def insert(self, ids: Sequence[int], constants: Sequence[Any], parent: Sequence[Any]) -> None:
         """Write the records of the ratings `ids` (just inserted in this transaction; on SQLite consecutive,

@@ -277,22 +277,6 @@ NEW_RATING_FIELDS = (
     "created_at",
     "updated_at",
 )
-HISTORY_FIELDS = (
-    "time",
-    "user",
-    "user_name",
-    "request_id",
-    "source",
-    "action",
-    "content_type",
-    "object_id",
-    "object_repr",
-    "parent_type",
-    "parent_id",
-    "message",
-    "before",
-    "after",
-)
 
 BATCH_SIZE = 2000  # cooperatives per batch: one transaction (the benchmark's floor writes the same)
 POOL_MIN = 5_000  # fewer cooperatives than this are rated in this process (workers pay off from here)
@@ -698,13 +682,12 @@ class _BatchWriter:
         self.ctx = ctx
         self.include_confirmed = include_confirmed
         self.ratings = adapter.BulkInsert(Rating, NEW_RATING_FIELDS, ids=True)
-        self.history = adapter.BulkInsert(ChangeRecord, HISTORY_FIELDS)
         self.new_history = adapter.NewRatingHistory(snapshot_parts)
         user = ctx.user if getattr(ctx.user, "pk", None) else None
         self.change = (
             user.pk if user is not None else None,
             getattr(user, "username", "") or ctx.source,
-            self.history.prepare("request_id", ctx.request_id),
+            self.new_history.prepare("request_id", ctx.request_id),
             ctx.source,
             ChangeRecord.Action.CREATE.value,
             ContentType.objects.get_for_model(Rating).pk,
@@ -798,7 +781,7 @@ class _BatchWriter:
                 for pk, (coop, score, top, stars, low, gone, text) in zip(ids, rated, strict=True)
             ]
         )
-        time = self.history.prepare("time", now)
+        time = self.new_history.prepare("time", now)
         user, user_name, request_id, source, action, content_type = self.change
         self.new_history.insert(
             ids,
