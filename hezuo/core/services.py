@@ -144,11 +144,11 @@ def _record(
     ctx: ChangeContext,
 ) -> ChangeRecord:
     parent_type, parent_id = _parent_ref(obj)
-    user = ctx.user if getattr(ctx.user, "pk", None) else None
+    user, user_name = actor(ctx)
     return ChangeRecord(
         time=timezone.now(),
         user=user,
-        user_name=getattr(user, "username", "") or ctx.source,
+        user_name=user_name,
         request_id=ctx.request_id,
         source=ctx.source,
         action=action,
@@ -472,6 +472,36 @@ CHANGE_COLUMNS = (
 )
 
 
+def actor(ctx: ChangeContext) -> tuple[Any, str]:
+    """Who a change record names: the context's user (None for system work) and the name kept with it
+    (the user name, or the source, e.g. "cli" or "monitor")."""
+    user = ctx.user if getattr(ctx.user, "pk", None) else None
+    return user, getattr(user, "username", "") or ctx.source
+
+
+def history_head(
+    action: str, time: Any, *, ctx: ChangeContext | None = None, using: str | None = None
+) -> tuple[tuple[Any, ...], str]:
+    """What every change record of one bulk write shares, prepared for the database: the values of
+    CHANGE_COLUMNS' first six (time, user, user name, request id, source, action), and the reason. The bulk
+    writers (record_bulk, the rating's and the detection's) add each record's own values after them."""
+    from django.db import connections, router
+
+    ctx = ctx or current_context()
+    connection = connections[using or router.db_for_write(ChangeRecord)]
+    meta = ChangeRecord._meta
+    user, user_name = actor(ctx)
+    head = (
+        meta.get_field("time").get_db_prep_save(time, connection),
+        user.pk if user is not None else None,
+        user_name,
+        meta.get_field("request_id").get_db_prep_save(ctx.request_id, connection),
+        ctx.source,
+        meta.get_field("action").get_db_prep_save(action, connection),
+    )
+    return head, (ctx.reason or "")[:500]
+
+
 def record_bulk(
     objs: Sequence[models.Model],
     action: str,
@@ -500,24 +530,11 @@ def record_bulk(
     if afters is not None and (len(afters) != len(objs) or action != ChangeRecord.Action.CREATE):
         raise ValueError("record_bulk(): afters are for new records, one per object")
     given = afters or [None] * len(objs)
-    from django.db import connections, router
-
-    connection = connections[router.db_for_write(ChangeRecord)]
     meta = ChangeRecord._meta
     fields: list[Any] = [meta.get_field(name) for name in CHANGE_COLUMNS]
     columns: list[str] = [f.column for f in fields]
     before_field, after_field = fields[-2], fields[-1]
-    user = ctx.user if getattr(ctx.user, "pk", None) else None
-    now = timezone.now()
-    constant = {
-        "time": fields[0].get_db_prep_save(now, connection),
-        "user": user.pk if user is not None else None,
-        "user_name": getattr(user, "username", "") or ctx.source,
-        "request_id": fields[3].get_db_prep_save(ctx.request_id, connection),
-        "source": ctx.source,
-        "action": fields[5].get_db_prep_save(action, connection),
-        "message": (ctx.reason or "")[:500],
-    }
+    head, message = history_head(action, timezone.now(), ctx=ctx)
     # what JSONField.get_db_prep_save does with a dict (and None is SQL NULL), as JSON text: SQLite stores
     # it as is, PostgreSQL's COPY reads it into jsonb
     encode_before = _json_encoder(before_field.encoder)
@@ -530,8 +547,6 @@ def record_bulk(
             found = types[model] = ContentType.objects.get_for_model(model).pk
         return found
 
-    head = (constant["time"], constant["user"], constant["user_name"], constant["request_id"])
-    middle = (constant["source"], constant["action"])
     rows: list[tuple[Any, ...]] = []
     written = 0
     plans: dict[type[models.Model], _SnapshotPlan] = {}
@@ -549,13 +564,12 @@ def record_bulk(
         rows.append(
             (
                 *head,
-                *middle,
                 type_id(model),
                 obj.pk,
                 str(obj)[:200],
                 type_id(type(parent)) if parent is not None else None,
                 parent.pk if parent is not None else None,
-                constant["message"],
+                message,
                 None if before is None else encode_before(before),
                 encoded,
             )

@@ -59,7 +59,7 @@ from django.utils import timezone
 
 from hezuo.core.context import change_context
 from hezuo.core.models import ChangeRecord, bare_instance
-from hezuo.core.services import CHANGE_COLUMNS, insert_rows, notify_bulk, save_record
+from hezuo.core.services import CHANGE_COLUMNS, history_head, insert_rows, notify_bulk, save_record
 from hezuo.geo.models import Division
 from hezuo.registry.models import Cooperative, YearlyFact
 
@@ -796,10 +796,8 @@ class _FlagWriter:
         self.alias = router.db_for_write(Flag)
         self.connection = connections[self.alias]
         self.fields: list[Any] = [Flag._meta.get_field(name) for name in self.COLUMNS]
-        self.history_fields: list[Any] = [ChangeRecord._meta.get_field(name) for name in self.HISTORY]
-        ctx = current_context()
-        self.user = ctx.user if getattr(ctx.user, "pk", None) else None
-        self.ctx = ctx
+        self.history_columns = [cast(Any, ChangeRecord._meta.get_field(name)).column for name in self.HISTORY]
+        self.ctx = current_context()
         self.flag_type = ContentType.objects.get_for_model(Flag).pk
         self.coop_type = ContentType.objects.get_for_model(Cooperative).pk
 
@@ -819,7 +817,7 @@ class _FlagWriter:
             self.progress(run)
 
     def insert(self, new: list[NewFlag]) -> None:
-        run, connection, fields = self.run, self.connection, self.history_fields
+        run, connection = self.run, self.connection
         now = timezone.now()
         created = self.fields[0].get_db_prep_save(now, connection)
         year, ruleset_id, run_id, status = run.year, run.ruleset_id, run.pk, Flag.Status.OPEN.value
@@ -828,22 +826,13 @@ class _FlagWriter:
             for coop_id, rule, kind, evidence, text, _repr, _after in new
         ]
         pks = insert_rows(Flag, [f.column for f in self.fields], rows, returning=True, using=self.alias)
-        ctx, user = self.ctx, self.user
-        head = (
-            fields[0].get_db_prep_save(now, connection),
-            user.pk if user is not None else None,
-            getattr(user, "username", "") or ctx.source,
-            fields[3].get_db_prep_save(ctx.request_id, connection),
-            ctx.source,
-            fields[5].get_db_prep_save(ChangeRecord.Action.CREATE, connection),
-            self.flag_type,
-        )
-        message, coop_type = (ctx.reason or "")[:500], self.coop_type
+        head, message = history_head(ChangeRecord.Action.CREATE, now, ctx=self.ctx, using=self.alias)
+        flag_type, coop_type = self.flag_type, self.coop_type
         history = [
-            (*head, pk, text, coop_type, coop_id, message, None, after)
+            (*head, flag_type, pk, text, coop_type, coop_id, message, None, after)
             for pk, (coop_id, _rule, _kind, _evidence, _text, text, after) in zip(pks, new, strict=True)
         ]
-        insert_rows(ChangeRecord, [f.column for f in fields], history, using=self.alias)
+        insert_rows(ChangeRecord, self.history_columns, history, using=self.alias)
         notify_bulk(Flag, pks, using=self.alias)
 
 

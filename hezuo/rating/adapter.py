@@ -437,10 +437,6 @@ class NewRatingHistory:
             f" WHERE {where} ORDER BY r.{q('id')}"
         )
 
-    def prepare(self, name: str, value: Any) -> Any:
-        """A value made database-ready by its history field (the time, the request id)."""
-        return self.fields[name].get_db_prep_save(value, connections[self.using])
-
     def insert(self, ids: Sequence[int], constants: Sequence[Any], parent: Sequence[Any]) -> None:
         """Write the records of the ratings `ids` (just inserted in this transaction; on SQLite consecutive,
         as BulkInsert.new_ids gives them)."""

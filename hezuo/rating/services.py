@@ -34,7 +34,7 @@ from django.utils.translation import gettext as _
 from hezuo.core.context import change_context, current_context
 from hezuo.core.models import ChangeRecord
 from hezuo.core.scoping import ADD, CHANGE, VIEW, ScopedQuerySet, can
-from hezuo.core.services import notify_bulk, record_bulk, save_record, snapshot
+from hezuo.core.services import history_head, notify_bulk, record_bulk, save_record, snapshot
 from hezuo.core.years import FISCAL_FIRST, FISCAL_LAST
 from hezuo.registry.models import Cooperative
 
@@ -683,17 +683,8 @@ class _BatchWriter:
         self.include_confirmed = include_confirmed
         self.ratings = adapter.BulkInsert(Rating, NEW_RATING_FIELDS, ids=True)
         self.new_history = adapter.NewRatingHistory(snapshot_parts)
-        user = ctx.user if getattr(ctx.user, "pk", None) else None
-        self.change = (
-            user.pk if user is not None else None,
-            getattr(user, "username", "") or ctx.source,
-            self.new_history.prepare("request_id", ctx.request_id),
-            ctx.source,
-            ChangeRecord.Action.CREATE.value,
-            ContentType.objects.get_for_model(Rating).pk,
-        )
+        self.rating_type = ContentType.objects.get_for_model(Rating).pk
         self.parent_type = ContentType.objects.get_for_model(Cooperative).pk
-        self.message = (ctx.reason or "")[:500]
         self.lock = threading.Lock()  # writer threads add to the counts
         # no rating of the year yet (the first annual rating): batches are inserted without reading first
         self.none_before = not Rating.objects.filter(year=year, retired_at__isnull=True).exists()
@@ -781,13 +772,8 @@ class _BatchWriter:
                 for pk, (coop, score, top, stars, low, gone, text) in zip(ids, rated, strict=True)
             ]
         )
-        time = self.new_history.prepare("time", now)
-        user, user_name, request_id, source, action, content_type = self.change
-        self.new_history.insert(
-            ids,
-            (time, user, user_name, request_id, source, action, content_type),
-            (self.parent_type, self.message),
-        )
+        head, message = history_head(ChangeRecord.Action.CREATE, now, ctx=self.ctx)
+        self.new_history.insert(ids, (*head, self.rating_type), (self.parent_type, message))
         notify_bulk(Rating, ids)
         delta.created += len(rated)
 
