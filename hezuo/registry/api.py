@@ -16,6 +16,7 @@ from hezuo.geo.models import Division
 
 from .filters import CooperativeFilterSet
 from .models import (
+    COOPERATIVE_EDIT_FIELDS,
     Cooperative,
     DemonstrationTitle,
     FederationMembership,
@@ -59,31 +60,7 @@ class CooperativeSerializer(RecordSerializer):
         model = Cooperative
         fields = [
             *RECORD_FIELDS,
-            "name",
-            "credit_code",
-            "registration_date",
-            "registered_capital",
-            "legal_representative",
-            "phone",
-            "address",
-            "district",
-            "town",
-            "village",
-            "industry",
-            "main_products",
-            "brands",
-            "cert_green",
-            "cert_organic",
-            "cert_geographic",
-            "has_traceability",
-            "operating_status",
-            "suspended_since",
-            "on_abnormal_list",
-            "abnormal_listed_on",
-            "serious_violation",
-            "illegal_finance",
-            "subsidy_fraud",
-            "note",
+            *COOPERATIVE_EDIT_FIELDS,
             "reason",
             "confirm_warnings",
         ]

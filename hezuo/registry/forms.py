@@ -13,6 +13,7 @@ from hezuo.core.forms import RecordForm
 from hezuo.geo.models import Division
 
 from .models import (
+    COOPERATIVE_EDIT_FIELDS,
     Cooperative,
     DemonstrationTitle,
     FederationMembership,
@@ -34,33 +35,7 @@ class CooperativeForm(RecordForm):
 
     class Meta:
         model = Cooperative
-        fields = [
-            "name",
-            "credit_code",
-            "registration_date",
-            "registered_capital",
-            "legal_representative",
-            "phone",
-            "address",
-            "district",
-            "town",
-            "village",
-            "industry",
-            "main_products",
-            "brands",
-            "cert_green",
-            "cert_organic",
-            "cert_geographic",
-            "has_traceability",
-            "operating_status",
-            "suspended_since",
-            "on_abnormal_list",
-            "abnormal_listed_on",
-            "serious_violation",
-            "illegal_finance",
-            "subsidy_fraud",
-            "note",
-        ]
+        fields = list(COOPERATIVE_EDIT_FIELDS)
         widgets = {
             "registration_date": DATE,
             "suspended_since": DATE,

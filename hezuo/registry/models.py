@@ -125,6 +125,36 @@ class CooperativeQuerySet(ScopedQuerySet["Cooperative"]):
         return self.filter(Exists(titles))
 
 
+# the fields staff edit on a cooperative, in the form and the API alike (the rest is kept by the system)
+COOPERATIVE_EDIT_FIELDS = (
+    "name",
+    "credit_code",
+    "registration_date",
+    "registered_capital",
+    "legal_representative",
+    "phone",
+    "address",
+    "district",
+    "town",
+    "village",
+    "industry",
+    "main_products",
+    "brands",
+    "cert_green",
+    "cert_organic",
+    "cert_geographic",
+    "has_traceability",
+    "operating_status",
+    "suspended_since",
+    "on_abnormal_list",
+    "abnormal_listed_on",
+    "serious_violation",
+    "illegal_finance",
+    "subsidy_fraud",
+    "note",
+)
+
+
 class Cooperative(RecordModel):
     name = models.CharField(_("name"), max_length=200)
     credit_code = models.CharField(_("unified social credit code"), max_length=18, unique=True)
