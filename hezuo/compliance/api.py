@@ -153,8 +153,14 @@ class RectificationCaseViewSet(ScopedViewSet):
     def transition(self, request: Request, pk: Any = None, transition: str = "") -> Response:
         if transition not in rx.TRANSITIONS and transition != "refresh":
             raise NotFound()
-        self.action = "partial_update"  # reach: the cases the caller may change
+        # reach: the cases the caller may change for a refresh; for a step, those they see (a step their
+        # role may not take on a case they see: 403 with the reason)
+        self.action = "partial_update" if transition == "refresh" else "retrieve"
         case = self.get_object()
+        if transition != "refresh":
+            refused = rx.refusal(request.user, transition, case)
+            if refused:
+                raise PermissionDenied(refused)
         data = CaseTransitionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -162,12 +168,8 @@ class RectificationCaseViewSet(ScopedViewSet):
             if transition == "refresh":
                 rx.refresh_from_data(case, request.user)
             elif transition == "cancel":
-                if not rx.may(request.user, transition):
-                    raise NotFound()
                 rx.cancel(case, request.user, reason=values.get("reason", ""))
             else:
-                if not rx.may(request.user, transition):
-                    raise NotFound()
                 getattr(rx, transition)(case, request.user, note=values.get("note", ""))
         except (rx.TransitionRefused, PermissionDenied) as exc:
             raise NotFound() from exc

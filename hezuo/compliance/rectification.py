@@ -67,6 +67,11 @@ OUTCOMES: dict[str, frozenset[str]] = {
     "fail": frozenset({Role.CITY, Role.DISTRICT, Role.COUNSELOR}),
     "waive": STAFF,
 }
+STEP_NAMES = {  # the steps as the case page names them
+    "start": pgettext_lazy("rectification step", "starting the work"),
+    "close": pgettext_lazy("rectification step", "closing"),
+    "cancel": pgettext_lazy("rectification step", "cancelling"),
+}
 ACTION_WORDS = {
     "start": pgettext_lazy("rectification action", "started"),
     "close": pgettext_lazy("rectification action", "closed"),
@@ -82,7 +87,8 @@ DATA_TO_STATUS = {
 
 
 class TransitionRefused(PermissionDenied):
-    """The user's role may not do this, or the record is out of reach (pages and the API answer 404)."""
+    """The user's role may not do this, or the record is out of reach. Pages and the API answer 404, but for
+    a case step refused to a user who sees the case: 403 with the reason (`refusal`)."""
 
 
 def role_of(user: Any) -> str:
@@ -325,10 +331,23 @@ def open_from_visit(visit: Any, user: Any = None, *, year: int | None = None) ->
 
 # ---------------------------------------------------------------------------------------------------------
 # transitions
+def refusal(user: Any, transition: str, case: RectificationCase) -> str | None:
+    """Why the user may not make the transition on the case, whatever its status (None: the role and the
+    reach allow it): the step and the roles it belongs to."""
+    roles, _sources, _target = TRANSITIONS[transition]
+    if role_of(user) in roles and _reaches(RectificationCase, case.pk, user, CHANGE):
+        return None
+    return _("Your role may not do this: %(step)s is done by %(roles)s.") % {
+        "step": STEP_NAMES[transition],
+        "roles": " / ".join(str(Role(role).label) for role in sorted(roles)),
+    }
+
+
 def _check(user: Any, transition: str, case: RectificationCase) -> None:
-    roles, sources, _target = TRANSITIONS[transition]
-    if role_of(user) not in roles or not _reaches(RectificationCase, case.pk, user, CHANGE):
-        raise _refuse()
+    _roles, sources, _target = TRANSITIONS[transition]
+    refused = refusal(user, transition, case)
+    if refused:
+        raise TransitionRefused(refused)
     if case.status not in sources:
         raise ValidationError(
             {

@@ -216,8 +216,13 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def case_transition(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
     if transition not in rx.TRANSITIONS and transition != "refresh":
         raise Http404
+    # a case out of reach: 404 (nothing revealed); a step the user's role may not take on a case they see:
+    # 403 with the reason
     case = get_scoped_or_404(
-        RectificationCase.objects.select_related("cooperative", "checklist"), request.user, "change", pk=pk
+        RectificationCase.objects.select_related("cooperative", "checklist"),
+        request.user,
+        "change" if transition == "refresh" else VIEW,
+        pk=pk,
     )
     if transition == "refresh":
         try:
@@ -232,8 +237,9 @@ def case_transition(request: HttpRequest, pk: int, transition: str) -> HttpRespo
                 _("Judged again from the data: %(items)s.") % {"items": ", ".join(changed) or _("no change")},
             )
         return redirect(case)
-    if not rx.may(request.user, transition):
-        raise Http404
+    refused = rx.refusal(request.user, transition, case)
+    if refused:
+        raise PermissionDenied(refused)
     form = TRANSITION_FORMS[transition](request.POST)
     if form.is_valid():
         data = form.cleaned_data
@@ -242,8 +248,6 @@ def case_transition(request: HttpRequest, pk: int, transition: str) -> HttpRespo
                 rx.cancel(case, request.user, reason=data["reason"])
             else:
                 getattr(rx, transition)(case, request.user, note=data["note"])
-        except (rx.TransitionRefused, PermissionDenied) as exc:
-            raise Http404 from exc
         except ValidationError as exc:
             _apply_errors(form, exc, {"cancel_reason": "reason"})
         else:

@@ -121,10 +121,12 @@ class CleanupCaseViewSet(ScopedViewSet):
     def transition(self, request: Request, pk: Any = None, transition: str = "") -> Response:
         if transition not in cleanup.TRANSITIONS:
             raise NotFound()
-        self.action = "partial_update"  # reach: the cases the caller may change
+        # a case out of reach: 404; one the caller sees but may not move: 403 with the reason
+        self.action = "retrieve"
         case = self.get_object()
-        if not cleanup.may(request.user, transition):
-            raise NotFound()
+        refused = cleanup.refusal(request.user, transition, case)
+        if refused:
+            raise PermissionDenied(refused)
         form = make_form(transition, case, request.user, request.data)
         if not form.is_valid():
             raise ValidationError(form.errors)  # type: ignore[arg-type]  # ErrorList iterates as messages (str)

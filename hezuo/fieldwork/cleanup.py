@@ -49,7 +49,8 @@ BEFORE_REGISTRATION = gettext_lazy("The date is before the cooperative was regis
 
 
 class TransitionRefused(PermissionDenied):
-    """The user's role may not make this transition (pages and the API answer 404)."""
+    """The user's role may not make this transition. Pages and the API answer 403 with the message to a user
+    who can see the case, 404 to one who cannot (core.scoping.refused)."""
 
 
 def role_of(user: Any) -> str:
@@ -72,12 +73,23 @@ def allowed_transitions(user: Any, case: CleanupCase) -> list[str]:
     return [name for name in TRANSITIONS if may(user, name, case)]
 
 
+def refusal(user: Any, transition: str, case: CleanupCase) -> str | None:
+    """Why the user may not make the transition on the case, whatever its status (None: the role and the
+    reach allow it): the step and the role it belongs to."""
+    roles, _sources, _target = TRANSITIONS[transition]
+    if role_of(user) in roles and restrict(CleanupCase.objects.filter(pk=case.pk), user, CHANGE).exists():
+        return None
+    return _("Your role may not do this: %(step)s is done by %(roles)s.") % {
+        "step": STEP_NAMES[transition],
+        "roles": " / ".join(str(Role(role).label) for role in sorted(roles)),
+    }
+
+
 def _check(user: Any, transition: str, case: CleanupCase) -> None:
-    roles, sources, _target = TRANSITIONS[transition]
-    if role_of(user) not in roles:
-        raise TransitionRefused(_("Your role may not do this."))
-    if not restrict(CleanupCase.objects.filter(pk=case.pk), user, CHANGE).exists():
-        raise TransitionRefused(_("Your role may not do this."))
+    _roles, sources, _target = TRANSITIONS[transition]
+    refused = refusal(user, transition, case)
+    if refused:
+        raise TransitionRefused(refused)
     if case.status not in sources:
         raise ValidationError(
             _("This case is %(status)s: it cannot be %(action)s now.")
@@ -85,6 +97,13 @@ def _check(user: Any, transition: str, case: CleanupCase) -> None:
         )
 
 
+STEP_NAMES = {  # the steps as the case page names them
+    "verify": pgettext_lazy("case step", "verification"),
+    "clear": pgettext_lazy("case step", "clearing (not a shell)"),
+    "approve": pgettext_lazy("case step", "approval"),
+    "carry_out": pgettext_lazy("case step", "carrying out the actions"),
+    "close": pgettext_lazy("case step", "closing"),
+}
 ACTION_WORDS = {
     "verify": pgettext_lazy("case action", "verified"),
     "clear": pgettext_lazy("case action", "cleared"),

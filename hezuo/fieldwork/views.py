@@ -179,9 +179,11 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def case_transition(request: HttpRequest, pk: int, transition: str) -> HttpResponse:
     if transition not in cleanup.TRANSITIONS:
         raise Http404
-    case = get_scoped_or_404(CleanupCase.objects.select_related("cooperative"), request.user, CHANGE, pk=pk)
-    if not cleanup.may(request.user, transition):
-        raise Http404
+    # a case out of reach: 404 (nothing revealed); one the user sees but may not move: 403 with the reason
+    case = get_scoped_or_404(CleanupCase.objects.select_related("cooperative"), request.user, VIEW, pk=pk)
+    refused = cleanup.refusal(request.user, transition, case)
+    if refused:
+        raise PermissionDenied(refused)
     form = make_form(transition, case, request.user, request.POST)
     if form.is_valid():
         data = dict(form.cleaned_data)
@@ -202,8 +204,6 @@ def case_transition(request: HttpRequest, pk: int, transition: str) -> HttpRespo
         fn = getattr(cleanup, transition)
         try:
             fn(case, request.user, **kwargs)
-        except (cleanup.TransitionRefused, PermissionDenied) as exc:
-            raise Http404 from exc
         except ValidationError as exc:
             if hasattr(exc, "error_dict"):
                 for field, errors in exc.message_dict.items():

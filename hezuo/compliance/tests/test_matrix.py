@@ -3,7 +3,8 @@ reach.
 
 Every URL name of the app (pages "compliance:" and its API routes) is listed in MATRIX_URL_NAMES (the
 site-wide matrix in hezuo/core/tests/test_permission_matrix.py reads it). Out of reach or without the
-permission: 404, never 403; anonymous: the login page (pages) or 401/403 (API). Expectations are written
+permission: 404, never 403, except a case step refused to a user who sees the case (403 with the reason:
+nothing is revealed); anonymous: the login page (pages) or 401/403 (API). Expectations are written
 by hand from the brief, not read from roles.py: city staff reach every case, district staff their
 district's, a counselor the cases of the cooperatives assigned to them, a cooperative user their own
 cooperative's (read-only), the viewer every case (read-only). District and city staff open, move on and
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import get_resolver, reverse
+from django.utils import translation
 
 from hezuo.compliance import rectification as rx
 from hezuo.compliance.models import (
@@ -136,12 +138,12 @@ def test_pages(persona: str, cw: dict[str, Any]) -> None:
     client = login(cw, persona)
     before = ChangeRecord.objects.count()
 
-    def check(method: str, url: str, ok: bool, good: int = 200, data: Any = None) -> Any:
+    def check(method: str, url: str, ok: bool, good: int = 200, data: Any = None, refused: int = 404) -> Any:
         response = client.post(url, data or {}) if method == "POST" else client.get(url)
         if persona == "anonymous":
             assert response.status_code == 302 and "/login/" in response["Location"], url
             return None
-        assert response.status_code == (good if ok else 404), (url, persona, response.status_code)
+        assert response.status_code == (good if ok else refused), (url, persona, response.status_code)
         return response
 
     listing = check("GET", reverse("compliance:case_list"), True)
@@ -161,7 +163,8 @@ def test_pages(persona: str, cw: dict[str, Any]) -> None:
         pk = cw["cases"][case].pk
         check("GET", reverse("compliance:case_detail", args=[pk]), reach)
         # closing an open case is out of order (400); the refresh changes nothing (302)
-        check("POST", reverse("compliance:case_transition", args=[pk, "close"]), staff, 400)
+        url = reverse("compliance:case_transition", args=[pk, "close"])
+        check("POST", url, staff, 400, refused=403 if reach else 404)
         check("POST", reverse("compliance:case_transition", args=[pk, "refresh"]), staff, 302)
         check("POST", reverse("compliance:case_transition", args=[pk, "nonsense"]), False)
         coop_pk = cw["coops"][case].pk
@@ -183,7 +186,7 @@ def test_api(persona: str, cw: dict[str, Any]) -> None:
     client = login(cw, persona)
     before = ChangeRecord.objects.count()
 
-    def check(method: str, url: str, ok: bool, good: int = 200, data: Any = None) -> Any:
+    def check(method: str, url: str, ok: bool, good: int = 200, data: Any = None, refused: int = 404) -> Any:
         if method == "GET":
             response = client.get(url)
         else:
@@ -191,7 +194,7 @@ def test_api(persona: str, cw: dict[str, Any]) -> None:
         if persona == "anonymous":
             assert response.status_code in (401, 403), url
             return None
-        assert response.status_code == (good if ok else 404), (url, persona, response.status_code)
+        assert response.status_code == (good if ok else refused), (url, persona, response.status_code)
         return response
 
     reached = {case for case in REACH if persona in REACH[case]}
@@ -222,9 +225,18 @@ def test_api(persona: str, cw: dict[str, Any]) -> None:
         reach, staff = persona in REACH[case], persona in STAFF[case]
         pk = cw["cases"][case].pk
         check("GET", reverse("rectificationcase-detail", args=[pk]), reach)
-        check("POST", reverse("rectificationcase-transition", args=[pk, "close"]), staff, 400)
+        refused = 403 if reach else 404  # a step refused on a case the user sees: 403 with the reason
+        check(
+            "POST", reverse("rectificationcase-transition", args=[pk, "close"]), staff, 400, refused=refused
+        )
         if not staff:  # (staff would start it: the state machine's tests cover that)
-            check("POST", reverse("rectificationcase-transition", args=[pk, "start"]), False)
+            response = check(
+                "POST", reverse("rectificationcase-transition", args=[pk, "start"]), False, refused=refused
+            )
+            if response is not None and reach:
+                with translation.override(response["Content-Language"]):
+                    reason = str(rx.refusal(cw[persona], "start", cw["cases"][case]))
+                assert response.json()["detail"] == reason
         # a case on a cooperative that has one open already: 400 for its staff, 404 for anyone else
         payload = {"cooperative": cw["coops"][case].pk, "year": YEAR}
         check("POST", reverse("rectificationcase-list"), staff, 400, payload)

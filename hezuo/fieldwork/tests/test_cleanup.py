@@ -9,9 +9,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.html import escape
 
+from hezuo.accounts.roles import Role
 from hezuo.conftest import PERSONAS
+from hezuo.core.scoping import VIEW
 from hezuo.core.services import history_for
 from hezuo.fieldwork import cleanup, runs
 from hezuo.fieldwork.models import CleanupCase, Flag
@@ -105,7 +108,8 @@ def test_each_transition_is_open_only_to_the_right_role(
 @pytest.mark.parametrize("transition", list(EXPECTED))
 @pytest.mark.parametrize("persona", [*PERSONAS, "anonymous"])
 def test_each_transition_page(flagged: dict[str, Any], persona: str, transition: str) -> None:
-    """The page answers like the service: done (302) for the right role, 404 for anyone else."""
+    """The page answers like the service: done (302) for the right role; for anyone else 403 with the
+    reason when they see the case, 404 when they do not."""
     start, allowed = EXPECTED[transition]
     case = case_at(flagged, start)
     client = Client()
@@ -120,6 +124,11 @@ def test_each_transition_page(flagged: dict[str, Any], persona: str, transition:
     elif persona in allowed:
         assert response.status_code == 302, response.content.decode()[:2000]
         assert case.status == cleanup.TRANSITIONS[transition][2]
+    elif CleanupCase.objects.restrict(flagged[persona], VIEW).filter(pk=case.pk).exists():
+        assert response.status_code == 403
+        with translation.override(response["Content-Language"]):
+            reason = str(cleanup.refusal(flagged[persona], transition, case))
+        assert escape(reason) in response.content.decode()
     else:
         assert response.status_code == 404
     if persona not in allowed:
@@ -301,7 +310,12 @@ def test_the_api_transitions(flagged: dict[str, Any]) -> None:
     city, district = Client(), Client()
     city.force_login(flagged["city"])
     district.force_login(flagged["district_a"])
-    assert city.post(url, PAYLOADS["verify"], content_type="application/json").status_code == 404
+    refused = city.post(url, PAYLOADS["verify"], content_type="application/json")
+    with translation.override(refused["Content-Language"]):
+        # city staff see the case, but verifying it is the district's step: 403 with the reason
+        assert refused.status_code == 403
+        assert refused.json()["detail"] == str(cleanup.refusal(flagged["city"], "verify", case))
+        assert str(Role.DISTRICT.label) in refused.json()["detail"]
     bad = district.post(url, {"finding": "shell", "note": ""}, content_type="application/json")
     assert bad.status_code == 400 and "note" in bad.json()
     ok = district.post(url, PAYLOADS["verify"], content_type="application/json")

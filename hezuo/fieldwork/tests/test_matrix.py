@@ -2,8 +2,9 @@
 
 Every URL name of the app (pages "fieldwork:" and its API routes) is listed in MATRIX_URL_NAMES (the
 site-wide matrix in hezuo/core/tests/test_permission_matrix.py reads it). Out of reach or without the
-permission: 404, never 403; anonymous: the login page (pages) or 401/403 (API). Expectations are written
-by hand from the brief, not read from roles.py.
+permission: 404, never 403, except a case step refused to a user who sees the case (403 with the reason:
+nothing is revealed); anonymous: the login page (pages) or 401/403 (API). Expectations are written by hand
+from the brief, not read from roles.py.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import get_resolver, reverse
+from django.utils import translation
 
 from hezuo.conftest import PERSONAS
 from hezuo.core.testing import api_ids
@@ -163,12 +165,12 @@ def login(world: dict[str, Any], persona: str) -> Client:
 def test_pages(persona: str, fw: dict[str, Any]) -> None:
     client = login(fw, persona)
 
-    def check(method: str, url: str, ok: bool, good: int = 200) -> None:
+    def check(method: str, url: str, ok: bool, good: int = 200, refused: int = 404) -> None:
         response = client.post(url, {}) if method == "POST" else client.get(url)
         if persona == "anonymous":
             assert response.status_code == 302 and "/login/" in response["Location"], url
             return
-        assert response.status_code == (good if ok else 404), (url, persona, response.status_code)
+        assert response.status_code == (good if ok else refused), (url, persona, response.status_code)
 
     check("GET", reverse("fieldwork:flag_list"), persona in READERS)
     check("GET", reverse("fieldwork:case_list"), persona in READERS)
@@ -192,7 +194,8 @@ def test_pages(persona: str, fw: dict[str, Any]) -> None:
         for transition in ("verify", "approve"):
             # an empty verification is invalid (400); approving a flagged case is out of order (400)
             url = reverse("fieldwork:case_transition", args=[fw["cases"][case].pk, transition])
-            check("POST", url, persona in CHANGERS[case] and persona in ROLE_FOR[transition], 400)
+            allowed = persona in CHANGERS[case] and persona in ROLE_FOR[transition]
+            check("POST", url, allowed, 400, 403 if persona in REACH[case] else 404)
         # a case is already open: refused with a message (302 back to the cooperative)
         url = reverse("fieldwork:case_open", args=[fw["coops"][case].pk])
         check("POST", url, persona in CHANGERS[case] and persona in OPENERS, 302)
@@ -205,14 +208,14 @@ def test_pages(persona: str, fw: dict[str, Any]) -> None:
 def test_api(persona: str, fw: dict[str, Any]) -> None:
     client = login(fw, persona)
 
-    def check(method: str, url: str, ok: bool, good: int = 200) -> Any:
+    def check(method: str, url: str, ok: bool, good: int = 200, refused: int = 404) -> Any:
         response = (
             client.post(url, {}, content_type="application/json") if method == "POST" else client.get(url)
         )
         if persona == "anonymous":
             assert response.status_code in (401, 403), url
             return None
-        assert response.status_code == (good if ok else 404), (url, persona, response.status_code)
+        assert response.status_code == (good if ok else refused), (url, persona, response.status_code)
         return response
 
     reached = {case for case in REACH if persona in REACH[case]}
@@ -243,7 +246,12 @@ def test_api(persona: str, fw: dict[str, Any]) -> None:
         check("GET", reverse("cleanupcase-detail", args=[fw["cases"][case].pk]), persona in REACH[case])
         for transition in ("verify", "approve"):
             url = reverse("cleanupcase-transition", args=[fw["cases"][case].pk, transition])
-            check("POST", url, persona in CHANGERS[case] and persona in ROLE_FOR[transition], 400)
+            allowed = persona in CHANGERS[case] and persona in ROLE_FOR[transition]
+            response = check("POST", url, allowed, 400, 403 if persona in REACH[case] else 404)
+            if response is not None and response.status_code == 403:  # the reason names the step's role
+                with translation.override(response["Content-Language"]):
+                    reason = str(cleanup.refusal(fw[persona], transition, fw["cases"][case]))
+                assert response.json()["detail"] == reason
     if persona != "anonymous":
         # nothing is written through the read-only endpoints
         assert client.post(reverse("flag-list"), {}).status_code in (404, 405)
