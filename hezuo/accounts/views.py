@@ -15,6 +15,8 @@ from .tables import UserTable
 
 class UserUI(ModelUI):
     model = User
+    # Django's own flags, which this product does not use (roles do the work)
+    detail_exclude = ("is_superuser", "is_staff")
     form_class = UserForm
     filterset_class = UserFilterSet
     table_class = UserTable

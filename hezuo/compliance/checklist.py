@@ -101,7 +101,9 @@ def load_checklist(path: Path | str = DEFAULT_CHECKLIST, *, activate: bool = Tru
     checklist = Checklist(**data, is_active=activate)
     with (
         transaction.atomic(),
-        change_context(user=None, source="cli", reason=f"load checklist {data['version']}"),
+        change_context(
+            user=None, source="cli", reason=_("load checklist %(version)s") % {"version": data["version"]}
+        ),
     ):
         if activate:
             for other in Checklist.objects.filter(is_active=True):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
+from django.utils import formats, timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
 from .models import ChangeRecord
 from .scoping import mask_phone, sees_personal_data
+from .text import join_words
 
 
 @dataclass
@@ -23,6 +27,12 @@ class FieldChange:
 def display_value(field: models.Field | None, value: Any) -> str:
     if value is None or value == "":
         return "—"
+    if isinstance(field, models.DateTimeField) and isinstance(value, str):
+        value = parse_datetime(value) or value  # as snapshots keep it (ISO text, UTC)
+    if isinstance(value, dt.datetime):  # in local time, to the minute (2025-05-01 14:30)
+        return formats.date_format(
+            timezone.localtime(value) if timezone.is_aware(value) else value, "Y-m-d H:i"
+        )
     if isinstance(value, dict) and "label" in value:
         return str(value["label"])
     if isinstance(value, bool):
@@ -42,7 +52,7 @@ def _structured(value: Any) -> str:
     if isinstance(value, list | tuple):
         if any(isinstance(item, dict) for item in value):
             return "; ".join(_structured(item) for item in value) or "—"
-        return "、".join(_structured(item) for item in value) or "—"
+        return join_words(_structured(item) for item in value) or "—"
     return display_value(None, value)
 
 

@@ -85,6 +85,18 @@ class RecordModel(models.Model):
         return getattr(self, self.history_parent, None)
 
 
+# where a change came from (ChangeRecord.source), in words
+SOURCE_LABELS = {
+    "web": _("web page"),
+    "api": _("API"),
+    "cli": _("command line"),
+    "task": _("background task"),
+    "monitor": _("rating monitoring"),
+    "import": _("import"),
+    "demo": _("demo data"),
+}
+
+
 class ChangeRecord(models.Model):
     """One create, update or retirement of one record (after NetBox's ObjectChange)."""
 
@@ -145,6 +157,11 @@ class ChangeRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.object_repr}"
+
+    @property
+    def source_label(self) -> str:
+        """Where the change came from, in words (the stored code when it is not one of ours)."""
+        return str(SOURCE_LABELS.get(self.source, self.source))
 
     def diff(self) -> dict[str, tuple[Any, Any]]:
         """Changed fields: name -> (old, new)."""

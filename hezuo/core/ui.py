@@ -48,6 +48,8 @@ class ModelUI:
     # tab on the parent's page where a child's records show
     parent_tab: ClassVar[str] = ""
     has_list: ClassVar[bool] = True
+    # fields the generic detail page leaves out (besides timestamps, and secrets such as a password)
+    detail_exclude: ClassVar[Sequence[str]] = ()
     default_ordering: ClassVar[Sequence[str]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -157,6 +157,10 @@ class ObjectExportView(UIView):
         return xlsx_response(handle, f"{self.ui.url_slug}-{stamp}.xlsx")
 
 
+# fields no page shows, whoever looks (a password's hash is a secret even to city staff)
+NEVER_SHOWN = ("password",)
+
+
 class ObjectDetailView(UIView):
     def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         obj = self.get_object(VIEW)
@@ -169,13 +173,14 @@ class ObjectDetailView(UIView):
         can_retire = retirable and self.ui.queryset(user, RETIRE).filter(pk=obj.pk).exists()
         from .history import display_value
 
+        hidden = {"created_at", "updated_at", *NEVER_SHOWN, *self.ui.detail_exclude}
         fields = [
             (
                 f.verbose_name,
                 display_value(f, getattr(obj, f.name) if f.is_relation else f.value_from_object(obj)),
             )
             for f in obj._meta.concrete_fields
-            if f.editable and not f.primary_key and f.name not in ("created_at", "updated_at")
+            if f.editable and not f.primary_key and f.name not in hidden
         ]
         return self.base_context(
             object=obj,

@@ -40,6 +40,7 @@ from hezuo.core.context import change_context
 from hezuo.core.models import ChangeRecord
 from hezuo.core.scoping import ADD, CHANGE, RETIRE, VIEW, can, restrict
 from hezuo.core.services import record_bulk, retire_record, save_record, snapshot
+from hezuo.core.text import join_words
 from hezuo.registry.choices import OperatingStatus
 from hezuo.registry.models import Cooperative, FederationMembership, Sponsorship
 
@@ -79,7 +80,7 @@ class Rule:
         if self.statuses:
             labels = dict(OperatingStatus.choices)
             parts.append(
-                _("operating status: %(s)s") % {"s": "、".join(str(labels[s]) for s in self.statuses)}
+                _("operating status: %(s)s") % {"s": join_words(str(labels[s]) for s in self.statuses)}
             )
         if not parts:
             return _("every cooperative")

@@ -15,9 +15,11 @@ from django.core.exceptions import FieldDoesNotExist
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from hezuo.core.text import join_words
+
 
 def _years(values: Any) -> str:
-    return "、".join(str(v) for v in sorted(values or []))
+    return join_words(str(v) for v in sorted(values or []))
 
 
 def _sh1(e: Mapping[str, Any]) -> str:

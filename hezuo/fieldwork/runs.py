@@ -56,6 +56,7 @@ from django.db import connections, models, router, transaction
 from django.db.models import F
 from django.db.models.functions import Cast
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from hezuo.core.context import change_context
 from hezuo.core.models import ChangeRecord, bare_instance
@@ -114,7 +115,11 @@ def load_ruleset(path: Path | str = DEFAULT_RULES, *, activate: bool = True) -> 
 
     document = parse_document(Path(path).read_text(encoding="utf-8"))
     return create_ruleset(
-        None, document, activate=activate, reason=f"load detection rules {document['version']}", source="cli"
+        None,
+        document,
+        activate=activate,
+        reason=_("load detection rules %(version)s") % {"version": document["version"]},
+        source="cli",
     )
 
 
@@ -318,7 +323,11 @@ def run_detection(
         screener = _Screener(_job(run, rules))
         with (
             _long_lived_objects_frozen(),
-            change_context(source="task", reason=f"detection run {run.pk} ({run.ruleset.version})"),
+            change_context(
+                source="task",
+                reason=_("detection run %(run)s (%(version)s)")
+                % {"run": run.pk, "version": run.ruleset.version},
+            ),
         ):
             writer = _FlagWriter(run, progress)
             processes = worker_count(screener, workers)

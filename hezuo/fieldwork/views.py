@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from hezuo.core.scoping import ADD, CHANGE, VIEW, can, get_scoped_or_404, restrict
 from hezuo.core.services import history_for
+from hezuo.core.text import join_words
 from hezuo.core.years import is_fiscal_year
 from hezuo.registry.models import Cooperative
 
@@ -719,7 +720,7 @@ def workload(request: HttpRequest) -> HttpResponse:
         rows.append(
             {
                 "counselor": row["counselor"],
-                "districts": "、".join(sorted(row["districts"])),
+                "districts": join_words(sorted(row["districts"])),
                 "cooperatives": len(coops),
                 "visits": recent[counselor_id],
                 # the same rule as the reminders: due `interval` days after the last visit or the assignment

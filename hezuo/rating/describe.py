@@ -14,6 +14,8 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from hezuo.core.text import join_words
+
 from .engine import ALTERNATIVE, EXPLANATION_FORMAT, MEASURES, RELAXED, compile_rubric, stored_evaluation
 from .rubric import label_text
 
@@ -318,7 +320,7 @@ def readable_rows(definition: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
         labels = dict(Industry.choices)
         rows["relaxed industries"] = (
             str(_("Industries with relaxed tiers")),
-            "、".join(str(labels.get(code, code)) for code in definition["relaxed_industries"]),
+            join_words(str(labels.get(code, code)) for code in definition["relaxed_industries"]),
         )
     return rows
 
@@ -335,13 +337,15 @@ def indicator_rows(explanation: Mapping[str, Any], definition: Mapping[str, Any]
         lower = measure is not None and measure.better == "lower"
         tiers = ind.get("relaxed_tiers") if item.get("relaxed") else ind.get("tiers")
         if item.get("missing"):
-            reason = _("Missing: %(fields)s") % {"fields": "、".join(field_label(f) for f in item["missing"])}
+            reason = _("Missing: %(fields)s") % {
+                "fields": join_words(field_label(f) for f in item["missing"])
+            }
         elif item.get("alt"):
             alt = ind.get("otherwise") or {}
             alt_measure = MEASURES.get(alt.get("measure", ""))
             if alt_measure is not None and item.get("value") is not None:
                 reason = _("Does not apply (no surplus); %(what)s: %(value)s") % {
-                    "what": alt.get("measure"),
+                    "what": measure_text(str(alt.get("measure", ""))),
                     "value": fmt_value(alt_measure.kind, item["value"]),
                 }
             else:
@@ -418,7 +422,7 @@ def check_value_text(check: str, value: Any) -> str:
     if check == "registered_years" and isinstance(value, int | float):
         return ngettext("%(n)s year", "%(n)s years", int(value)) % {"n": f"{value:g}"}
     if check == "not_flagged" and isinstance(value, list):
-        return "、".join(field_label(str(f)) for f in value)
+        return join_words(field_label(str(f)) for f in value)
     if check == "indicator_points" and isinstance(value, int | float):
         return ngettext("%(n)s point", "%(n)s points", int(value)) % {"n": f"{value:g}"}
     return fmt_value("", value)
@@ -437,7 +441,7 @@ def gate_rows(explanation: Mapping[str, Any], definition: Mapping[str, Any]) -> 
             detail = ""
             if chk.get("missing"):
                 detail = _("Missing: %(fields)s") % {
-                    "fields": "、".join(field_label(f) for f in chk["missing"])
+                    "fields": join_words(field_label(f) for f in chk["missing"])
                 }
             elif chk["check"] == "compliance_clean" and chk.get("value"):
                 detail = _("Failed items: %(items)s") % {"items": ", ".join(chk["value"])}
@@ -459,7 +463,7 @@ def gate_rows(explanation: Mapping[str, Any], definition: Mapping[str, Any]) -> 
 
 
 def missing_text(fields: Any) -> str:
-    return "、".join(field_label(f) for f in fields or ())
+    return join_words(field_label(f) for f in fields or ())
 
 
 def _raise_text(ind: Mapping[str, Any], value_from: Any, value_to: Any) -> str:

@@ -25,6 +25,11 @@ LINK_MEMBER = "federation_member"
 LINK_SPONSORED = "sponsored"
 LINK_COUNSELOR = "counselor"
 LINK_CHOICES = (LINK_MEMBER, LINK_SPONSORED, LINK_COUNSELOR)
+LINK_LABELS = {
+    LINK_MEMBER: _("member of the federation"),
+    LINK_SPONSORED: _("sponsored by the system"),
+    LINK_COUNSELOR: _("has a counselor"),
+}
 
 # the labels are data (a plan may bring its own); these default ones are shown translated (Plan.legend)
 DEFAULT_LEGEND = [
@@ -80,6 +85,11 @@ class Plan(RecordModel):
     @property
     def closely_linked(self) -> list[str]:
         return list((self.config or {}).get("closely_linked") or LINK_CHOICES)
+
+    @property
+    def closely_linked_labels(self) -> list[str]:
+        """The links in words, for pages."""
+        return [str(LINK_LABELS.get(link, link)) for link in self.closely_linked]
 
     @property
     def district_order(self) -> list[tuple[str, str]]:

@@ -94,3 +94,22 @@ def test_production_refuses_a_missing_secret_key(tmp_path):
     )
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_a_users_page_shows_no_password_hash(city_data):
+    """The generic detail page leaves out the password (a secret even to city staff) and Django's own
+    superuser and staff flags; times read in local time to the minute."""
+    client = Client()
+    client.force_login(city_data["city"])
+    user = city_data["district_a"]
+    page = client.get(f"/accounts/users/{user.pk}/").content.decode()
+    assert user.username in page
+    assert user.password.split("$")[0] not in page and user.password[-12:] not in page
+    from django.utils import translation
+
+    from hezuo.accounts.models import User
+
+    with translation.override("zh-hans"):
+        for name in ("password", "is_superuser", "is_staff"):
+            assert f">{User._meta.get_field(name).verbose_name}<" not in page
+    assert str(user.date_joined) not in page  # not "2026-11-29 18:54:04.510402+00:00"

@@ -16,7 +16,10 @@ def test_structured_values_read_as_text() -> None:
     shown = display_value(None, reasons)
     assert shown == "gate: G1, star: 2, checks: not_dormant; gate: G3, star: 3"
     assert "{" not in shown and "[" not in shown and "'" not in shown
-    assert display_value(None, ["sponsored", "member"]) == "sponsored、member"
+    with translation.override("zh-hans"):
+        assert display_value(None, ["sponsored", "member"]) == "sponsored、member"
+    with translation.override("en"):  # a list in an English sentence
+        assert display_value(None, ["sponsored", "member"]) == "sponsored, member"
     assert display_value(None, []) == "—" and display_value(None, {}) == "—"
 
 
@@ -82,3 +85,19 @@ def test_list_pagination_reads_in_chinese(client_for) -> None:  # type: ignore[n
             save_record(Organization(name=f"测试基层社{n}", kind="federation_city"))
     page = client_for("city").get("/registry/organizations/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert 'aria-label="分页"' in page and "下一页" in page and "Table navigation" not in page
+
+
+def test_times_read_in_local_time_to_the_minute(settings) -> None:
+    """A datetime (on a page) and the ISO text a snapshot keeps of one (in the history) both read as local
+    time, to the minute."""
+    import datetime as dt
+
+    from django.db import models
+
+    settings.TIME_ZONE = "Asia/Shanghai"
+    field = models.DateTimeField()
+    moment = dt.datetime(2026, 11, 29, 18, 54, 10, 123456, tzinfo=dt.UTC)
+    assert display_value(field, moment) == "2026-11-30 02:54"
+    assert display_value(field, "2026-11-29T18:54:10+00:00") == "2026-11-30 02:54"
+    assert display_value(None, moment) == "2026-11-30 02:54"
+    assert display_value(field, "not a time") == "not a time"
