@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, ClassVar
 
 import django_tables2 as tables
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import QuerySet
@@ -191,13 +192,20 @@ class BaseTable(tables.Table):
         # django-tables2 paginates twice when a view configures a table made with a request (once in
         # Table.__init__, once in the view's RequestConfig): each query runs once (the ordering is set again
         # in between, a new queryset: the query's SQL tells whether it is the same)
+        if qs.query.is_empty():
+            return []  # a filter that can match nothing (a value out of reach or invalid): no SQL to run
         cache: dict[Any, Any] = self.__dict__.setdefault("_count_cache", {})
         connection = connections[qs.db]
         cap = CAPPED_ROWS.get(connection.vendor, DEFAULT_CAPPED_ROWS)
-        if connection.vendor == "postgresql" and self._planner_estimate(qs, cache) > cap:
-            return None  # a broad search: collecting the first matches would only add to the count and page
         query = qs.order_by().values_list("pk", flat=True)[: cap + 1]
-        sql, params = query.query.sql_with_params()
+        try:
+            if connection.vendor == "postgresql" and self._planner_estimate(qs, cache) > cap:
+                return (
+                    None  # a broad search: collecting the first matches would only add to the count and page
+                )
+            sql, params = query.query.sql_with_params()
+        except EmptyResultSet:  # e.g. an empty `pk__in`: nothing can match
+            return []
         key = (qs.db, sql, tuple(map(repr, params)))
         if key not in cache:
             cache[key] = list(query)

@@ -139,3 +139,16 @@ def test_full_pinyin_and_initials_of_any_name_find_it(db: None, name: str) -> No
     for query in (full, initials, name, full.upper()):
         assert apply_search(Cooperative.objects.all(), query).filter(pk=coop.pk).exists(), query
     assert apply_search(Cooperative.objects.filter(pk=coop.pk), initials).get().search_rank == 0
+
+
+def test_a_search_with_a_filter_that_matches_nothing_lists_nothing(city_data: dict[str, Any]) -> None:
+    """A search beside a filter value out of reach (another district's town, from a shared link) or
+    invalid answers an empty list, never an error page."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(city_data["district_a"])
+    other_town = city_data["coop_b"].town_id
+    for query in (f"town={other_town}", "operating_status=active", "registered_from=abc"):
+        response = client.get(f"/registry/cooperatives/?q=hezuo&{query}")
+        assert response.status_code == 200, query
