@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from hezuo.core.export import write_xlsx, xlsx_response
+from hezuo.core.filters import districts_of
 from hezuo.core.scoping import EXPORT, VIEW, can, get_scoped_or_404, restrict
 from hezuo.core.services import history_for
 from hezuo.geo.models import Division
@@ -124,6 +125,9 @@ def case_list(request: HttpRequest) -> HttpResponse:
     _need(request.user, RectificationCase)
     qs, filters = filtered_cases(request)
     districts = Division.objects.filter(level=Division.Level.DISTRICT).order_by("code")
+    within = districts_of(request.user)  # the filter offers the districts the user works in
+    if within is not None:
+        districts = districts.filter(pk__in=within)
     return render(
         request,
         "compliance/case_list.html",

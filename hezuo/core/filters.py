@@ -48,24 +48,36 @@ class FastSelect(forms.Select):
         )
 
 
+def districts_of(user: Any) -> set[int] | None:
+    """The ids of the districts a user works in, for the choices of district filters (None: every
+    district): their scope's, a counselor's own district, a cooperative user's cooperative's."""
+    scope = scope_for(user)
+    if scope.everything:
+        return None
+    districts: set[int] = set(scope.district_ids)
+    user_district = getattr(user, "district_id", None)
+    if user_district:
+        districts.add(user_district)  # counselors work in one district
+    cooperative = getattr(user, "cooperative", None) if getattr(user, "cooperative_id", None) else None
+    if cooperative is not None:
+        districts.add(cooperative.district_id)
+    return districts
+
+
 class ScopedFilterSet(filters.FilterSet):
     """Filters named `district` and `town` offer only the divisions the user works in."""
 
     def __init__(self, data: Any = None, queryset: Any = None, *, request: Any = None, **kwargs: Any) -> None:
         super().__init__(data, queryset, request=request, **kwargs)
         user = getattr(request, "user", None)
-        scope = scope_for(user)
-        districts: set[int] = set(scope.district_ids)
-        user_district = getattr(user, "district_id", None)
-        if not scope.everything and user_district:
-            districts.add(user_district)  # counselors work in one district
+        districts = districts_of(user)
         for name, field in self.form.fields.items():
             if type(field.widget) is forms.Select:
                 field.widget.__class__ = FastSelect  # same widget, same choices; written without templates
             field.widget.attrs.setdefault(
                 "class", "form-select" if hasattr(field, "choices") else "form-control"
             )
-            if scope.everything or not districts:
+            if districts is None:
                 continue
             if name == "district" and hasattr(field, "queryset"):
                 field.queryset = field.queryset.filter(pk__in=districts)

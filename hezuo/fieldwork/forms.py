@@ -240,6 +240,9 @@ class VisitForm(ReasonMixin, StyledForm):
         queryset=None,
         required=False,
     )
+    # made when the form is opened and sent with it (kept by the draft and the offline queue): the visit
+    # sent twice is saved once (Visit.client_token)
+    client_token = forms.UUIDField(required=False, widget=forms.HiddenInput)
 
     CHECKLIST = ("operating", "farmers_taking_part", "books_kept", "assembly_held", "office_and_sign")
 
@@ -253,6 +256,9 @@ class VisitForm(ReasonMixin, StyledForm):
         field.empty_label = _("No campaign")
         if campaigns is None or not campaigns.exists():
             del self.fields["campaign"]
+        reason = self.fields["reason"]  # kept in the History with the visit: why it was made
+        reason.label = _("Why this visit")
+        reason.widget.attrs["placeholder"] = _("e.g. a complaint from neighbours, the quarterly round")
 
     def clean_photos(self) -> list[Any]:
         uploads = self.cleaned_data.get("photos") or []

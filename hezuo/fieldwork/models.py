@@ -319,6 +319,9 @@ class Visit(RecordModel):
         _("counselor's classification"), max_length=25, choices=Classification.choices, blank=True
     )
     note = models.TextField(_("note"), blank=True, max_length=2000)
+    # made by the form when it is opened: the same visit sent twice (a reply lost on a weak signal, a queued
+    # visit sent again) is recognised and saved once
+    client_token = models.UUIDField(null=True, blank=True, unique=True, editable=False)
     # where the visit was recorded, when the counselor shares the phone's position (optional)
     latitude = models.DecimalField(_("latitude"), max_digits=9, decimal_places=6, null=True, blank=True)
     longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
@@ -337,6 +340,7 @@ class Visit(RecordModel):
         ),
     )
 
+    history_exclude = ("created_at", "updated_at", "client_token")
     scope_district = "cooperative__district"
     scope_cooperative = "cooperative"
     history_parent = "cooperative"

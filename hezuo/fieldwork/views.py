@@ -6,13 +6,14 @@ answers 404 (never 403).
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import models
+from django.db import IntegrityError, models
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
@@ -489,7 +490,7 @@ def visit_add(request: HttpRequest, pk: int) -> HttpResponse:
     coop = get_scoped_or_404(Cooperative, request.user, VIEW, pk=pk)
     if not _may_add_visit(request.user, coop):
         raise Http404
-    initial: dict[str, Any] = {"date": timezone.localdate()}
+    initial: dict[str, Any] = {"date": timezone.localdate(), "client_token": uuid.uuid4()}
     if request.GET.get("campaign", "").isdigit():
         initial["campaign"] = int(request.GET["campaign"])
     form = VisitForm(
@@ -499,8 +500,13 @@ def visit_add(request: HttpRequest, pk: int) -> HttpResponse:
         campaigns=_visit_campaigns(request.user, coop),
     )
     if request.method == "POST" and form.is_valid():
-        from .visits import record_visit
+        from .visits import record_visit, sent_before
 
+        token = form.cleaned_data.get("client_token")
+        earlier = sent_before(request.user, coop, token)
+        if earlier is not None:  # the same visit sent again (a lost reply, the offline queue): saved once
+            messages.info(request, _("This visit was saved already."))
+            return redirect(earlier)
         try:
             visit = record_visit(
                 _user(request),
@@ -509,6 +515,12 @@ def visit_add(request: HttpRequest, pk: int) -> HttpResponse:
                 form.cleaned_data.get("photos") or [],
                 reason=form.cleaned_data["reason"],
             )
+        except IntegrityError:
+            earlier = sent_before(request.user, coop, token)
+            if earlier is None:
+                raise
+            messages.info(request, _("This visit was saved already."))  # sent twice at the same moment
+            return redirect(earlier)
         except ValidationError as exc:
             _form_errors(form, exc, {})
         except PermissionDenied as exc:

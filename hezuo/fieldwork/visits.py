@@ -17,6 +17,17 @@ from hezuo.core.services import save_record
 from .models import Visit, VisitPhoto
 
 
+def sent_before(user: Any, cooperative: Any, token: Any) -> Visit | None:
+    """The visit already saved from the form opened with `token` (the same visit sent again), if the user
+    may see it."""
+    if token is None:
+        return None
+    from hezuo.core.scoping import VIEW, restrict
+
+    found = Visit.objects.filter(client_token=token, cooperative=cooperative)
+    return restrict(found, user, VIEW).first()
+
+
 def record_visit(
     user: Any, cooperative: Any, values: dict[str, Any], photos: Sequence[Any] = (), *, reason: str = ""
 ) -> Visit:
@@ -26,7 +37,7 @@ def record_visit(
     written: list[VisitPhoto] = []
     try:
         with transaction.atomic(), change_context(user=user, reason=reason):
-            save_record(visit)
+            save_record(visit)  # the same token twice at once: the unique constraint refuses the second
             for position, upload in enumerate(photos):
                 photo = VisitPhoto(visit=visit, position=position)
                 photo.image.save(upload.name, upload, save=False)

@@ -93,7 +93,9 @@ def workbook(progress: Progress, *, targets_only: bool) -> Workbook:
                 ws.cell(r, c, _number(cell.target, key in shares))
             else:
                 ws.cell(r, c, _number(cell.actual.value if cell.actual else None, key in shares))
-    if rows:
+    if (
+        rows and progress.total is not None
+    ):  # the city's own targets: only in the city's table, not a district's
         for key in merged_only:
             for year in progress.years:
                 c = columns[(key, year, "target")]

@@ -35,3 +35,14 @@ def wan(value: Any) -> str:
 @register.filter
 def blank(value: Any) -> Any:
     return "—" if value is None or value == "" else value
+
+
+@register.filter
+def may_view(user: Any, model_label: str) -> bool:
+    """Whether the user's role may see records of the model ("app_label.model"): for links and tabs that
+    would otherwise lead to a page that refuses them."""
+    from django.apps import apps
+
+    from hezuo.core.scoping import VIEW, can
+
+    return can(user, apps.get_model(model_label), VIEW)

@@ -6,6 +6,7 @@ Playwright drives Debian's chromium against the live server; screenshots go to t
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
@@ -107,9 +108,12 @@ def test_visit_verify_approve_on_a_phone(browser: Any, live_city: dict[str, Any]
     page.wait_for_selector("#visit-queue-note.alert-info")
     assert Visit.objects.count() == 1  # nothing sent yet
     page.screenshot(path=str(shots / "fieldwork-3b-queued-offline.png"), full_page=True)
+    assert page.is_disabled("#visit-form button[type=submit]")  # sent by itself, not by tapping again
     page.context.set_offline(False)
-    page.wait_for_selector("#visit-queue-note.alert-success")
+    # sent by itself once the network is back: the page goes to the saved visit
+    page.wait_for_url(re.compile(r".*/fieldwork/visits/\d+/$"))
     queued = Visit.objects.exclude(pk=visit.pk).get()
+    assert page.url.endswith(queued.get_absolute_url())
     assert queued.note == "回访：仍无人办公。" and queued.photos.count() == 1
     page.screenshot(path=str(shots / "fieldwork-3c-sent.png"), full_page=True)
     page.context.close()

@@ -165,6 +165,29 @@ def test_a_visit_without_classification_needs_no_checklist(city_data: dict[str, 
     assert Visit.objects.get().operating is None
 
 
+def test_the_same_visit_sent_twice_is_saved_once(city_data: dict[str, Any], settings: Any) -> None:
+    """The form carries the token it was opened with; a second send of it (the reply to the first lost on a
+    weak signal, or the offline queue sending it again) leads to the visit saved the first time."""
+    client = client_for(city_data, "counselor")
+    url = reverse("fieldwork:visit_add", args=[city_data["coop_a"].pk])
+    token = client.get(url).context["form"].initial["client_token"]
+    assert client.get(url).context["form"].initial["client_token"] != token  # a new one per opening
+    data = {**form_data(), "client_token": str(token), "photos": [photo("a.png", (300, 200))]}
+    first = client.post(url, data)
+    again = client.post(
+        url, {**form_data(), "client_token": str(token), "photos": [photo("a.png", (300, 200))]}
+    )
+    visit = Visit.objects.get()
+    assert first.status_code == again.status_code == 302
+    assert first["Location"] == again["Location"] == visit.get_absolute_url()
+    assert visit.client_token == token and visit.photos.count() == 1 and len(media_files(settings)) == 1
+    # another district's staff cannot learn of it by sending its token
+    other = client_for(city_data, "district_b")
+    url_b = reverse("fieldwork:visit_add", args=[city_data["coop_b"].pk])
+    assert other.post(url_b, {**form_data(), "client_token": str(token)}).status_code == 400  # unique token
+    assert Visit.objects.count() == 1
+
+
 @pytest.mark.parametrize(
     ("upload", "message"),
     [

@@ -93,15 +93,22 @@ def test_rate_review_confirm_and_explain(live_rating_city: dict[str, Any], brows
     # first one district (its row's button), then the rest of the year in bulk
     district_code = world["coop_a"].district.code
     confirm = reverse("rating:confirm")
+    asked: list[str] = []  # confirming is final: the page asks first, naming the district and the count
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", answer)
     with page.expect_navigation():
         page.click(f"form[action='{confirm}']:has(input[name=district][value='{district_code}']) button")
+    assert asked and world["coop_a"].district.name in asked[0] and "2" in asked[0]
     confirmed = dict(Rating.objects.values_list("cooperative_id", "status"))
     assert confirmed == {
         world["coop_a"].pk: "confirmed",
         world["coop_a2"].pk: "confirmed",
         world["coop_b"].pk: "provisional",
     }
-    page.on("dialog", lambda dialog: dialog.accept())
     with page.expect_navigation():
         page.click(f"form[action='{reverse('rating:confirm')}']:not(:has(input[name=district])) button")
     assert set(Rating.objects.values_list("status", flat=True)) == {"confirmed"}

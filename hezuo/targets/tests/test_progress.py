@@ -147,6 +147,8 @@ def test_district_export_counts_only_their_district(plan: Any, client_for: Any) 
     assert ws.cell(6, 15).value == 1  # star 2024 actual: c5 only
     values = [c.value for row in ws.iter_rows(min_row=6) for c in row]
     assert 200 not in values  # 宁海's target is not in it
+    city = plan_data()["city_targets_by_year"]["sponsored_five_star"]
+    assert not set(city.values()) & set(values)  # nor the city's own targets, as if they were the district's
 
 
 def test_command_writes_the_workbook(plan: Any, tmp_path: Path) -> None:

@@ -3,7 +3,9 @@
  * 1. Draft: the typed fields are kept in this browser (localStorage) while typing and filled in again on the
  *    next visit to the form; dropped once the server has the visit.
  * 2. Offline: a visit saved without network is queued in this browser (IndexedDB, photos included) and sent
- *    by itself when the network returns, on this page or on the counselor's home; the page says so.
+ *    by itself when the network returns, on this page or on the counselor's home; the page says so. The form
+ *    carries the token it was opened with (client_token), so a visit sent twice is saved once. A visit the
+ *    server refuses is sent no more: its form, opened again, holds it for the counselor to correct.
  * 3. Location: "Record my position" fills the optional latitude, longitude and accuracy from the phone.
  *
  * Texts come from data-* attributes of #visit-form or #visit-queue (translated by the server).
@@ -45,28 +47,38 @@
     box.textContent = text;
     box.className = "alert py-2 alert-" + (kind || "info");
     box.hidden = false;
+    if (box.scrollIntoView) { box.scrollIntoView({block: "center"}); }  // the counselor is at the button
   }
 
   /* sends every queued visit; a visit the server refuses (its form has errors) stays queued and is
      marked, so that the counselor opens its form again */
   var sending = false;
-  function sendQueued(box, texts) {
+  function sendQueued(box, texts, onSent) {
     if (sending || !navigator.onLine) { return Promise.resolve(); }
     sending = true;
     return allQueued().then(function (entries) {
       return entries.reduce(function (chain, entry) {
         return chain.then(function () {
           var key = entry[0], item = entry[1], body = new FormData();
+          if (item.refused) {  // sent no more: its form holds it for correction
+            show(box, texts.refused + (item.name ? " (" + item.name + ")" : ""), "warning");
+            return;
+          }
           item.fields.forEach(function (pair) { body.append(pair[0], pair[1]); });
           item.files.forEach(function (file) { body.append(item.fileField, file, file.name || "photo.jpg"); });
           return fetch(item.url, { method: "POST", body: body, credentials: "same-origin", redirect: "follow" })
             .then(function (response) {
               if (response.ok && response.redirected && response.url.indexOf(item.url) === -1) {
                 try { localStorage.removeItem(key); } catch (e) { /* nothing kept */ }
-                return unqueue(key).then(function () { show(box, texts.sent, "success"); });
+                return unqueue(key).then(function () {
+                  show(box, texts.sent, "success");
+                  if (onSent) { onSent(key, response.url); }
+                });
               }
               item.refused = true;
-              return queue(key, item).then(function () { show(box, texts.refused, "warning"); });
+              return queue(key, item).then(function () {
+                show(box, texts.refused + (item.name ? " (" + item.name + ")" : ""), "warning");
+              });
             });
         });
       }, Promise.resolve());
@@ -108,13 +120,34 @@
         }),
         files: fileInput ? Array.prototype.slice.call(fileInput.files) : [],
         fileField: fileInput ? fileInput.name : "photos",
+        name: form.dataset.cooperative || "",
         queuedAt: new Date().toISOString()
       };
+      if (submit) { submit.disabled = true; }  // kept: sent by itself, not by tapping again
       queue(key, item).then(function () { show(box, texts.queued, "info"); },
                             function () { show(box, texts.queued, "info"); });
     });
-    window.addEventListener("online", function () { sendQueued(box, texts); });
-    sendQueued(box, texts);
+    var submit = form.querySelector("[type=submit]");
+    // this form's visit, sent from the queue: the form is done with; go to the saved visit
+    function sent(sentKey, url) {
+      if (sentKey !== key) { return; }
+      form.reset();
+      if (note) { note.hidden = true; }
+      window.location.assign(url);
+    }
+    // this form's visit, refused by the server earlier: it is here to be corrected (the draft above), and
+    // leaves the queue (sent again with the corrections, online, the page shows what is wrong)
+    allQueued().then(function (entries) {
+      entries.forEach(function (entry) {
+        if (entry[0] === key && entry[1].refused) {
+          unqueue(key);
+          show(box, texts.refused, "warning");
+        }
+      });
+    }).catch(function () { /* no IndexedDB */ }).then(function () {
+      window.addEventListener("online", function () { sendQueued(box, texts, sent); });
+      sendQueued(box, texts, sent);
+    });
 
     var locate = document.getElementById("locate-me");
     if (locate) {

@@ -5,6 +5,7 @@
   var el = document.getElementById('breakdown-chart');
   var d = data('breakdown-data');
   if (el && d) {
+    var breakdown = d;  // the label formatter runs at every redraw: it keeps its own data (d is reused below)
     chart(el).setOption({
       grid: {left: 8, right: 16, top: 24, bottom: 8, containLabel: true},
       tooltip: {trigger: 'axis', axisPointer: {type: 'shadow'}},
@@ -14,7 +15,7 @@
       series: [
         {name: d.maxLabel, type: 'bar', data: d.max, barGap: '-100%', itemStyle: {color: '#e9ecef'}, z: 1},
         {name: d.pointsLabel, type: 'bar', data: d.points, itemStyle: {color: '#1f6f43'}, z: 2,
-         label: {show: true, position: 'right', formatter: function (p) { return p.value + ' / ' + d.max[p.dataIndex]; }}}
+         label: {show: true, position: 'right', formatter: function (p) { return p.value + ' / ' + breakdown.max[p.dataIndex]; }}}
       ]
     });
   }
