@@ -361,7 +361,8 @@ def rerate_requested(request: HttpRequest) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, _("%(n)d ratings re-rated.") % {"n": counts.done})
-    return redirect(f"{reverse('rating:rating_list')}?year={year}&rerate=yes")
+    # the year's list (the re-rated results are no longer "re-rate requested": that filter would be empty)
+    return redirect(f"{reverse('rating:rating_list')}?year={year}")
 
 
 # ---------------------------------------------------------------------------------------------------

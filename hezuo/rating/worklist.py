@@ -18,12 +18,18 @@ from .monitoring import OPEN  # not yet resolved
 SOURCE_KEY = "rating.alerts"
 
 
+def stars_text(stars: int | None) -> str:
+    """Stars in words for a sentence: "3★", or "not rated" for none."""
+    return f"{stars}★" if stars else str(_("not rated"))
+
+
 def open_alerts(user: Any, today: dt.date, limit: int) -> tuple[list[Work], int]:
     alerts = restrict(Alert.objects.filter(status__in=OPEN, retired_at__isnull=True), user, VIEW)
     total = alerts.count()
     items = [
         Work(
-            title=_("%(rated)s★ would become %(now)s★") % {"rated": a.stars_rated, "now": a.stars_now},
+            title=_("%(rated)s would become %(now)s")
+            % {"rated": stars_text(a.stars_rated), "now": stars_text(a.stars_now)},
             cooperative=a.cooperative,
             url=a.get_absolute_url(),
             note=a.get_status_display(),

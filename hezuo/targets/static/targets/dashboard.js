@@ -49,7 +49,7 @@
         }},
         series: [{
           type: 'map', map: 'hezuo-districts', roam: false, selectedMode: false,
-          label: {show: true, fontSize: 10},
+          label: {show: true, fontSize: 10}, labelLayout: {hideOverlap: true},
           itemStyle: {areaColor: '#f8f9fa', borderColor: '#6c757d'},
           emphasis: {label: {show: true}, itemStyle: {areaColor: '#ffe69c'}},
           data: d.regions.map(function (r) {
