@@ -36,6 +36,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     if argv[:2] == ["help", "--all"]:
         argv = ["help"]
+    if argv[0] == "serve":
+        # the demo is used by the federation's staff: the product's own error pages, not Django's debug
+        # pages (which list every URL); DEBUG=1 brings them back for development
+        os.environ.setdefault("DEBUG", "0")
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(["hezuo", *argv])
