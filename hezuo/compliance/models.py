@@ -185,6 +185,26 @@ class RectificationItem(RecordModel):
             )
         ]
 
+    @staticmethod
+    def history_display(name: str, value: Any) -> str | None:
+        """The data's detail in the History in words: the facts missing, found and needed, by their labels
+        (core.history calls it; None: the generic rendering)."""
+        if name != "data_detail" or not isinstance(value, dict):
+            return None
+        from hezuo.core.history import display_value
+        from hezuo.core.text import join_words
+        from hezuo.rating.describe import field_label
+
+        parts = []
+        if value.get("missing"):
+            parts.append(f"{_('Missing facts')}: {join_words(field_label(f) for f in value['missing'])}")
+        for key, label in (("seen", _("Found")), ("needed", _("Would pass with"))):
+            facts = value.get(key) or {}
+            if facts:
+                shown = join_words(f"{field_label(k)} {display_value(None, v)}" for k, v in facts.items())
+                parts.append(f"{label}: {shown}")
+        return "; ".join(parts) or "—"
+
     def __str__(self) -> str:
         return f"{self.key} · #{self.case_id}"
 

@@ -466,3 +466,17 @@ def test_timeline_source(world: dict[str, Any]) -> None:
     titles = [e.title for e in timeline_for(world["counselor"], world["coop_a"]) if e.kind == "rectification"]
     assert any(f"#{case.pk}" in t for t in titles) and any("Funding" in t for t in titles)
     assert [e for e in timeline_for(world["district_b"], world["coop_a"]) if e.kind == "rectification"] == []
+
+
+def test_the_datas_detail_reads_in_words_in_the_history() -> None:
+    """An item's detail from the data reads by the facts' labels in the History, not as stored keys."""
+    from django.utils import translation
+
+    from hezuo.compliance.models import RectificationItem
+
+    detail = {"needed": {"internal_audit": True}, "seen": {"internal_audit": False}, "missing": ["members"]}
+    with translation.override("zh-hans"):
+        shown = RectificationItem.history_display("data_detail", detail)
+    assert shown is not None and "internal_audit" not in shown and "members" not in shown
+    assert "否" in shown and "是" in shown
+    assert RectificationItem.history_display("status", "passed") is None
