@@ -380,7 +380,7 @@ class ContactNoteForm(ReasonMixin, StyledForm):
     kind = forms.ChoiceField(label=_("Kind"))
     date = forms.DateField(label=_("Date"), widget=DATE)
     people = forms.CharField(label=_("People"), max_length=300, required=False)
-    text = forms.CharField(label=_("Note"), max_length=4000, widget=forms.Textarea(attrs={"rows": 4}))
+    text = forms.CharField(label=_("Content"), max_length=4000, widget=forms.Textarea(attrs={"rows": 4}))
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -43,7 +43,7 @@
       tooltip: {trigger: 'axis', axisPointer: {type: 'shadow'}},
       legend: {top: 0},
       xAxis: {type: 'category', data: d.districts, axisLabel: {interval: 0, rotate: d.districts.length > 5 ? 40 : 0}},
-      yAxis: {type: 'value'},
+      yAxis: {type: 'value', minInterval: 1},  // counts of cooperatives: whole numbers
       series: d.series.map(function (s, i) { return {name: s.name, type: 'bar', stack: 'stars', data: s.data, itemStyle: {color: colours[i]}}; })
     });
   }
