@@ -282,18 +282,11 @@ def step_ours(path: str) -> dict[str, Any]:
     }
 
 
-def step_floor(path: str) -> dict[str, Any]:
-    """The I/O floor: calamine reads the cells, bulk_create inserts the rows; nothing checked, looked up or
-    recorded (the division ids come from a dict made before the clock starts)."""
-    django_setup()
-    from decimal import Decimal
-
+def floor_run(path: str, model: Any, make: Any) -> dict[str, Any]:
+    """The I/O floor's clocked part: calamine reads the cells, `make` turns a row into an unsaved instance of
+    `model`, bulk_create inserts them 2,000 at a time; nothing checked, looked up or recorded."""
     from python_calamine import CalamineWorkbook
 
-    from hezuo.geo.models import Division
-    from hezuo.registry.models import Cooperative
-
-    towns_by_name = {d.name: d for d in Division.objects.filter(level="town")}
     server = server_cpu()
     started = time.perf_counter()
     cpu = time.process_time()
@@ -303,29 +296,12 @@ def step_floor(path: str) -> dict[str, Any]:
     batch = []
     count = 0
     for r in rows:
-        town = towns_by_name[r[8]]
-        batch.append(
-            Cooperative(
-                name=r[0],
-                credit_code=r[1],
-                registration_date=r[2],
-                registered_capital=Decimal(repr(r[3])) * 10000,
-                legal_representative=r[4],
-                phone=str(r[5]),
-                address=r[6],
-                district_id=town.district_id,
-                town=town,
-                industry=INDUSTRY_CODES[r[9]],
-                main_products=r[10],
-                operating_status="operating",
-                cert_green=r[12] == "是",
-            )
-        )
+        batch.append(make(r))
         if len(batch) >= 2000:
-            Cooperative.objects.bulk_create(batch, batch_size=500)
+            model.objects.bulk_create(batch, batch_size=500)
             count += len(batch)
             batch = []
-    Cooperative.objects.bulk_create(batch, batch_size=500)
+    model.objects.bulk_create(batch, batch_size=500)
     count += len(batch)
     return {
         "seconds": time.perf_counter() - started,
@@ -334,6 +310,38 @@ def step_floor(path: str) -> dict[str, Any]:
         "server_cpu": server_cpu() - server,
         "rss": peak_rss_mb(),
     }
+
+
+def step_floor(path: str) -> dict[str, Any]:
+    """The I/O floor: calamine reads the cells, bulk_create inserts the rows; nothing checked, looked up or
+    recorded (the division ids come from a dict made before the clock starts)."""
+    django_setup()
+    from decimal import Decimal
+
+    from hezuo.geo.models import Division
+    from hezuo.registry.models import Cooperative
+
+    towns_by_name = {d.name: d for d in Division.objects.filter(level="town")}
+
+    def make(r: list[Any]) -> Cooperative:
+        town = towns_by_name[r[8]]
+        return Cooperative(
+            name=r[0],
+            credit_code=r[1],
+            registration_date=r[2],
+            registered_capital=Decimal(repr(r[3])) * 10000,
+            legal_representative=r[4],
+            phone=str(r[5]),
+            address=r[6],
+            district_id=town.district_id,
+            town=town,
+            industry=INDUSTRY_CODES[r[9]],
+            main_products=r[10],
+            operating_status="operating",
+            cert_green=r[12] == "是",
+        )
+
+    return floor_run(path, Cooperative, make)
 
 
 FACT_FIELDS = [  # the facts file's columns from the fourth on, in order
@@ -356,47 +364,25 @@ def step_floor_facts(path: str) -> dict[str, Any]:
     django_setup()
     from decimal import Decimal
 
-    from python_calamine import CalamineWorkbook
-
     from hezuo.registry.models import Cooperative, YearlyFact
 
     coop_ids = dict(Cooperative.objects.values_list("credit_code", "pk"))
-    server = server_cpu()
-    started = time.perf_counter()
-    cpu = time.process_time()
-    workbook = CalamineWorkbook.from_path(path)
-    rows = workbook.get_sheet_by_index(0).iter_rows()
-    next(rows)
-    batch = []
-    count = 0
     wan = Decimal(10000)
-    for r in rows:
+
+    def make(r: list[Any]) -> YearlyFact:
         values = {name: int(v) for name, v in zip(FACT_FIELDS[:5], r[3:8], strict=True)}
         values.update(
             (name, Decimal(repr(v)) * wan) for name, v in zip(FACT_FIELDS[5:], r[8:13], strict=True)
         )
-        batch.append(
-            YearlyFact(
-                cooperative_id=coop_ids[r[0]],
-                year=int(r[2]),
-                assembly_held=r[13] == "是",
-                annual_report_filed=r[14] == "是",
-                **values,
-            )
+        return YearlyFact(
+            cooperative_id=coop_ids[r[0]],
+            year=int(r[2]),
+            assembly_held=r[13] == "是",
+            annual_report_filed=r[14] == "是",
+            **values,
         )
-        if len(batch) >= 2000:
-            YearlyFact.objects.bulk_create(batch, batch_size=500)
-            count += len(batch)
-            batch = []
-    YearlyFact.objects.bulk_create(batch, batch_size=500)
-    count += len(batch)
-    return {
-        "seconds": time.perf_counter() - started,
-        "rows": count,
-        "cpu": time.process_time() - cpu,
-        "server_cpu": server_cpu() - server,
-        "rss": peak_rss_mb(),
-    }
+
+    return floor_run(path, YearlyFact, make)
 
 
 def step_die(path: str) -> dict[str, Any]:

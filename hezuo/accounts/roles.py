@@ -7,7 +7,11 @@ Rows are bounded separately by the user's district or cooperatives (see User.get
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from hezuo.core.scoping import ADD, CHANGE, EXPORT, RETIRE, VIEW
@@ -24,6 +28,15 @@ class Role(models.TextChoices):
     COUNSELOR = "counselor", _("Counselor")
     COOPERATIVE = "cooperative", _("Cooperative user")
     VIEWER = "viewer", _("Viewer (read-only)")
+
+
+def step_refused(step: Any, roles: Iterable[str]) -> str:
+    """Why a workflow step is refused to a user's role: the step and the roles that take it (case steps of
+    cleanup and rectification)."""
+    return gettext("Your role may not do this: %(step)s is done by %(roles)s.") % {
+        "step": step,
+        "roles": " / ".join(str(Role(role).label) for role in sorted(roles)),
+    }
 
 
 PERMISSIONS: dict[str, dict[str, frozenset[str]]] = {

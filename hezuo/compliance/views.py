@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import models
 from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value, When
@@ -31,6 +31,7 @@ from hezuo.core.filters import districts_of
 from hezuo.core.scoping import EXPORT, VIEW, can, get_scoped_or_404, restrict
 from hezuo.core.services import history_for
 from hezuo.geo.models import Division
+from hezuo.rating.describe import field_label
 from hezuo.registry.models import Cooperative
 
 from . import rectification as rx
@@ -339,9 +340,9 @@ def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
     tasks = restrict(item.tasks.filter(retired_at__isnull=True), request.user, VIEW).select_related("owner")
     detail = item.data_detail or {}
     facts = {
-        "missing": [fact_label(name) for name in detail.get("missing") or []],
-        "seen": [(fact_label(k), v) for k, v in (detail.get("seen") or {}).items()],
-        "needed": [(fact_label(k), v) for k, v in (detail.get("needed") or {}).items()],
+        "missing": [field_label(name) for name in detail.get("missing") or []],
+        "seen": [(field_label(k), v) for k, v in (detail.get("seen") or {}).items()],
+        "needed": [(field_label(k), v) for k, v in (detail.get("needed") or {}).items()],
     }
     return render(
         request,
@@ -356,18 +357,6 @@ def item_detail(request: HttpRequest, pk: int) -> HttpResponse:
         },
         status=status,
     )
-
-
-def fact_label(name: str) -> str:
-    """A fact's name as its field's label (a yearly fact, else the cooperative's field), or the name."""
-    from hezuo.registry.models import YearlyFact
-
-    for model in (YearlyFact, Cooperative):
-        try:
-            return str(_verbose_name(model, name))
-        except FieldDoesNotExist:
-            continue
-    return name
 
 
 def owner_choices(case: RectificationCase, current: Any = None) -> QuerySet[Any]:

@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
-from hezuo.accounts.roles import Role
+from hezuo.accounts.roles import Role, step_refused
 from hezuo.core.context import change_context
 from hezuo.core.scoping import CHANGE, restrict
 from hezuo.core.services import save_record, snapshot
@@ -79,10 +79,7 @@ def refusal(user: Any, transition: str, case: CleanupCase) -> str | None:
     roles, _sources, _target = TRANSITIONS[transition]
     if role_of(user) in roles and restrict(CleanupCase.objects.filter(pk=case.pk), user, CHANGE).exists():
         return None
-    return _("Your role may not do this: %(step)s is done by %(roles)s.") % {
-        "step": STEP_NAMES[transition],
-        "roles": " / ".join(str(Role(role).label) for role in sorted(roles)),
-    }
+    return step_refused(STEP_NAMES[transition], roles)
 
 
 def _check(user: Any, transition: str, case: CleanupCase) -> None:
